@@ -8,7 +8,7 @@
 #include <apr_tables.h>
 
 #define PV_KEY_MIN_BYTES 32
-#define PV_KID_MAX_LEN 64
+#define PV_KID_MAX_LEN   64
 
 typedef struct pv_key_t {
     const char *kid;
@@ -40,6 +40,11 @@ const pv_key_t *pv_keyring_signer(const pv_keyring_t *ring);
 const pv_key_t *pv_keyring_find(const pv_keyring_t *ring, const char *kid,
                                 apr_size_t kid_len);
 int pv_keyring_count(const pv_keyring_t *ring);
+/* The i-th key (0 signs), or NULL when out of range. */
+const pv_key_t *pv_keyring_get(const pv_keyring_t *ring, int i);
+/* 1 when kid is 1..PV_KID_MAX_LEN characters of A-Z a-z 0-9 . _ - (safe to
+ * put in a JSON header unescaped), else 0. */
+int pv_keyring_kid_valid(const char *kid, apr_size_t len);
 
 /* A fresh "<kid> <secret>" line (no newline), secret of 32 random bytes. */
 apr_status_t pv_keyring_genkey(const char **pout, apr_pool_t *p);
