@@ -4,14 +4,115 @@
 #define PV_DB_H
 
 #include <apr_pools.h>
+#include <apr_errno.h>
+
+/* Statuses of this unit, besides APR_SUCCESS and APR_NOTFOUND. */
+#define PV_DB_UNAVAILABLE (APR_OS_START_USERERR + 300) /* glue: 503 */
+#define PV_DB_ERROR       (APR_OS_START_USERERR + 301) /* glue: 500 */
+
+/* Bounds on what a row may hold: longer is an error, never a truncation. */
+#define PV_DB_PATH_MAX     1024
+#define PV_DB_HASH_MAX     255
+#define PV_DB_USERNAME_MAX 760 /* bytes: VARCHAR(190) of utf8mb4 */
 
 typedef struct pv_db_params_t pv_db_params_t;
 
 /* Parse PreviewDBParams, mod_dbd's syntax: "key=value" pairs separated by
- * spaces or commas; keys host port user pass dbname sock connecttimeout
- * readtimeout writetimeout. An unknown key or a bad value fails with *perr
- * naming the key (never the password's value). */
+ * spaces, tabs, newlines, commas, ';' or '|' (as apr_dbd_mysql); keys host
+ * port user pass dbname sock connecttimeout readtimeout writetimeout. An
+ * unknown or repeated key or a bad value fails with *perr naming the key
+ * (never the password's value). */
 apr_status_t pv_db_params_parse(pv_db_params_t **pout, const char **perr,
                                 const char *text, apr_pool_t *p);
+
+/* The parameters for a log line: every key but the password, which shows as
+ * "pass=***" when set. */
+const char *pv_db_params_str(const pv_db_params_t *params, apr_pool_t *p);
+
+/* Timeouts in seconds, defaults applied (connect 3, read 10, write 10). */
+unsigned int pv_db_params_connect_timeout(const pv_db_params_t *params);
+
+/* Non-zero when a and b name the same server, account and timeouts: two
+ * vhosts may then share one pool. */
+int pv_db_params_equal(const pv_db_params_t *a, const pv_db_params_t *b);
+
+/* SQL texts; NULL fields take the defaults below. */
+typedef struct pv_db_queries_t {
+    const char *login;  /* username -> id, password_hash, token_version */
+    const char *image;  /* image id, user id -> token_version, path|NULL */
+    const char *logout; /* user id -> (affected rows) */
+} pv_db_queries_t;
+
+#define PV_DB_DEFAULT_LOGIN_QUERY                                              \
+    "SELECT id, password_hash, token_version FROM users WHERE username = ?"
+#define PV_DB_DEFAULT_IMAGE_QUERY                                              \
+    "SELECT u.token_version, i.path FROM users u LEFT JOIN images i "          \
+    "ON i.id = ? AND i.owner_id = u.id WHERE u.id = ?"
+#define PV_DB_DEFAULT_LOGOUT_QUERY                                             \
+    "UPDATE users SET token_version = token_version + 1 WHERE id = ?"
+
+/* Once per process, before any thread uses the pool (child_init; the CLI and
+ * tests call it in main). Safe to call again. */
+apr_status_t pv_db_library_init(void);
+
+typedef struct pv_db_pool_t pv_db_pool_t;
+
+/* A pool of at most max connections (apr_reslist; none opened here: each is
+ * opened on first use and its three statements prepared once). Thread-safe.
+ * The connections close when p is destroyed. */
+apr_status_t pv_db_pool_create(pv_db_pool_t **pout,
+                               const pv_db_params_t *params,
+                               const pv_db_queries_t *queries, int max,
+                               apr_pool_t *p);
+
+typedef struct pv_db_user_t {
+    apr_uint64_t id;
+    const char *password_hash; /* NULL when the column is NULL: such a user
+                                  must fail every password check */
+    apr_size_t password_hash_len;
+    apr_uint32_t token_version;
+} pv_db_user_t;
+
+/* Statuses of the three operations:
+ *   APR_SUCCESS        *pout set
+ *   APR_NOTFOUND       no such user (login, image)
+ *   PV_DB_UNAVAILABLE  MariaDB unreachable (connect failed, timed out, no
+ *                      free connection in time): answer 503
+ *   PV_DB_ERROR        anything else (SQL error, a column over its bound,
+ *                      more than one row): answer 500
+ * On failure *perr (if perr is not NULL) gets a message for the error log,
+ * which never holds the password. */
+apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
+                                pv_db_pool_t *db, const char *username,
+                                apr_size_t username_len, apr_pool_t *p);
+
+typedef struct pv_db_image_t {
+    apr_uint32_t token_version; /* the user's current one */
+    const char *path;           /* NULL: no such image, or not this user's */
+    apr_size_t path_len;
+} pv_db_image_t;
+
+/* One round trip: the user's token_version and, when the image is theirs,
+ * its path. APR_NOTFOUND when the user does not exist. */
+apr_status_t pv_db_image_lookup(pv_db_image_t **pout, const char **perr,
+                                pv_db_pool_t *db, apr_uint64_t image_id,
+                                apr_uint64_t user_id, apr_pool_t *p);
+
+/* Revoke every token of user_id; *paffected gets the rows changed (0: no
+ * such user). Never retried once sent: a lost connection during it is
+ * PV_DB_UNAVAILABLE. */
+apr_status_t pv_db_logout(apr_uint64_t *paffected, const char **perr,
+                          pv_db_pool_t *db, apr_uint64_t user_id,
+                          apr_pool_t *p);
+
+/* Counters for tests and server-status. */
+typedef struct pv_db_stats_t {
+    apr_uint32_t connects; /* connections opened */
+    apr_uint32_t prepares; /* statements prepared (3 per connection) */
+    apr_uint32_t retries;  /* reads retried after a lost connection */
+    apr_uint32_t down;     /* 1 while MariaDB is unreachable */
+} pv_db_stats_t;
+
+void pv_db_pool_stats(pv_db_stats_t *out, pv_db_pool_t *db);
 
 #endif /* PV_DB_H */
