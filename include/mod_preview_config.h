@@ -1,20 +1,101 @@
-/* Per-server and per-directory configuration of mod_preview (glue only). */
+/* Per-server and per-directory configuration of mod_preview (glue only).
+ *
+ * Setters parse and validate at start-up; create_* marks every field unset;
+ * merge_* merges every field; defaults are applied in one place: the
+ * getters below. */
 #ifndef MOD_PREVIEW_CONFIG_H
 #define MOD_PREVIEW_CONFIG_H
 
 #include "httpd.h"
 #include "http_config.h"
 
+#include "pv_db.h"
 #include "pv_keyring.h"
 #include "pv_token.h"
 
+/* "Not set here": the value a vhost or section inherits through. */
+#define PV_UNSET (-1)
+
+/* Defaults (DESIGN "Directives"). */
+#define PV_DEFAULT_TOKEN_TTL        86400
+#define PV_DEFAULT_CLOCK_SKEW       30
+#define PV_DEFAULT_LEGACY_UID_FIELD "uid"
+/* Query defaults: PV_DB_DEFAULT_*_QUERY in pv_db.h. */
+#define PV_DEFAULT_LOGIN_FAILURES    10
+#define PV_DEFAULT_LOGIN_WINDOW      300
+#define PV_DEFAULT_COOKIE_NAME       "preview_token"
+#define PV_DEFAULT_MAX_SOURCE_PIXELS APR_INT64_C(100000000)
+#define PV_DEFAULT_MAX_SOURCE_BYTES  (APR_INT64_C(64) * 1024 * 1024)
+#define PV_DEFAULT_CACHE_MAX_SIZE    (APR_INT64_C(1024) * 1024 * 1024)
+#define PV_DEFAULT_MAX_RENDERS       2
+#define PV_DEFAULT_RENDER_TIMEOUT    10
+#define PV_DEFAULT_DEFAULT_SIZE      256
+#define PV_DEFAULT_QUALITY           80
+
+/* Bounds of PreviewSizes: a box side in pixels, and how many entries. */
+#define PV_SIZE_MAX  8192
+#define PV_SIZES_MAX 32
+
+/* Output formats, a bit each (PreviewFormats, format=). */
+typedef enum {
+    PV_FMT_JPEG = 1 << 0,
+    PV_FMT_WEBP = 1 << 1,
+    PV_FMT_AVIF = 1 << 2,
+    PV_FMT_PNG = 1 << 3
+} pv_format_e;
+
+#define PV_DEFAULT_FORMATS (PV_FMT_JPEG | PV_FMT_WEBP | PV_FMT_PNG)
+
+/* "jpeg" -> PV_FMT_JPEG (case-insensitive; "jpg" too); 0 when unknown. */
+int pv_format_from_name(const char *name);
+/* PV_FMT_JPEG -> "jpeg"; NULL for anything but a single known bit. */
+const char *pv_format_name(int fmt);
+
 typedef struct pv_srv_conf {
-    const char *key_file;       /* PreviewKeyFile, NULL when unset */
-    pv_keyring_t *ring;         /* loaded at start-up from key_file */
+    /* PreviewKeyFile: the ring is loaded by the setter, so a bad file
+     * fails `apachectl configtest` with httpd's file:line prefix. */
+    const char *key_file;
+    pv_keyring_t *ring;
+    /* PreviewDBParams: text as written, parsed by the setter. */
+    const char *db_params_text;
+    pv_db_params_t *db_params;
+    apr_int64_t db_pool_max;            /* PreviewDBPoolMax */
+    const char *storage_root;           /* PreviewStorageRoot, its real path */
+    const char *cache_dir;              /* PreviewCacheDir, NULL: no cache */
+    apr_int64_t cache_max_size;         /* PreviewCacheMaxSize, bytes */
+    apr_int64_t token_ttl;              /* PreviewTokenTTL, seconds */
+    apr_int64_t clock_skew;             /* PreviewClockSkew, seconds */
+    int legacy;                         /* PreviewLegacyTokens, pv_legacy_e */
+    const char *legacy_secret_file;     /* PreviewLegacySecretFile */
+    const unsigned char *legacy_secret; /* its bytes, never logged */
+    apr_size_t legacy_secret_len;
+    const char *legacy_salt;          /* PreviewLegacySalt, NULL: none */
+    const char *legacy_uid_field;     /* PreviewLegacyUidField */
+    const char *login_query;          /* PreviewLoginQuery */
+    const char *image_query;          /* PreviewImageQuery */
+    const char *logout_query;         /* PreviewLogoutQuery */
+    apr_int64_t login_limit_failures; /* PreviewLoginLimit, 0: no limit */
+    apr_int64_t login_limit_seconds;
+    int login_from_remote_user;    /* PreviewLoginFromRemoteUser */
+    const char *cookie_name;       /* PreviewCookieName */
+    apr_int64_t max_source_pixels; /* PreviewMaxSourcePixels */
+    apr_int64_t max_source_bytes;  /* PreviewMaxSourceBytes */
+    apr_int64_t max_renders;       /* PreviewMaxRenders, per process */
+    apr_int64_t render_timeout;    /* PreviewRenderTimeout, seconds */
+
+    /* Built at post_config from ring, clock skew and legacy settings;
+     * NULL when this server has no key ring. Shared by threads. */
+    pv_token_verifier_t *verifier;
+    int resolved; /* defaults applied (getter) */
 } pv_srv_conf;
 
 typedef struct pv_dir_conf {
-    int unused;
+    const char *section; /* the <Directory>/<Location> path, for messages */
+    const int *sizes;    /* PreviewSizes, ascending; NULL: unset */
+    int nsizes;
+    int default_size; /* PreviewDefaultSize */
+    int formats;      /* PreviewFormats, pv_format_e bits; 0: unset */
+    int quality;      /* PreviewQuality */
 } pv_dir_conf;
 
 extern module AP_MODULE_DECLARE_DATA preview_module;
@@ -25,7 +106,21 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 void *pv_create_dir_conf(apr_pool_t *p, char *dir);
 void *pv_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 
-/* Load every server's key ring; an error names file and line. */
+/* The server's configuration with every default applied (the only place
+ * defaults are applied). Valid from check_config on. */
+const pv_srv_conf *pv_srv_conf_get(server_rec *s);
+
+/* The request's per-directory configuration with defaults applied; the
+ * default size is never above the largest size. Allocates in r->pool only
+ * when something was left unset. */
+const pv_dir_conf *pv_dir_conf_get(request_rec *r);
+
+/* Cross-directive checks that a single setter cannot make (they need the
+ * merged vhost view); runs for `apachectl -t` too. Logs what is wrong. */
+int pv_config_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s);
+
+/* Builds each server's token verifier. */
 int pv_config_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s);
 

@@ -1,55 +1,1048 @@
-/* Directives of mod_preview: parsed and checked at start-up. */
+/* Directives of mod_preview: parsed and checked at start-up.
+ *
+ * Setters validate and return an error naming the directive and the bad
+ * value (httpd prefixes it with the config file and line); they never log.
+ * Files (key ring, legacy secret) are read by their setter so that
+ * `apachectl configtest` reports a bad one. Defaults are applied in the two
+ * getters only. */
+#include <stdlib.h>
+
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
+#include "ap_mpm.h"
+#include "apr_file_io.h"
+#include "apr_lib.h"
 #include "apr_strings.h"
 
 #include "mod_preview_config.h"
 #include "pv_log.h"
 
+APLOG_USE_MODULE(preview);
+
+/* A legacy SECRET_KEY is a short string; a bigger file is a wrong path. */
+#define PV_LEGACY_SECRET_MAX 4096
+#define PV_QUERY_MAX         4096
+#define PV_NAME_MAX          64
+
+static const int pv_default_sizes[] = {64, 128, 256, 512, 1024, 2048};
+
+/* ---------------------------------------------------------------- formats */
+
+static const struct {
+    const char *name;
+    int fmt;
+} pv_formats[] = {{"jpeg", PV_FMT_JPEG},
+                  {"jpg", PV_FMT_JPEG},
+                  {"webp", PV_FMT_WEBP},
+                  {"avif", PV_FMT_AVIF},
+                  {"png", PV_FMT_PNG}};
+
+int pv_format_from_name(const char *name)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(pv_formats) / sizeof(pv_formats[0]); i++) {
+        if (!strcasecmp(name, pv_formats[i].name)) {
+            return pv_formats[i].fmt;
+        }
+    }
+    return 0;
+}
+
+const char *pv_format_name(int fmt)
+{
+    switch (fmt) {
+        case PV_FMT_JPEG:
+            return "jpeg";
+        case PV_FMT_WEBP:
+            return "webp";
+        case PV_FMT_AVIF:
+            return "avif";
+        case PV_FMT_PNG:
+            return "png";
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------- create and merge */
+
 void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
-    return apr_pcalloc(p, sizeof(pv_srv_conf));
+    pv_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    /* Pointers are NULL (unset) from pcalloc; numbers need a marker. */
+    c->db_pool_max = PV_UNSET;
+    c->cache_max_size = PV_UNSET;
+    c->token_ttl = PV_UNSET;
+    c->clock_skew = PV_UNSET;
+    c->legacy = PV_UNSET;
+    c->login_limit_failures = PV_UNSET;
+    c->login_limit_seconds = PV_UNSET;
+    c->login_from_remote_user = PV_UNSET;
+    c->max_source_pixels = PV_UNSET;
+    c->max_source_bytes = PV_UNSET;
+    c->max_renders = PV_UNSET;
+    c->render_timeout = PV_UNSET;
+    return c;
 }
+
+#define PV_MERGE_PTR(f) c->f = add->f ? add->f : base->f
+#define PV_MERGE_NUM(f) c->f = (add->f == PV_UNSET) ? base->f : add->f
 
 void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    pv_srv_conf *base = basev, *add = addv;
+    const pv_srv_conf *base = basev, *add = addv;
     pv_srv_conf *c = apr_pcalloc(p, sizeof(*c));
 
-    c->key_file = add->key_file ? add->key_file : base->key_file;
+    /* A file and what was read from it travel together. */
+    if (add->key_file) {
+        c->key_file = add->key_file;
+        c->ring = add->ring;
+    }
+    else {
+        c->key_file = base->key_file;
+        c->ring = base->ring;
+    }
+    if (add->db_params_text) {
+        c->db_params_text = add->db_params_text;
+        c->db_params = add->db_params;
+    }
+    else {
+        c->db_params_text = base->db_params_text;
+        c->db_params = base->db_params;
+    }
+    if (add->legacy_secret_file) {
+        c->legacy_secret_file = add->legacy_secret_file;
+        c->legacy_secret = add->legacy_secret;
+        c->legacy_secret_len = add->legacy_secret_len;
+    }
+    else {
+        c->legacy_secret_file = base->legacy_secret_file;
+        c->legacy_secret = base->legacy_secret;
+        c->legacy_secret_len = base->legacy_secret_len;
+    }
+    /* Both numbers of PreviewLoginLimit come from one directive. */
+    if (add->login_limit_failures != PV_UNSET) {
+        c->login_limit_failures = add->login_limit_failures;
+        c->login_limit_seconds = add->login_limit_seconds;
+    }
+    else {
+        c->login_limit_failures = base->login_limit_failures;
+        c->login_limit_seconds = base->login_limit_seconds;
+    }
+    PV_MERGE_NUM(db_pool_max);
+    PV_MERGE_PTR(storage_root);
+    PV_MERGE_PTR(cache_dir);
+    PV_MERGE_NUM(cache_max_size);
+    PV_MERGE_NUM(token_ttl);
+    PV_MERGE_NUM(clock_skew);
+    PV_MERGE_NUM(legacy);
+    PV_MERGE_PTR(legacy_salt);
+    PV_MERGE_PTR(legacy_uid_field);
+    PV_MERGE_PTR(login_query);
+    PV_MERGE_PTR(image_query);
+    PV_MERGE_PTR(logout_query);
+    PV_MERGE_NUM(login_from_remote_user);
+    PV_MERGE_PTR(cookie_name);
+    PV_MERGE_NUM(max_source_pixels);
+    PV_MERGE_NUM(max_source_bytes);
+    PV_MERGE_NUM(max_renders);
+    PV_MERGE_NUM(render_timeout);
+    /* verifier and resolved: per server, made after merging. */
     return c;
 }
 
 void *pv_create_dir_conf(apr_pool_t *p, char *dir)
 {
-    return apr_pcalloc(p, sizeof(pv_dir_conf));
+    pv_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->section = dir ? apr_pstrdup(p, dir) : NULL;
+    c->sizes = NULL;
+    c->nsizes = 0;
+    c->default_size = PV_UNSET;
+    c->formats = 0;
+    c->quality = PV_UNSET;
+    return c;
 }
 
 void *pv_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    return apr_pcalloc(p, sizeof(pv_dir_conf));
+    const pv_dir_conf *base = basev, *add = addv;
+    pv_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->section = add->section ? add->section : base->section;
+    if (add->sizes) {
+        c->sizes = add->sizes;
+        c->nsizes = add->nsizes;
+    }
+    else {
+        c->sizes = base->sizes;
+        c->nsizes = base->nsizes;
+    }
+    PV_MERGE_NUM(default_size);
+    c->formats = add->formats ? add->formats : base->formats;
+    PV_MERGE_NUM(quality);
+    return c;
 }
+
+/* ---------------------------------------------------------------- getters */
+
+static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
+{
+    int threads = 0;
+
+    if (c->db_pool_max == PV_UNSET) {
+        /* One connection per worker thread; prefork answers 1. */
+        if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS ||
+            threads < 1) {
+            threads = 1;
+        }
+        c->db_pool_max = threads;
+    }
+    if (c->cache_max_size == PV_UNSET) {
+        c->cache_max_size = PV_DEFAULT_CACHE_MAX_SIZE;
+    }
+    if (c->token_ttl == PV_UNSET) {
+        c->token_ttl = PV_DEFAULT_TOKEN_TTL;
+    }
+    if (c->clock_skew == PV_UNSET) {
+        c->clock_skew = PV_DEFAULT_CLOCK_SKEW;
+    }
+    if (c->legacy == PV_UNSET) {
+        c->legacy = PV_LEGACY_OFF;
+    }
+    if (!c->legacy_uid_field) {
+        c->legacy_uid_field = PV_DEFAULT_LEGACY_UID_FIELD;
+    }
+    if (!c->login_query) {
+        c->login_query = PV_DB_DEFAULT_LOGIN_QUERY;
+    }
+    if (!c->image_query) {
+        c->image_query = PV_DB_DEFAULT_IMAGE_QUERY;
+    }
+    if (!c->logout_query) {
+        c->logout_query = PV_DB_DEFAULT_LOGOUT_QUERY;
+    }
+    if (c->login_limit_failures == PV_UNSET) {
+        c->login_limit_failures = PV_DEFAULT_LOGIN_FAILURES;
+        c->login_limit_seconds = PV_DEFAULT_LOGIN_WINDOW;
+    }
+    if (c->login_from_remote_user == PV_UNSET) {
+        c->login_from_remote_user = 0;
+    }
+    if (!c->cookie_name) {
+        c->cookie_name = PV_DEFAULT_COOKIE_NAME;
+    }
+    if (c->max_source_pixels == PV_UNSET) {
+        c->max_source_pixels = PV_DEFAULT_MAX_SOURCE_PIXELS;
+    }
+    if (c->max_source_bytes == PV_UNSET) {
+        c->max_source_bytes = PV_DEFAULT_MAX_SOURCE_BYTES;
+    }
+    if (c->max_renders == PV_UNSET) {
+        c->max_renders = PV_DEFAULT_MAX_RENDERS;
+    }
+    if (c->render_timeout == PV_UNSET) {
+        c->render_timeout = PV_DEFAULT_RENDER_TIMEOUT;
+    }
+    c->resolved = 1;
+}
+
+const pv_srv_conf *pv_srv_conf_get(server_rec *s)
+{
+    pv_srv_conf *c = ap_get_module_config(s->module_config, &preview_module);
+
+    /* Resolved at check_config, before any thread reads it. */
+    if (!c->resolved) {
+        pv_srv_conf_apply_defaults(c);
+    }
+    return c;
+}
+
+static void pv_dir_conf_apply_defaults(pv_dir_conf *c)
+{
+    if (!c->sizes) {
+        c->sizes = pv_default_sizes;
+        c->nsizes = sizeof(pv_default_sizes) / sizeof(pv_default_sizes[0]);
+    }
+    if (c->default_size == PV_UNSET) {
+        c->default_size = PV_DEFAULT_DEFAULT_SIZE;
+    }
+    /* Nested sections may combine a default from one with sizes from
+     * another; check_config cannot see every such mix, so clamp. */
+    if (c->default_size > c->sizes[c->nsizes - 1]) {
+        c->default_size = c->sizes[c->nsizes - 1];
+    }
+    if (!c->formats) {
+        c->formats = PV_DEFAULT_FORMATS;
+    }
+    if (c->quality == PV_UNSET) {
+        c->quality = PV_DEFAULT_QUALITY;
+    }
+}
+
+const pv_dir_conf *pv_dir_conf_get(request_rec *r)
+{
+    const pv_dir_conf *d =
+        ap_get_module_config(r->per_dir_config, &preview_module);
+    pv_dir_conf *c;
+
+    if (d->sizes && d->default_size != PV_UNSET && d->formats &&
+        d->quality != PV_UNSET && d->default_size <= d->sizes[d->nsizes - 1]) {
+        return d;
+    }
+    c = apr_pmemdup(r->pool, d, sizeof(*c));
+    pv_dir_conf_apply_defaults(c);
+    return c;
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+typedef enum {
+    PV_SFX_NONE = 0,
+    PV_SFX_DEC, /* K M G T: powers of 1000 (pixel counts) */
+    PV_SFX_BIN  /* K M G T: powers of 1024 (bytes) */
+} pv_suffix_e;
+
+/* Strict: decimal digits, at most one suffix letter, nothing else; no sign,
+ * no blanks, no overflow. Returns NULL or why the text is not a number. */
+static const char *pv_parse_num(apr_int64_t *out, const char *arg,
+                                pv_suffix_e sfx)
+{
+    apr_int64_t v = 0, mult = 1, base = (sfx == PV_SFX_DEC) ? 1000 : 1024;
+    const char *s = arg;
+
+    if (!apr_isdigit(*s)) {
+        return "not a non-negative integer";
+    }
+    for (; apr_isdigit(*s); s++) {
+        int d = *s - '0';
+
+        if (v > (APR_INT64_MAX - d) / 10) {
+            return "too large";
+        }
+        v = v * 10 + d;
+    }
+    if (*s && sfx != PV_SFX_NONE && !s[1]) {
+        switch (apr_toupper(*s)) {
+            case 'T':
+                mult *= base;
+                /* fall through */
+            case 'G':
+                mult *= base;
+                /* fall through */
+            case 'M':
+                mult *= base;
+                /* fall through */
+            case 'K':
+                mult *= base;
+                s++;
+                break;
+            default:
+                return "not a number with a K, M, G or T suffix";
+        }
+    }
+    if (*s) {
+        return sfx == PV_SFX_NONE ? "not a non-negative integer"
+                                  : "not a number with a K, M, G or T suffix";
+    }
+    if (v > APR_INT64_MAX / mult) {
+        return "too large";
+    }
+    *out = v * mult;
+    return NULL;
+}
+
+/* A bounded number of a directive: error text names both. */
+static const char *pv_parse_bounded(apr_int64_t *out, cmd_parms *cmd,
+                                    const char *arg, pv_suffix_e sfx,
+                                    apr_int64_t min, apr_int64_t max)
+{
+    apr_int64_t v;
+    const char *why = pv_parse_num(&v, arg, sfx);
+
+    if (why) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is %s", cmd->cmd->name, arg,
+                            why);
+    }
+    if (v < min || v > max) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is out of range (%" APR_INT64_T_FMT
+                            "..%" APR_INT64_T_FMT ")",
+                            cmd->cmd->name, arg, min, max);
+    }
+    *out = v;
+    return NULL;
+}
+
+/* Number of '?' placeholders outside quotes and comments; -1 when a quote
+ * or a comment is not closed. MariaDB quoting: '', "", `` and \x escapes. */
+static int pv_sql_placeholders(const char *q)
+{
+    const char *s = q;
+    int n = 0;
+
+    while (*s) {
+        if (*s == '\'' || *s == '"' || *s == '`') {
+            char quote = *s++;
+
+            for (;;) {
+                if (!*s) {
+                    return -1;
+                }
+                if (*s == '\\' && quote != '`') {
+                    if (!s[1]) {
+                        return -1;
+                    }
+                    s += 2;
+                }
+                else if (*s == quote && s[1] == quote) {
+                    s += 2;
+                }
+                else if (*s == quote) {
+                    s++;
+                    break;
+                }
+                else {
+                    s++;
+                }
+            }
+        }
+        else if (*s == '#' ||
+                 (s[0] == '-' && s[1] == '-' &&
+                  (s[2] == ' ' || s[2] == '\t' || s[2] == '\n' || !s[2]))) {
+            while (*s && *s != '\n') {
+                s++;
+            }
+        }
+        else if (s[0] == '/' && s[1] == '*') {
+            const char *end = strstr(s + 2, "*/");
+
+            if (!end) {
+                return -1;
+            }
+            s = end + 2;
+        }
+        else {
+            if (*s == '?') {
+                n++;
+            }
+            s++;
+        }
+    }
+    return n;
+}
+
+/* RFC 6265 cookie-name: an RFC 2616 token. */
+static int pv_is_token_char(unsigned char ch)
+{
+    return ch > 0x20 && ch < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", ch);
+}
+
+static pv_srv_conf *pv_cmd_srv(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &preview_module);
+}
+
+/* A path relative to ServerRoot that must be an existing directory; its
+ * real path, so a later containment check compares like with like. */
+static const char *pv_parse_dir(const char **out, cmd_parms *cmd,
+                                const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->temp_pool, arg);
+    apr_finfo_t fi;
+    apr_status_t rv;
+    char *real;
+
+    if (!path || !*arg) {
+        return apr_psprintf(cmd->pool, "%s: bad path '%s'", cmd->cmd->name,
+                            arg);
+    }
+    rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s': %pm", cmd->cmd->name, path,
+                            &rv);
+    }
+    if (fi.filetype != APR_DIR) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a directory",
+                            cmd->cmd->name, path);
+    }
+    real = realpath(path, NULL);
+    if (!real) {
+        return apr_psprintf(cmd->pool, "%s: cannot resolve '%s'",
+                            cmd->cmd->name, path);
+    }
+    *out = apr_pstrdup(cmd->pool, real);
+    free(real);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- setters */
 
 static const char *set_key_file(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    pv_srv_conf *c = ap_get_module_config(cmd->server->module_config,
-                                          &preview_module);
+    pv_srv_conf *c = pv_cmd_srv(cmd);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    const char *err = NULL;
+    pv_keyring_t *ring;
 
-    c->key_file = ap_server_root_relative(cmd->pool, arg);
-    if (!c->key_file) {
+    if (!path || !*arg) {
         return apr_psprintf(cmd->pool, "PreviewKeyFile: bad path '%s'", arg);
+    }
+    /* Loaded here, so configtest names the file and the bad line. */
+    if (pv_keyring_load(&ring, &err, path, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "PreviewKeyFile: %s", err ? err : path);
+    }
+    if (pv_keyring_count(ring) < 1) {
+        return apr_psprintf(cmd->pool, "PreviewKeyFile: %s holds no key", path);
+    }
+    c->key_file = path;
+    c->ring = ring;
+    return NULL;
+}
+
+static const char *set_db_params(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pv_srv_conf *c = pv_cmd_srv(cmd);
+    const char *err = NULL;
+    pv_db_params_t *params;
+
+    /* Never echo the text: it holds the password. */
+    if (pv_db_params_parse(&params, &err, arg, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "PreviewDBParams: %s",
+                            err ? err : "cannot parse");
+    }
+    c->db_params_text = arg;
+    c->db_params = params;
+    return NULL;
+}
+
+static const char *set_storage_root(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    return pv_parse_dir(&pv_cmd_srv(cmd)->storage_root, cmd, arg);
+}
+
+static const char *set_cache_dir(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    return pv_parse_dir(&pv_cmd_srv(cmd)->cache_dir, cmd, arg);
+}
+
+/* Plain server numbers: the field and its bounds come with the command. */
+typedef struct {
+    apr_size_t offset; /* of an apr_int64_t in pv_srv_conf */
+    pv_suffix_e suffix;
+    apr_int64_t min, max;
+} pv_num_spec;
+
+#define PV_NUM(name, field, sfx, lo, hi)                                       \
+    static const pv_num_spec name = {APR_OFFSETOF(pv_srv_conf, field), sfx,    \
+                                     lo, hi}
+
+PV_NUM(spec_db_pool_max, db_pool_max, PV_SFX_NONE, 1, 10000);
+/* At least 1 MiB: a cache smaller than a few previews only churns. */
+PV_NUM(spec_cache_max_size, cache_max_size, PV_SFX_BIN, APR_INT64_C(1) << 20,
+       APR_INT64_C(1) << 50);
+/* Ten years: beyond that a "token" is a password in a URL. */
+PV_NUM(spec_token_ttl, token_ttl, PV_SFX_NONE, 1, APR_INT64_C(315360000));
+PV_NUM(spec_clock_skew, clock_skew, PV_SFX_NONE, 0, 3600);
+/* 10 G pixels: far past any camera, still below libvips' own limits. */
+PV_NUM(spec_max_source_pixels, max_source_pixels, PV_SFX_DEC, 1,
+       APR_INT64_C(10000000000));
+PV_NUM(spec_max_source_bytes, max_source_bytes, PV_SFX_BIN, 1,
+       APR_INT64_C(1) << 36);
+PV_NUM(spec_max_renders, max_renders, PV_SFX_NONE, 1, 1024);
+PV_NUM(spec_render_timeout, render_timeout, PV_SFX_NONE, 1, 3600);
+
+static const char *set_srv_num(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const pv_num_spec *spec = cmd->info;
+    apr_int64_t v;
+    const char *err =
+        pv_parse_bounded(&v, cmd, arg, spec->suffix, spec->min, spec->max);
+
+    if (err) {
+        return err;
+    }
+    *(apr_int64_t *)((char *)pv_cmd_srv(cmd) + spec->offset) = v;
+    return NULL;
+}
+
+static const char *set_legacy_tokens(cmd_parms *cmd, void *dummy,
+                                     const char *arg)
+{
+    pv_srv_conf *c = pv_cmd_srv(cmd);
+
+    if (!strcasecmp(arg, "off")) {
+        c->legacy = PV_LEGACY_OFF;
+    }
+    else if (!strcasecmp(arg, "itsdangerous")) {
+        c->legacy = PV_LEGACY_ITSDANGEROUS;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "PreviewLegacyTokens: '%s' is not Off or "
+                            "itsdangerous",
+                            arg);
     }
     return NULL;
 }
 
+static const char *set_legacy_secret_file(cmd_parms *cmd, void *dummy,
+                                          const char *arg)
+{
+    pv_srv_conf *c = pv_cmd_srv(cmd);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t len;
+    apr_status_t rv;
+    char *buf;
+
+    if (!path || !*arg) {
+        return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: bad path '%s'",
+                            arg);
+    }
+    rv =
+        apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_info_get(&fi, APR_FINFO_TYPE | APR_FINFO_SIZE, f);
+    }
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: '%s': %pm",
+                            path, &rv);
+    }
+    if (fi.filetype != APR_REG || fi.size > PV_LEGACY_SECRET_MAX) {
+        apr_file_close(f);
+        return apr_psprintf(cmd->pool,
+                            "PreviewLegacySecretFile: '%s' is not a regular "
+                            "file of at most %d bytes",
+                            path, PV_LEGACY_SECRET_MAX);
+    }
+    buf = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
+    rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &len);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: '%s': %pm",
+                            path, &rv);
+    }
+    /* The file ends with a newline as editors and echo write it; the
+     * SECRET_KEY itself does not. */
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
+        len--;
+    }
+    if (len == 0) {
+        return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: '%s' is empty",
+                            path);
+    }
+    buf[len] = '\0';
+    c->legacy_secret_file = path;
+    c->legacy_secret = (const unsigned char *)buf;
+    c->legacy_secret_len = len;
+    return NULL;
+}
+
+static const char *set_legacy_salt(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    /* An empty salt is still a salt (it selects the SHA1 derivation). */
+    pv_cmd_srv(cmd)->legacy_salt = arg;
+    return NULL;
+}
+
+static const char *set_legacy_uid_field(cmd_parms *cmd, void *dummy,
+                                        const char *arg)
+{
+    const char *s;
+
+    /* A JSON member name written in a config: printable, no escapes. */
+    for (s = arg; *s; s++) {
+        if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\') {
+            break;
+        }
+    }
+    if (!*arg || *s || s - arg > PV_NAME_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewLegacyUidField: '%s' is not a name of 1 to "
+                            "%d printable characters without quotes",
+                            arg, PV_NAME_MAX);
+    }
+    pv_cmd_srv(cmd)->legacy_uid_field = arg;
+    return NULL;
+}
+
+/* The three queries: the field and how many '?' it must bind. */
+typedef struct {
+    apr_size_t offset; /* of a const char * in pv_srv_conf */
+    int placeholders;
+} pv_query_spec;
+
+static const pv_query_spec spec_login_query = {
+    APR_OFFSETOF(pv_srv_conf, login_query), 1};
+static const pv_query_spec spec_image_query = {
+    APR_OFFSETOF(pv_srv_conf, image_query), 2};
+static const pv_query_spec spec_logout_query = {
+    APR_OFFSETOF(pv_srv_conf, logout_query), 1};
+
+static const char *set_query(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const pv_query_spec *spec = cmd->info;
+    int n;
+
+    if (!*arg || strlen(arg) > PV_QUERY_MAX) {
+        return apr_psprintf(cmd->pool, "%s: empty or longer than %d bytes",
+                            cmd->cmd->name, PV_QUERY_MAX);
+    }
+    n = pv_sql_placeholders(arg);
+    if (n < 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: unterminated quote or comment in '%s'",
+                            cmd->cmd->name, arg);
+    }
+    if (n != spec->placeholders) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' has %d '?' placeholders, expected %d",
+                            cmd->cmd->name, arg, n, spec->placeholders);
+    }
+    *(const char **)((char *)pv_cmd_srv(cmd) + spec->offset) = arg;
+    return NULL;
+}
+
+static const char *set_login_limit(cmd_parms *cmd, void *dummy, const char *a1,
+                                   const char *a2)
+{
+    pv_srv_conf *c = pv_cmd_srv(cmd);
+    apr_int64_t failures, seconds;
+    const char *err;
+
+    if (!a2) {
+        if (strcasecmp(a1, "off")) {
+            return apr_psprintf(cmd->pool,
+                                "PreviewLoginLimit: '%s': expected Off or "
+                                "<failures> <seconds>",
+                                a1);
+        }
+        c->login_limit_failures = 0;
+        c->login_limit_seconds = 0;
+        return NULL;
+    }
+    if ((err = pv_parse_bounded(&failures, cmd, a1, PV_SFX_NONE, 1, 1000000)) ||
+        (err = pv_parse_bounded(&seconds, cmd, a2, PV_SFX_NONE, 1, 604800))) {
+        return err;
+    }
+    c->login_limit_failures = failures;
+    c->login_limit_seconds = seconds;
+    return NULL;
+}
+
+static const char *set_login_from_remote_user(cmd_parms *cmd, void *dummy,
+                                              int on)
+{
+    pv_cmd_srv(cmd)->login_from_remote_user = on ? 1 : 0;
+    return NULL;
+}
+
+static const char *set_cookie_name(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *s;
+
+    for (s = arg; *s && pv_is_token_char((unsigned char)*s); s++) {
+    }
+    if (!*arg || *s || s - arg > PV_NAME_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewCookieName: '%s' is not a cookie name (1 "
+                            "to %d characters, no separators or blanks)",
+                            arg, PV_NAME_MAX);
+    }
+    pv_cmd_srv(cmd)->cookie_name = arg;
+    return NULL;
+}
+
+/* ------------------------------------------------- per-directory setters */
+
+static const char *set_sizes(cmd_parms *cmd, void *dconf, int argc,
+                             char *const argv[])
+{
+    pv_dir_conf *d = dconf;
+    int *sizes, i;
+
+    if (argc < 1 || argc > PV_SIZES_MAX) {
+        return apr_psprintf(cmd->pool, "PreviewSizes: expected 1 to %d sizes",
+                            PV_SIZES_MAX);
+    }
+    sizes = apr_palloc(cmd->pool, sizeof(*sizes) * argc);
+    for (i = 0; i < argc; i++) {
+        apr_int64_t v;
+        const char *err =
+            pv_parse_bounded(&v, cmd, argv[i], PV_SFX_NONE, 1, PV_SIZE_MAX);
+
+        if (err) {
+            return err;
+        }
+        if (i > 0 && v <= sizes[i - 1]) {
+            return apr_psprintf(cmd->pool,
+                                "PreviewSizes: '%s' after '%s': sizes must be "
+                                "in ascending order, each once",
+                                argv[i], argv[i - 1]);
+        }
+        sizes[i] = (int)v;
+    }
+    if (d->default_size != PV_UNSET && d->default_size > sizes[argc - 1]) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewSizes: largest size %d is below "
+                            "PreviewDefaultSize %d",
+                            sizes[argc - 1], d->default_size);
+    }
+    d->sizes = sizes;
+    d->nsizes = argc;
+    return NULL;
+}
+
+static const char *set_default_size(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    pv_dir_conf *d = dconf;
+    apr_int64_t v;
+    const char *err =
+        pv_parse_bounded(&v, cmd, arg, PV_SFX_NONE, 1, PV_SIZE_MAX);
+
+    if (err) {
+        return err;
+    }
+    if (d->sizes && v > d->sizes[d->nsizes - 1]) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewDefaultSize: '%s' is above the largest of "
+                            "PreviewSizes (%d)",
+                            arg, d->sizes[d->nsizes - 1]);
+    }
+    d->default_size = (int)v;
+    return NULL;
+}
+
+static const char *set_formats(cmd_parms *cmd, void *dconf, int argc,
+                               char *const argv[])
+{
+    pv_dir_conf *d = dconf;
+    int formats = 0, i;
+
+    if (argc < 1) {
+        return "PreviewFormats: expected one or more of jpeg webp avif png";
+    }
+    for (i = 0; i < argc; i++) {
+        int fmt = pv_format_from_name(argv[i]);
+
+        if (!fmt) {
+            return apr_psprintf(cmd->pool,
+                                "PreviewFormats: '%s' is not one of jpeg webp "
+                                "avif png",
+                                argv[i]);
+        }
+        if (formats & fmt) {
+            return apr_psprintf(cmd->pool, "PreviewFormats: '%s' listed twice",
+                                argv[i]);
+        }
+        formats |= fmt;
+    }
+    d->formats = formats;
+    return NULL;
+}
+
+static const char *set_quality(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    pv_dir_conf *d = dconf;
+    apr_int64_t v;
+    const char *err = pv_parse_bounded(&v, cmd, arg, PV_SFX_NONE, 1, 100);
+
+    if (err) {
+        return err;
+    }
+    d->quality = (int)v;
+    return NULL;
+}
+
+/* Server directives: main server and <VirtualHost>; per-directory ones
+ * also <Directory> and <Location>, never .htaccess (sizes bound the work
+ * and the cache, which is the administrator's call). */
+#define PV_SRV RSRC_CONF
+#define PV_DIR (RSRC_CONF | ACCESS_CONF)
+
 const command_rec pv_cmds[] = {
-    AP_INIT_TAKE1("PreviewKeyFile", set_key_file, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PreviewKeyFile", set_key_file, NULL, PV_SRV,
                   "file of '<kid> <secret>' lines; the first key signs"),
+    AP_INIT_TAKE1("PreviewDBParams", set_db_params, NULL, PV_SRV,
+                  "MariaDB parameters, mod_dbd's 'key=value' syntax"),
+    AP_INIT_TAKE1("PreviewDBPoolMax", set_srv_num, (void *)&spec_db_pool_max,
+                  PV_SRV, "MariaDB connections per process"),
+    AP_INIT_TAKE1("PreviewStorageRoot", set_storage_root, NULL, PV_SRV,
+                  "directory that image paths from the database are under"),
+    AP_INIT_TAKE1("PreviewCacheDir", set_cache_dir, NULL, PV_SRV,
+                  "directory of rendered previews (no cache when unset)"),
+    AP_INIT_TAKE1("PreviewCacheMaxSize", set_srv_num,
+                  (void *)&spec_cache_max_size, PV_SRV,
+                  "bound of the preview cache: bytes, or with K, M, G, T"),
+    AP_INIT_TAKE1("PreviewTokenTTL", set_srv_num, (void *)&spec_token_ttl,
+                  PV_SRV, "seconds a login token lives"),
+    AP_INIT_TAKE1("PreviewClockSkew", set_srv_num, (void *)&spec_clock_skew,
+                  PV_SRV, "seconds of leeway for exp and iat"),
+    AP_INIT_TAKE1("PreviewLegacyTokens", set_legacy_tokens, NULL, PV_SRV,
+                  "Off or itsdangerous: also accept the origin app's tokens"),
+    AP_INIT_TAKE1("PreviewLegacySecretFile", set_legacy_secret_file, NULL,
+                  PV_SRV, "file holding the origin app's SECRET_KEY"),
+    AP_INIT_TAKE1("PreviewLegacySalt", set_legacy_salt, NULL, PV_SRV,
+                  "salt the origin app gave its serializer"),
+    AP_INIT_TAKE1("PreviewLegacyUidField", set_legacy_uid_field, NULL, PV_SRV,
+                  "payload field of a legacy token holding the user id"),
+    AP_INIT_TAKE1("PreviewLoginQuery", set_query, (void *)&spec_login_query,
+                  PV_SRV, "SQL: username -> id, password_hash, token_version"),
+    AP_INIT_TAKE1("PreviewImageQuery", set_query, (void *)&spec_image_query,
+                  PV_SRV, "SQL: image id, user id -> token_version, path"),
+    AP_INIT_TAKE1("PreviewLogoutQuery", set_query, (void *)&spec_logout_query,
+                  PV_SRV, "SQL: user id -> bump token_version"),
+    AP_INIT_TAKE12("PreviewLoginLimit", set_login_limit, NULL, PV_SRV,
+                   "<failures> <seconds> per client IP and username, or Off"),
+    AP_INIT_FLAG("PreviewLoginFromRemoteUser", set_login_from_remote_user, NULL,
+                 PV_SRV, "On: GET login trusts r->user of another module"),
+    AP_INIT_TAKE1("PreviewCookieName", set_cookie_name, NULL, PV_SRV,
+                  "name of the login cookie"),
+    AP_INIT_TAKE1("PreviewMaxSourcePixels", set_srv_num,
+                  (void *)&spec_max_source_pixels, PV_SRV,
+                  "largest source width x height, or with K, M, G (x1000)"),
+    AP_INIT_TAKE1("PreviewMaxSourceBytes", set_srv_num,
+                  (void *)&spec_max_source_bytes, PV_SRV,
+                  "largest source file: bytes, or with K, M, G, T (x1024)"),
+    AP_INIT_TAKE1("PreviewMaxRenders", set_srv_num, (void *)&spec_max_renders,
+                  PV_SRV, "renders at once per process"),
+    AP_INIT_TAKE1("PreviewRenderTimeout", set_srv_num,
+                  (void *)&spec_render_timeout, PV_SRV,
+                  "seconds a request waits for a render slot"),
+    AP_INIT_TAKE_ARGV("PreviewSizes", set_sizes, NULL, PV_DIR,
+                      "ascending box sizes a request is rounded up to"),
+    AP_INIT_TAKE1("PreviewDefaultSize", set_default_size, NULL, PV_DIR,
+                  "box size when neither w nor h is given"),
+    AP_INIT_TAKE_ARGV("PreviewFormats", set_formats, NULL, PV_DIR,
+                      "output formats offered: jpeg webp avif png"),
+    AP_INIT_TAKE1("PreviewQuality", set_quality, NULL, PV_DIR,
+                  "default encoder quality, 1 to 100"),
     {NULL}};
+
+/* ------------------------------------------------------- start-up checks */
+
+/* Where a server was defined, for messages. */
+static const char *pv_server_where(server_rec *s, apr_pool_t *p)
+{
+    if (!s->is_virtual) {
+        return "main server";
+    }
+    return apr_psprintf(p, "virtual host %s:%u (%s:%u)",
+                        s->server_hostname ? s->server_hostname : "?",
+                        (unsigned)s->port, s->defn_name ? s->defn_name : "?",
+                        s->defn_line_number);
+}
+
+/* default_size must fit the sizes that apply with it. */
+static int pv_check_dir(server_rec *s, const pv_dir_conf *base,
+                        const pv_dir_conf *add, apr_pool_t *ptemp)
+{
+    pv_dir_conf *d = add ? pv_merge_dir_conf(ptemp, (void *)base, (void *)add)
+                         : apr_pmemdup(ptemp, base, sizeof(*base));
+    int default_size = d->default_size;
+
+    if (default_size == PV_UNSET) {
+        default_size = PV_DEFAULT_DEFAULT_SIZE;
+    }
+    pv_dir_conf_apply_defaults(d);
+    if (default_size > d->sizes[d->nsizes - 1]) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                     PVLOGNO(0001) "PreviewDefaultSize %d is above the largest "
+                                   "of PreviewSizes (%d) in %s of the %s",
+                     default_size, d->sizes[d->nsizes - 1],
+                     d->section ? d->section : "server config",
+                     pv_server_where(s, ptemp));
+        return 0;
+    }
+    return 1;
+}
+
+int pv_config_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *sv;
+
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
+        core_server_config *core = ap_get_core_module_config(sv->module_config);
+        const pv_dir_conf *base =
+            ap_get_module_config(sv->lookup_defaults, &preview_module);
+        apr_array_header_t *secs[2];
+        int i, j;
+
+        if (c->legacy == PV_LEGACY_ITSDANGEROUS && !c->legacy_secret) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, sv,
+                         PVLOGNO(0002) "PreviewLegacyTokens itsdangerous needs "
+                                       "PreviewLegacySecretFile (%s)",
+                         pv_server_where(sv, ptemp));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (c->legacy == PV_LEGACY_ITSDANGEROUS && !c->ring) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, sv,
+                         PVLOGNO(0003) "PreviewLegacyTokens itsdangerous needs "
+                                       "PreviewKeyFile too (%s)",
+                         pv_server_where(sv, ptemp));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!pv_check_dir(sv, base, NULL, ptemp)) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        secs[0] = core->sec_dir;
+        secs[1] = core->sec_url;
+        for (i = 0; i < 2; i++) {
+            for (j = 0; secs[i] && j < secs[i]->nelts; j++) {
+                ap_conf_vector_t *v =
+                    APR_ARRAY_IDX(secs[i], j, ap_conf_vector_t *);
+                const pv_dir_conf *d = ap_get_module_config(v, &preview_module);
+
+                if (d && !pv_check_dir(sv, base, d, ptemp)) {
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+        }
+    }
+    return OK;
+}
 
 int pv_config_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
+    server_rec *sv;
+
+    for (sv = s; sv; sv = sv->next) {
+        pv_srv_conf *c = (pv_srv_conf *)pv_srv_conf_get(sv);
+        pv_token_config_t tc;
+        apr_status_t rv;
+
+        if (!c->ring) {
+            continue;
+        }
+        memset(&tc, 0, sizeof(tc));
+        tc.ring = c->ring;
+        tc.algs = 0;
+        tc.leeway = c->clock_skew;
+        tc.legacy = (pv_legacy_e)c->legacy;
+        if (c->legacy == PV_LEGACY_ITSDANGEROUS) {
+            tc.legacy_secret = c->legacy_secret;
+            tc.legacy_secret_len = c->legacy_secret_len;
+            tc.legacy_salt = c->legacy_salt;
+            tc.legacy_uid_field = c->legacy_uid_field;
+        }
+        rv = pv_token_verifier_make(&c->verifier, &tc, pconf);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, sv,
+                         PVLOGNO(0004) "cannot prepare the token verifier of "
+                                       "the %s",
+                         pv_server_where(sv, ptemp));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
     return OK;
 }
