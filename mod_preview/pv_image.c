@@ -1,0 +1,520 @@
+/* The image core on libvips; see include/pv_image.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <math.h>
+
+#include <apr_strings.h>
+#include <vips/vips.h>
+
+#include "pv_image.h"
+#include "pv_log.h"
+
+/* Truncation and decode errors fail the load: a half-grey preview could be
+ * taken for the real picture, and would be cached as if it were. */
+#define PV_FAIL_ON VIPS_FAIL_ON_ERROR
+
+/* Loaders we let near untrusted uploads: fuzzed by libvips (not
+ * "untrusted"), and the formats phones and browsers produce. TIFF is left
+ * out on purpose (many codecs and layouts, rare as a photo upload). */
+static const char *const allowed_loaders[] = {
+    "jpegload_source", "pngload_source",  "webpload_source",
+    "gifload_source",  "heifload_source", NULL};
+
+static const char *const format_names[] = {"jpeg", "webp", "avif", "png"};
+static const char *const format_mimes[] = {"image/jpeg", "image/webp",
+                                           "image/avif", "image/png"};
+
+static int vips_started;
+/* -1 not yet tested, 0 no, 1 yes; see pv_image_format_available(). */
+static int format_ok[4] = {-1, -1, -1, -1};
+
+const char *pv_image_status_str(apr_status_t st)
+{
+    switch (st) {
+        case PV_IMAGE_OK:
+            return "ok";
+        case PV_IMAGE_NOT_FOUND:
+            return "not found";
+        case PV_IMAGE_TOO_BIG:
+            return "too big";
+        case PV_IMAGE_UNSUPPORTED:
+            return "unsupported";
+        case PV_IMAGE_CORRUPT:
+            return "corrupt";
+        case PV_IMAGE_BAD_REQUEST:
+            return "bad request";
+        case PV_IMAGE_NO_ENCODER:
+            return "no encoder";
+        case PV_IMAGE_FAILED:
+            return "failed";
+        default:
+            return "unknown";
+    }
+}
+
+const char *pv_image_format_mime(pv_image_format_e f)
+{
+    return ((unsigned)f < 4) ? format_mimes[f] : NULL;
+}
+
+const char *pv_image_format_name(pv_image_format_e f)
+{
+    return ((unsigned)f < 4) ? format_names[f] : NULL;
+}
+
+/* Take libvips' (global) error text so that it does not pile up, and keep
+ * it at debug level: the status is what the caller acts on. */
+static void drain_vips_error(const char *what, const char *path)
+{
+    char *msg = vips_error_buffer_copy();
+
+    if (msg && *msg) {
+        size_t n = strlen(msg);
+        while (n > 0 && msg[n - 1] == '\n') {
+            msg[--n] = '\0';
+        }
+        pv_log(PV_LOG_DEBUG, PVLOGNO(0401) "libvips %s %s: %s", what,
+               path ? path : "-", msg);
+    }
+    g_free(msg);
+}
+
+apr_status_t pv_image_init(int threads)
+{
+    if (!vips_started) {
+        if (VIPS_INIT("mod_preview")) {
+            drain_vips_error("init", NULL);
+            return PV_IMAGE_FAILED;
+        }
+        /* A server renders each request once: caching operations would
+         * only hold memory and file descriptors. */
+        vips_cache_set_max(0);
+        vips_cache_set_max_mem(0);
+        vips_cache_set_max_files(0);
+        /* Loaders libvips has not fuzzed stay off even if named. */
+        vips_block_untrusted_set(TRUE);
+        vips_started = 1;
+    }
+    vips_concurrency_set(threads > 0 ? threads : 1);
+    return PV_IMAGE_OK;
+}
+
+/* An 8x8 encode tells whether the saver and its codec are really there
+ * (libheif may be built without an AV1 encoder). */
+static int try_encode(pv_image_format_e f)
+{
+    VipsImage *black = NULL, *rgb = NULL;
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    if (vips_black(&black, 8, 8, "bands", 3, NULL) ||
+        vips_cast_uchar(black, &rgb, NULL)) {
+        goto cleanup;
+    }
+    switch (f) {
+        case PV_FORMAT_JPEG:
+            rc = vips_jpegsave_buffer(rgb, &buf, &len, NULL);
+            break;
+        case PV_FORMAT_WEBP:
+            rc = vips_webpsave_buffer(rgb, &buf, &len, NULL);
+            break;
+        case PV_FORMAT_AVIF:
+            rc = vips_heifsave_buffer(rgb, &buf, &len, "compression",
+                                      VIPS_FOREIGN_HEIF_COMPRESSION_AV1, NULL);
+            break;
+        case PV_FORMAT_PNG:
+            rc = vips_pngsave_buffer(rgb, &buf, &len, NULL);
+            break;
+    }
+cleanup:
+    if (rc) {
+        drain_vips_error("encoder test", pv_image_format_name(f));
+    }
+    g_free(buf);
+    VIPS_UNREF(rgb);
+    VIPS_UNREF(black);
+    return rc == 0 && len > 0;
+}
+
+int pv_image_format_available(pv_image_format_e f)
+{
+    if ((unsigned)f >= 4 || !vips_started) {
+        return 0;
+    }
+    /* A race here only repeats the same idempotent test. */
+    if (format_ok[f] < 0) {
+        format_ok[f] = try_encode(f);
+    }
+    return format_ok[f];
+}
+
+/* One opened source: our descriptor, libvips' source on it, and the
+ * header-only image. Released by src_close() on every path. */
+typedef struct {
+    int fd;
+    VipsSource *source;
+    VipsImage *header;
+} pv_src_t;
+
+static void src_close(pv_src_t *s)
+{
+    VIPS_UNREF(s->header);
+    VIPS_UNREF(s->source);
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+static int loader_allowed(const char *nick)
+{
+    int i;
+
+    for (i = 0; allowed_loaders[i]; i++) {
+        if (strcmp(nick, allowed_loaders[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Open path once and keep the descriptor: the size checked by fstat, the
+ * header checked and the pixels decoded all come from the same file, even
+ * if the path is replaced meanwhile. */
+static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
+                             const char *path, const pv_image_limits_t *lim,
+                             apr_pool_t *p)
+{
+    apr_off_t max_bytes = PV_IMAGE_DEFAULT_MAX_BYTES;
+    apr_uint64_t max_pixels = PV_IMAGE_DEFAULT_MAX_PIXELS;
+    apr_uint64_t pixels;
+    const char *cls, *nick;
+    struct stat st;
+    size_t nlen;
+
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    memset(info, 0, sizeof(*info));
+    if (lim && lim->max_bytes > 0) {
+        max_bytes = lim->max_bytes;
+    }
+    if (lim && lim->max_pixels > 0) {
+        max_pixels = lim->max_pixels;
+    }
+    if (!vips_started) {
+        return PV_IMAGE_FAILED;
+    }
+
+    /* O_NONBLOCK: a FIFO planted in the storage must not hang a worker. */
+    s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (s->fd < 0) {
+        int e = errno;
+        pv_log(PV_LOG_DEBUG, PVLOGNO(0402) "open %s: %s", path, strerror(e));
+        return (e == ENOENT || e == ENOTDIR || e == ELOOP || e == EACCES ||
+                e == ENAMETOOLONG)
+                   ? PV_IMAGE_NOT_FOUND
+                   : PV_IMAGE_FAILED;
+    }
+    if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return PV_IMAGE_NOT_FOUND;
+    }
+    info->device = (apr_uint64_t)st.st_dev;
+    info->inode = (apr_uint64_t)st.st_ino;
+    info->size = (apr_off_t)st.st_size;
+    info->mtime = apr_time_from_sec(st.st_mtim.tv_sec) +
+                  (apr_time_t)(st.st_mtim.tv_nsec / 1000);
+    if (info->size > max_bytes) {
+        return PV_IMAGE_TOO_BIG;
+    }
+    if (info->size == 0) {
+        return PV_IMAGE_UNSUPPORTED;
+    }
+
+    if (!(s->source = vips_source_new_from_descriptor(s->fd))) {
+        drain_vips_error("source", path);
+        return PV_IMAGE_FAILED;
+    }
+    /* Sniffs the first bytes only. */
+    if (!(cls = vips_foreign_find_load_source(s->source))) {
+        drain_vips_error("sniff", path);
+        return PV_IMAGE_UNSUPPORTED;
+    }
+    nick = vips_nickname_find(g_type_from_name(cls));
+    if (!nick || !loader_allowed(nick)) {
+        pv_log(PV_LOG_DEBUG, PVLOGNO(0403) "%s: loader %s not allowed", path,
+               nick ? nick : cls);
+        return PV_IMAGE_UNSUPPORTED;
+    }
+
+    /* Header only: libvips loads lazily, no pixel is decoded here. */
+    s->header = vips_image_new_from_source(s->source, "", "access",
+                                           VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                           PV_FAIL_ON, NULL);
+    if (!s->header) {
+        drain_vips_error("header", path);
+        return PV_IMAGE_CORRUPT;
+    }
+
+    info->raw_width = vips_image_get_width(s->header);
+    info->raw_height = vips_image_get_height(s->header);
+    info->n_pages = vips_image_get_n_pages(s->header);
+    if (info->raw_width <= 0 || info->raw_height <= 0 || info->n_pages <= 0) {
+        return PV_IMAGE_CORRUPT;
+    }
+    /* Both sides are below 2^24 in libvips, so the product fits; the pages
+     * factor is checked by division. */
+    pixels = (apr_uint64_t)info->raw_width * (apr_uint64_t)info->raw_height;
+    if (pixels > max_pixels ||
+        (apr_uint64_t)info->n_pages > max_pixels / pixels) {
+        return PV_IMAGE_TOO_BIG;
+    }
+
+    info->orientation = vips_image_get_orientation(s->header);
+    if (vips_image_get_orientation_swap(s->header)) {
+        info->width = info->raw_height;
+        info->height = info->raw_width;
+    }
+    else {
+        info->width = info->raw_width;
+        info->height = info->raw_height;
+    }
+    info->has_alpha = vips_image_hasalpha(s->header) ? 1 : 0;
+    nlen = strlen(nick) - strlen("_source");
+    info->loader = apr_pstrmemdup(p, nick, nlen);
+    return PV_IMAGE_OK;
+}
+
+apr_status_t pv_image_probe(pv_image_info_t **pout, const char *path,
+                            const pv_image_limits_t *lim, apr_pool_t *p)
+{
+    pv_image_info_t *info = apr_pcalloc(p, sizeof(*info));
+    pv_src_t s;
+    apr_status_t rv;
+
+    rv = src_open(&s, info, path, lim, p);
+    if (rv != PV_IMAGE_OK) {
+        goto cleanup;
+    }
+    *pout = info;
+cleanup:
+    src_close(&s);
+    return rv;
+}
+
+/* The largest libjpeg DCT scale (1/8, 1/4, 1/2) whose output still covers
+ * the final size on both axes, so the last resize only ever shrinks.
+ * vips_thumbnail() keeps a 2x margin instead and so decodes at 1/4 where
+ * 1/8 would do (DESIGN, "Measured here"). The sizes are the displayed
+ * ones: a 90 degree orientation swaps the axes of the box and of the file
+ * alike, and the DCT scale is the same on both. */
+static int jpeg_shrink(const pv_image_info_t *info, int tw, int th, int cover)
+{
+    double sx = (double)tw / info->width;
+    double sy = (double)th / info->height;
+    double sc = cover ? VIPS_MAX(sx, sy) : VIPS_MIN(sx, sy);
+    double need_w, need_h;
+    int f;
+
+    if (sc >= 1.0) {
+        return 1;
+    }
+    need_w = ceil(info->width * sc);
+    need_h = ceil(info->height * sc);
+    for (f = 8; f > 1; f /= 2) {
+        /* libjpeg rounds the scaled size up; floor is the safe side */
+        if (info->width / f >= need_w && info->height / f >= need_h) {
+            return f;
+        }
+    }
+    return 1;
+}
+
+/* Drop every metadata field (EXIF and GPS, XMP, IPTC, ICC, comments) from
+ * a copy, on top of the savers' strip option: nothing of the source but
+ * its pixels may reach the client. libvips' own "vips-" bookkeeping
+ * stays. */
+static int strip_metadata(VipsImage *in, VipsImage **out)
+{
+    gchar **names;
+    int i;
+
+    if (vips_copy(in, out, NULL)) {
+        return -1;
+    }
+    names = vips_image_get_fields(*out);
+    for (i = 0; names && names[i]; i++) {
+        if (!vips_isprefix("vips-", names[i])) {
+            vips_image_remove(*out, names[i]);
+        }
+    }
+    g_strfreev(names);
+    return 0;
+}
+
+static int save_buffer(VipsImage *in, pv_image_format_e f, int q, void **buf,
+                       size_t *len)
+{
+    switch (f) {
+        case PV_FORMAT_JPEG:
+            return vips_jpegsave_buffer(in, buf, len, "Q", q, "strip", TRUE,
+                                        "optimize_coding", TRUE, NULL);
+        case PV_FORMAT_WEBP:
+            return vips_webpsave_buffer(in, buf, len, "Q", q, "strip", TRUE,
+                                        NULL);
+        case PV_FORMAT_AVIF:
+            return vips_heifsave_buffer(
+                in, buf, len, "Q", q, "strip", TRUE, "compression",
+                VIPS_FOREIGN_HEIF_COMPRESSION_AV1, NULL);
+        case PV_FORMAT_PNG:
+            return vips_pngsave_buffer(in, buf, len, "strip", TRUE,
+                                       "compression", 6, NULL);
+    }
+    return -1;
+}
+
+static apr_status_t free_vips_buffer(void *data)
+{
+    g_free(data);
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
+                             const pv_render_req_t *req, apr_pool_t *p)
+{
+    pv_image_info_t *info = apr_pcalloc(p, sizeof(*info));
+    pv_image_out_t *out;
+    VipsImage *scope = NULL;
+    VipsImage **t;
+    VipsImage *img;
+    VipsArrayDouble *white = NULL;
+    VipsInteresting crop = VIPS_INTERESTING_NONE;
+    pv_src_t s = {-1, NULL, NULL};
+    void *buf = NULL;
+    size_t len = 0;
+    int tw, th, q, shrink, colour_bands;
+    apr_status_t rv;
+
+    if (!req || req->width < 0 || req->height < 0 ||
+        (req->width == 0 && req->height == 0) ||
+        req->width > PV_IMAGE_MAX_BOX || req->height > PV_IMAGE_MAX_BOX ||
+        req->quality < 0 || req->quality > 100 ||
+        (req->fit != PV_FIT_INSIDE && req->fit != PV_FIT_COVER) ||
+        !pv_image_format_name(req->format)) {
+        rv = PV_IMAGE_BAD_REQUEST;
+        goto cleanup;
+    }
+    q = req->quality ? req->quality : PV_IMAGE_DEFAULT_QUALITY;
+    if (!pv_image_format_available(req->format)) {
+        rv = PV_IMAGE_NO_ENCODER;
+        goto cleanup;
+    }
+
+    rv = src_open(&s, info, path, &req->limits, p);
+    if (rv != PV_IMAGE_OK) {
+        goto cleanup;
+    }
+
+    /* A missing side is unbounded: the other one sets the scale. */
+    tw = req->width ? req->width : VIPS_MAX_COORD;
+    th = req->height ? req->height : VIPS_MAX_COORD;
+    if (req->fit == PV_FIT_COVER && req->width && req->height) {
+        crop = VIPS_INTERESTING_ATTENTION;
+    }
+
+    scope = vips_image_new();
+    t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(scope), 8);
+
+    shrink = 1;
+    if (strcmp(info->loader, "jpegload") == 0) {
+        shrink = jpeg_shrink(info, tw, th, crop != VIPS_INTERESTING_NONE);
+    }
+    if (shrink > 1) {
+        /* The shrunk image keeps the orientation tag, and
+         * vips_thumbnail_image() rotates by it as vips_thumbnail() would. */
+        if (vips_jpegload_source(s.source, &t[0], "shrink", shrink, "access",
+                                 VIPS_ACCESS_SEQUENTIAL, "fail_on", PV_FAIL_ON,
+                                 NULL) ||
+            vips_thumbnail_image(t[0], &t[1], tw, "height", th, "size",
+                                 VIPS_SIZE_DOWN, "crop", crop, NULL)) {
+            drain_vips_error("thumbnail", path);
+            rv = PV_IMAGE_CORRUPT;
+            goto cleanup;
+        }
+    }
+    else if (vips_thumbnail_source(s.source, &t[1], tw, "height", th, "size",
+                                   VIPS_SIZE_DOWN, "crop", crop, "fail_on",
+                                   PV_FAIL_ON, NULL)) {
+        drain_vips_error("thumbnail", path);
+        rv = PV_IMAGE_CORRUPT;
+        goto cleanup;
+    }
+    img = t[1];
+
+    /* sRGB out (thumbnail already went through the ICC profile if there
+     * was one); grey stays grey, 16-bit becomes 8-bit. */
+    colour_bands =
+        vips_image_get_bands(img) - (vips_image_hasalpha(img) ? 1 : 0);
+    if (vips_colourspace(img, &t[2],
+                         colour_bands < 3 ? VIPS_INTERPRETATION_B_W
+                                          : VIPS_INTERPRETATION_sRGB,
+                         NULL)) {
+        drain_vips_error("colourspace", path);
+        rv = PV_IMAGE_UNSUPPORTED;
+        goto cleanup;
+    }
+    img = t[2];
+
+    /* JPEG has no alpha: flatten on white rather than let the saver drop
+     * the band and show whatever colour transparent pixels hold. */
+    if (req->format == PV_FORMAT_JPEG && vips_image_hasalpha(img)) {
+        white = vips_array_double_newv(1, 255.0);
+        if (vips_flatten(img, &t[3], "background", white, NULL)) {
+            drain_vips_error("flatten", path);
+            rv = PV_IMAGE_FAILED;
+            goto cleanup;
+        }
+        img = t[3];
+    }
+
+    if (strip_metadata(img, &t[4])) {
+        drain_vips_error("strip", path);
+        rv = PV_IMAGE_FAILED;
+        goto cleanup;
+    }
+    img = t[4];
+
+    /* Decoding really happens here (libvips is lazy): a truncated or
+     * corrupt source fails now, with fail_on set. */
+    if (save_buffer(img, req->format, q, &buf, &len)) {
+        drain_vips_error("save", path);
+        rv = PV_IMAGE_CORRUPT;
+        goto cleanup;
+    }
+
+    out = apr_pcalloc(p, sizeof(*out));
+    out->data = buf;
+    out->len = len;
+    apr_pool_cleanup_register(p, buf, free_vips_buffer, apr_pool_cleanup_null);
+    buf = NULL;
+    out->mime = pv_image_format_mime(req->format);
+    out->width = vips_image_get_width(img);
+    out->height = vips_image_get_height(img);
+    out->has_alpha = vips_image_hasalpha(img) ? 1 : 0;
+    out->source = info;
+    *pout = out;
+    rv = PV_IMAGE_OK;
+
+cleanup:
+    g_free(buf);
+    if (white) {
+        vips_area_unref(VIPS_AREA(white));
+    }
+    VIPS_UNREF(scope);
+    src_close(&s);
+    return rv;
+}
