@@ -1,0 +1,726 @@
+/* Token verification and minting: compact JWS with HMAC, and the legacy
+ * itsdangerous TimedJSONWebSignatureSerializer tokens of the origin app. */
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/params.h>
+
+#include "pv_b64url.h"
+#include "pv_token.h"
+
+#define NALGS 3
+/* Decoded parts of a token of at most PV_TOKEN_MAX_LEN characters. */
+#define DEC_BUF_LEN       (PV_B64URL_DEC_MAX(PV_TOKEN_MAX_LEN) + 4)
+#define LEGACY_SECRET_MAX (64 * 1024)
+
+static const struct {
+    pv_alg_e alg;
+    const char *name;
+    const char *digest;
+    apr_size_t len;
+} algs[NALGS] = {
+    {PV_ALG_HS256, "HS256", "SHA256", 32},
+    {PV_ALG_HS384, "HS384", "SHA384", 48},
+    {PV_ALG_HS512, "HS512", "SHA512", 64},
+};
+
+/* A keyed HMAC context waiting for reuse by whichever thread needs it. */
+typedef struct mac_slot_t {
+    EVP_MAC_CTX *ctx;
+    struct mac_slot_t *next;
+} mac_slot_t;
+
+/* One key with one algorithm: a keyed template and its idle copies. */
+typedef struct mac_key_t {
+    EVP_MAC_CTX *tmpl;
+    mac_slot_t *idle; /* guarded by pv_token_verifier_t.lock */
+} mac_key_t;
+
+struct pv_token_verifier_t {
+    const pv_keyring_t *ring;
+    int nkeys; /* ring keys at make time; the legacy key follows them */
+    int algs;
+    apr_int64_t leeway;
+    int legacy;
+    const char *uid_field;
+    EVP_MAC *mac;
+    mac_key_t *macs; /* [(nkeys + legacy) * NALGS] */
+    int nmacs;
+    apr_thread_mutex_t *lock;
+    unsigned char *legacy_key; /* raw SECRET_KEY or its SHA1 derivation */
+    apr_size_t legacy_key_len;
+};
+
+const char *pv_token_result_str(pv_token_result_e r)
+{
+    switch (r) {
+        case PV_TOKEN_OK:
+            return "ok";
+        case PV_TOKEN_EMPTY:
+            return "no token";
+        case PV_TOKEN_TOO_LONG:
+            return "token too long";
+        case PV_TOKEN_MALFORMED:
+            return "malformed token";
+        case PV_TOKEN_BAD_JSON:
+            return "bad json";
+        case PV_TOKEN_DUPLICATE_KEY:
+            return "duplicate json key";
+        case PV_TOKEN_BAD_ALG:
+            return "algorithm not allowed";
+        case PV_TOKEN_UNKNOWN_KID:
+            return "unknown key id";
+        case PV_TOKEN_BAD_SIGNATURE:
+            return "bad signature";
+        case PV_TOKEN_MISSING_CLAIM:
+            return "missing claim";
+        case PV_TOKEN_BAD_CLAIM:
+            return "bad claim";
+        case PV_TOKEN_EXPIRED:
+            return "expired";
+        case PV_TOKEN_NOT_YET_VALID:
+            return "not yet valid";
+        case PV_TOKEN_BAD_AUDIENCE:
+            return "wrong audience";
+        case PV_TOKEN_BAD_SUBJECT:
+            return "bad subject";
+        case PV_TOKEN_LEGACY_DISABLED:
+            return "legacy tokens disabled";
+        case PV_TOKEN_BAD_HEADER:
+            return "unsupported header";
+    }
+    return "unknown";
+}
+
+static int alg_index(pv_alg_e alg)
+{
+    int i;
+
+    for (i = 0; i < NALGS; i++) {
+        if (algs[i].alg == alg) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const char *pv_token_alg_str(pv_alg_e alg)
+{
+    int i = alg_index(alg);
+
+    return i < 0 ? NULL : algs[i].name;
+}
+
+pv_alg_e pv_token_alg_parse(const char *name)
+{
+    int i;
+
+    for (i = 0; name && i < NALGS; i++) {
+        if (strcmp(name, algs[i].name) == 0) {
+            return algs[i].alg;
+        }
+    }
+    return 0;
+}
+
+static apr_status_t verifier_cleanup(void *data)
+{
+    pv_token_verifier_t *v = data;
+    int i;
+
+    for (i = 0; i < v->nmacs; i++) {
+        mac_slot_t *s = v->macs[i].idle, *next;
+        for (; s; s = next) {
+            next = s->next;
+            EVP_MAC_CTX_free(s->ctx);
+            OPENSSL_free(s);
+        }
+        v->macs[i].idle = NULL;
+        EVP_MAC_CTX_free(v->macs[i].tmpl);
+        v->macs[i].tmpl = NULL;
+    }
+    EVP_MAC_free(v->mac);
+    v->mac = NULL;
+    if (v->legacy_key) {
+        OPENSSL_cleanse(v->legacy_key, v->legacy_key_len);
+    }
+    return APR_SUCCESS;
+}
+
+static mac_slot_t *slot_new(EVP_MAC_CTX *tmpl)
+{
+    mac_slot_t *s = OPENSSL_zalloc(sizeof(*s));
+
+    if (s && !(s->ctx = EVP_MAC_CTX_dup(tmpl))) {
+        OPENSSL_free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static apr_status_t mac_key_init(mac_key_t *mk, EVP_MAC *mac, int alg,
+                                 const unsigned char *key, apr_size_t len)
+{
+    OSSL_PARAM params[2];
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)algs[alg].digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    mk->tmpl = EVP_MAC_CTX_new(mac);
+    if (!mk->tmpl || !EVP_MAC_init(mk->tmpl, key, len, params)) {
+        return APR_EGENERAL;
+    }
+    /* one idle context up front: a single-threaded caller never allocates */
+    mk->idle = slot_new(mk->tmpl);
+    return mk->idle ? APR_SUCCESS : APR_ENOMEM;
+}
+
+/* itsdangerous's "django-concat" derivation: SHA1(salt + "signer" + key). */
+static apr_status_t legacy_derive(unsigned char *out, apr_size_t *outlen,
+                                  const pv_token_config_t *cfg)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (md && EVP_DigestInit_ex(md, EVP_sha1(), NULL) &&
+        EVP_DigestUpdate(md, cfg->legacy_salt, strlen(cfg->legacy_salt)) &&
+        EVP_DigestUpdate(md, "signer", 6) &&
+        EVP_DigestUpdate(md, cfg->legacy_secret, cfg->legacy_secret_len) &&
+        EVP_DigestFinal_ex(md, out, &n)) {
+        *outlen = n;
+        rv = APR_SUCCESS;
+    }
+    EVP_MD_CTX_free(md);
+    return rv;
+}
+
+apr_status_t pv_token_verifier_make(pv_token_verifier_t **pout,
+                                    const pv_token_config_t *cfg, apr_pool_t *p)
+{
+    pv_token_verifier_t *v;
+    apr_status_t rv = APR_SUCCESS;
+    int k, a;
+
+    if (!cfg || pv_keyring_count(cfg->ring) == 0 ||
+        (cfg->algs & ~(PV_ALG_HS256 | PV_ALG_HS384 | PV_ALG_HS512)) ||
+        (cfg->legacy == PV_LEGACY_ITSDANGEROUS &&
+         (!cfg->legacy_secret || cfg->legacy_secret_len == 0))) {
+        return APR_EINVAL;
+    }
+    v = apr_pcalloc(p, sizeof(*v));
+    apr_pool_cleanup_register(p, v, verifier_cleanup, apr_pool_cleanup_null);
+    v->ring = cfg->ring;
+    v->nkeys = pv_keyring_count(cfg->ring);
+    v->algs = cfg->algs ? cfg->algs : PV_ALG_HS256;
+    v->leeway = cfg->leeway > 0 ? cfg->leeway : 0;
+    v->legacy = cfg->legacy == PV_LEGACY_ITSDANGEROUS;
+    v->uid_field =
+        apr_pstrdup(p, cfg->legacy_uid_field ? cfg->legacy_uid_field : "uid");
+    rv = apr_thread_mutex_create(&v->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    /* seed jansson's hash once here rather than racing on first parse */
+    json_object_seed(0);
+    v->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!v->mac) {
+        rv = APR_EGENERAL;
+        goto cleanup;
+    }
+    if (v->legacy) {
+        if (cfg->legacy_salt) {
+            v->legacy_key = apr_pcalloc(p, EVP_MAX_MD_SIZE);
+            rv = legacy_derive(v->legacy_key, &v->legacy_key_len, cfg);
+            if (rv != APR_SUCCESS) {
+                goto cleanup;
+            }
+        }
+        else {
+            v->legacy_key =
+                apr_pmemdup(p, cfg->legacy_secret, cfg->legacy_secret_len);
+            v->legacy_key_len = cfg->legacy_secret_len;
+        }
+    }
+    v->nmacs = (v->nkeys + v->legacy) * NALGS;
+    v->macs = apr_pcalloc(p, sizeof(mac_key_t) * (apr_size_t)v->nmacs);
+    for (k = 0; k < v->nkeys + v->legacy; k++) {
+        const pv_key_t *key = k < v->nkeys ? pv_keyring_get(v->ring, k) : NULL;
+        for (a = 0; a < NALGS; a++) {
+            if (key) {
+                rv = mac_key_init(&v->macs[k * NALGS + a], v->mac, a,
+                                  key->secret, key->secret_len);
+            }
+            else {
+                rv = mac_key_init(&v->macs[k * NALGS + a], v->mac, a,
+                                  v->legacy_key, v->legacy_key_len);
+            }
+            if (rv != APR_SUCCESS) {
+                goto cleanup;
+            }
+        }
+    }
+    *pout = v;
+
+cleanup:
+    if (rv != APR_SUCCESS && v) {
+        verifier_cleanup(v);
+        apr_pool_cleanup_kill(p, v, verifier_cleanup);
+    }
+    return rv;
+}
+
+/* HMAC of msg with key slot idx into out; 0 on success. Reuses an idle
+ * keyed context (EVP_MAC_init with a NULL key keeps the key), so the
+ * steady state neither fetches nor allocates. */
+static int mac_compute(const pv_token_verifier_t *v, int idx, const char *msg,
+                       apr_size_t n, unsigned char *out, apr_size_t *outlen)
+{
+    mac_key_t *mk = &v->macs[idx];
+    mac_slot_t *s;
+    int ok;
+
+    apr_thread_mutex_lock(v->lock);
+    s = mk->idle;
+    if (s) {
+        mk->idle = s->next;
+    }
+    else {
+        s = slot_new(mk->tmpl);
+    }
+    apr_thread_mutex_unlock(v->lock);
+    if (!s) {
+        return -1;
+    }
+    ok = EVP_MAC_init(s->ctx, NULL, 0, NULL) &&
+         EVP_MAC_update(s->ctx, (const unsigned char *)msg, n) &&
+         EVP_MAC_final(s->ctx, out, outlen, EVP_MAX_MD_SIZE);
+    apr_thread_mutex_lock(v->lock);
+    s->next = mk->idle;
+    mk->idle = s;
+    apr_thread_mutex_unlock(v->lock);
+    return ok ? 0 : -1;
+}
+
+static pv_token_result_e json_parse(json_t **pout, const unsigned char *buf,
+                                    apr_size_t len)
+{
+    json_error_t err;
+    json_t *j;
+
+    /* no JSON_DISABLE_EOF_CHECK: text after the object is refused */
+    j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &err);
+    if (!j) {
+        return json_error_code(&err) == json_error_duplicate_key
+                   ? PV_TOKEN_DUPLICATE_KEY
+                   : PV_TOKEN_BAD_JSON;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return PV_TOKEN_BAD_JSON;
+    }
+    *pout = j;
+    return PV_TOKEN_OK;
+}
+
+/* A user id: 1 to 20 decimal digits, no sign, no leading zero, no
+ * whitespace, 1..2^64-1: one spelling per id. */
+static int parse_uid(apr_uint64_t *out, const char *s, apr_size_t n)
+{
+    apr_uint64_t v = 0;
+    apr_size_t i;
+
+    if (n == 0 || n > 20 || s[0] == '0') {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9 || v > (APR_UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* An optional integer claim: 0 absent, 1 present, -1 not an integer. */
+static int get_int(json_int_t *out, json_t *obj, const char *name)
+{
+    json_t *j = json_object_get(obj, name);
+
+    if (!j) {
+        return 0;
+    }
+    if (!json_is_integer(j)) {
+        return -1;
+    }
+    *out = json_integer_value(j);
+    return 1;
+}
+
+static int aud_ok(json_t *aud)
+{
+    size_t i;
+
+    if (json_is_string(aud)) {
+        return strcmp(json_string_value(aud), PV_TOKEN_AUDIENCE) == 0;
+    }
+    /* RFC 7519 4.1.3: an array of audiences, one of them ours */
+    for (i = 0; json_is_array(aud) && i < json_array_size(aud); i++) {
+        json_t *e = json_array_get(aud, i);
+        if (json_is_string(e) &&
+            strcmp(json_string_value(e), PV_TOKEN_AUDIENCE) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* exp, iat and nbf against now with the leeway; exp must be present. */
+static pv_token_result_e check_times(apr_int64_t *pexp, apr_int64_t *piat,
+                                     json_t *obj, apr_int64_t now,
+                                     apr_int64_t leeway)
+{
+    json_int_t exp = 0, iat = 0, nbf = 0;
+    int has_exp, has_iat, has_nbf;
+
+    has_exp = get_int(&exp, obj, "exp");
+    has_iat = get_int(&iat, obj, "iat");
+    has_nbf = get_int(&nbf, obj, "nbf");
+    if (has_exp == 0) {
+        return PV_TOKEN_MISSING_CLAIM;
+    }
+    if (has_exp < 0 || has_iat < 0 || has_nbf < 0) {
+        return PV_TOKEN_BAD_CLAIM;
+    }
+    /* compared as now - leeway, now + leeway: exp and iat are attacker
+     * values up to 2^63 - 1, adding to them could overflow */
+    if (exp <= now - leeway) {
+        return PV_TOKEN_EXPIRED;
+    }
+    if ((has_iat && iat > now + leeway) || (has_nbf && nbf > now + leeway)) {
+        return PV_TOKEN_NOT_YET_VALID;
+    }
+    *pexp = exp;
+    *piat = has_iat ? iat : 0;
+    return PV_TOKEN_OK;
+}
+
+static pv_token_result_e check_claims(pv_token_claims_t *c, json_t *claims,
+                                      const pv_token_verifier_t *v,
+                                      apr_int64_t now)
+{
+    json_t *aud, *sub;
+    json_int_t ver = 0;
+    int has_ver;
+    pv_token_result_e r;
+
+    aud = json_object_get(claims, "aud");
+    sub = json_object_get(claims, "sub");
+    has_ver = get_int(&ver, claims, "ver");
+    r = check_times(&c->exp, &c->iat, claims, now, v->leeway);
+    if (r != PV_TOKEN_OK) {
+        return r;
+    }
+    if (!aud || !sub || has_ver == 0) {
+        return PV_TOKEN_MISSING_CLAIM;
+    }
+    if (!aud_ok(aud)) {
+        return PV_TOKEN_BAD_AUDIENCE;
+    }
+    if (!json_is_string(sub) ||
+        parse_uid(&c->sub, json_string_value(sub), json_string_length(sub))) {
+        return PV_TOKEN_BAD_SUBJECT;
+    }
+    if (has_ver < 0 || ver < 0 || ver > (json_int_t)APR_UINT32_MAX) {
+        return PV_TOKEN_BAD_CLAIM;
+    }
+    c->ver = (apr_uint32_t)ver;
+    c->has_ver = 1;
+    return PV_TOKEN_OK;
+}
+
+/* The legacy payload {"<field>": <uid>}: uid an integer or a decimal
+ * string, the rules of parse_uid either way. */
+static pv_token_result_e check_legacy_payload(pv_token_claims_t *c,
+                                              json_t *payload,
+                                              const pv_token_verifier_t *v)
+{
+    json_t *uid = json_object_get(payload, v->uid_field);
+
+    if (!uid) {
+        return PV_TOKEN_MISSING_CLAIM;
+    }
+    if (json_is_integer(uid) && json_integer_value(uid) > 0) {
+        c->sub = (apr_uint64_t)json_integer_value(uid);
+        return PV_TOKEN_OK;
+    }
+    if (json_is_string(uid) && parse_uid(&c->sub, json_string_value(uid),
+                                         json_string_length(uid)) == 0) {
+        return PV_TOKEN_OK;
+    }
+    return PV_TOKEN_BAD_SUBJECT;
+}
+
+static int find_key(const pv_token_verifier_t *v, const char *kid,
+                    apr_size_t len)
+{
+    int i;
+
+    for (i = 0; i < v->nkeys; i++) {
+        const pv_key_t *k = pv_keyring_get(v->ring, i);
+        if (strlen(k->kid) == len && memcmp(k->kid, kid, len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
+                                  const pv_token_verifier_t *v,
+                                  const char *token, apr_size_t len,
+                                  apr_int64_t now)
+{
+    unsigned char buf[DEC_BUF_LEN], mac[EVP_MAX_MD_SIZE];
+    const unsigned char *hdr, *body, *sig;
+    apr_size_t hlen, blen, slen, maclen = 0, used;
+    const char *dot1, *dot2;
+    json_t *header = NULL, *payload = NULL, *j;
+    pv_token_claims_t c;
+    pv_token_result_e r;
+    int a, key = 0, legacy;
+
+    if (!token || len == 0) {
+        return PV_TOKEN_EMPTY;
+    }
+    if (len > PV_TOKEN_MAX_LEN) {
+        return PV_TOKEN_TOO_LONG;
+    }
+    dot1 = memchr(token, '.', len);
+    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - token))
+                : NULL;
+    if (!dot2 || memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    hdr = buf;
+    if (pv_b64url_decode(buf, &hlen, sizeof(buf), token,
+                         (apr_size_t)(dot1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    used = hlen;
+    body = buf + used;
+    if (pv_b64url_decode(buf + used, &blen, sizeof(buf) - used, dot1 + 1,
+                         (apr_size_t)(dot2 - dot1 - 1))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    used += blen;
+    sig = buf + used;
+    if (pv_b64url_decode(buf + used, &slen, sizeof(buf) - used, dot2 + 1,
+                         len - (apr_size_t)(dot2 + 1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+
+    memset(&c, 0, sizeof(c));
+    r = json_parse(&header, hdr, hlen);
+    if (r != PV_TOKEN_OK) {
+        goto cleanup;
+    }
+    /* itsdangerous puts the expiry in the header; a JWT never does */
+    legacy = json_object_get(header, "exp") != NULL;
+    if (legacy && !v->legacy) {
+        r = PV_TOKEN_LEGACY_DISABLED;
+        goto cleanup;
+    }
+    /* RFC 7515 4.1.11: extensions we do not understand must fail */
+    if (json_object_get(header, "crit")) {
+        r = PV_TOKEN_BAD_HEADER;
+        goto cleanup;
+    }
+    j = json_object_get(header, "alg");
+    c.alg = json_is_string(j) ? pv_token_alg_parse(json_string_value(j)) : 0;
+    a = alg_index(c.alg);
+    if (a < 0 || (!legacy && !(v->algs & c.alg))) {
+        r = PV_TOKEN_BAD_ALG;
+        goto cleanup;
+    }
+    j = json_object_get(header, "typ");
+    if (j && !json_is_string(j)) {
+        r = PV_TOKEN_BAD_HEADER;
+        goto cleanup;
+    }
+    if (legacy) {
+        key = v->nkeys;
+    }
+    else if ((j = json_object_get(header, "kid"))) {
+        if (!json_is_string(j)) {
+            r = PV_TOKEN_BAD_HEADER;
+            goto cleanup;
+        }
+        key = find_key(v, json_string_value(j), json_string_length(j));
+        if (key < 0) {
+            r = PV_TOKEN_UNKNOWN_KID;
+            goto cleanup;
+        }
+        c.kid = pv_keyring_get(v->ring, key)->kid;
+    }
+    else {
+        c.kid = pv_keyring_get(v->ring, 0)->kid;
+    }
+    /* the signed text is the token's own first two parts, never rebuilt */
+    if (slen != algs[a].len ||
+        mac_compute(v, key * NALGS + a, token, (apr_size_t)(dot2 - token), mac,
+                    &maclen) ||
+        maclen != slen || CRYPTO_memcmp(mac, sig, slen) != 0) {
+        r = PV_TOKEN_BAD_SIGNATURE;
+        goto cleanup;
+    }
+    /* only signed JSON reaches the claim checks */
+    r = json_parse(&payload, body, blen);
+    if (r != PV_TOKEN_OK) {
+        goto cleanup;
+    }
+    if (legacy) {
+        r = check_times(&c.exp, &c.iat, header, now, v->leeway);
+        if (r == PV_TOKEN_OK) {
+            r = check_legacy_payload(&c, payload, v);
+        }
+        c.legacy = 1;
+        c.kid = NULL;
+    }
+    else {
+        r = check_claims(&c, payload, v, now);
+    }
+    if (r == PV_TOKEN_OK) {
+        *claims = c;
+    }
+
+cleanup:
+    OPENSSL_cleanse(mac, sizeof(mac));
+    json_decref(header);
+    json_decref(payload);
+    return r;
+}
+
+apr_status_t pv_token_mint(const char **pout, const pv_keyring_t *ring,
+                           pv_alg_e alg, apr_uint64_t sub, apr_uint32_t ver,
+                           apr_int64_t now, apr_int64_t ttl, apr_pool_t *p)
+{
+    const pv_key_t *key = pv_keyring_signer(ring);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    const char *header, *claims, *text;
+    char *h64, *c64, sig64[PV_B64URL_ENC_LEN(EVP_MAX_MD_SIZE) + 1];
+    apr_status_t rv = APR_SUCCESS;
+    int a = alg_index(alg);
+
+    if (!key || a < 0 || sub == 0 || ttl <= 0 ||
+        !pv_keyring_kid_valid(key->kid, strlen(key->kid))) {
+        return APR_EINVAL;
+    }
+    /* kid is [A-Za-z0-9._-] (checked above): no JSON escaping needed */
+    header = apr_psprintf(p, "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+                          algs[a].name, key->kid);
+    claims = apr_psprintf(p,
+                          "{\"sub\":\"%" APR_UINT64_T_FMT "\",\"aud\":\"%s\","
+                          "\"iat\":%" APR_INT64_T_FMT
+                          ",\"exp\":%" APR_INT64_T_FMT ",\"ver\":%u}",
+                          sub, PV_TOKEN_AUDIENCE, now, now + ttl, ver);
+    h64 = apr_palloc(p, PV_B64URL_ENC_LEN(strlen(header)) + 1);
+    c64 = apr_palloc(p, PV_B64URL_ENC_LEN(strlen(claims)) + 1);
+    pv_b64url_encode(h64, (const unsigned char *)header, strlen(header));
+    pv_b64url_encode(c64, (const unsigned char *)claims, strlen(claims));
+    text = apr_pstrcat(p, h64, ".", c64, NULL);
+    if (!HMAC(EVP_get_digestbyname(algs[a].digest), key->secret,
+              (int)key->secret_len, (const unsigned char *)text, strlen(text),
+              mac, &maclen)) {
+        rv = APR_EGENERAL;
+        goto cleanup;
+    }
+    pv_b64url_encode(sig64, mac, maclen);
+    *pout = apr_pstrcat(p, text, ".", sig64, NULL);
+
+cleanup:
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rv;
+}
+
+static apr_status_t secret_cleanse(void *data)
+{
+    unsigned char *s = data;
+
+    /* the length sits in front of the bytes, see below */
+    OPENSSL_cleanse(s + sizeof(apr_size_t), *(apr_size_t *)s);
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_token_legacy_secret_load(const unsigned char **pout,
+                                         apr_size_t *plen, const char **perr,
+                                         const char *path, apr_pool_t *p)
+{
+    apr_file_t *f = NULL;
+    apr_finfo_t fi;
+    apr_size_t len = 0;
+    unsigned char *mem = NULL, *buf;
+    char ebuf[128];
+    apr_status_t rv;
+
+    *perr = NULL;
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
+                       APR_FPROT_OS_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "%s: cannot open legacy secret file: %s", path,
+                             apr_strerror(rv, ebuf, sizeof(ebuf)));
+        goto cleanup;
+    }
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+    if (rv == APR_SUCCESS &&
+        (fi.filetype != APR_REG || fi.size > LEGACY_SECRET_MAX)) {
+        rv = APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "%s: not a regular file of at most %d bytes",
+                             path, LEGACY_SECRET_MAX);
+        goto cleanup;
+    }
+    mem = apr_palloc(p, sizeof(apr_size_t) + (apr_size_t)fi.size + 1);
+    buf = mem + sizeof(apr_size_t);
+    rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &len);
+    if (APR_STATUS_IS_EOF(rv) && len == 0) {
+        rv = APR_SUCCESS;
+    }
+    memcpy(mem, &len, sizeof(len));
+    apr_pool_cleanup_register(p, mem, secret_cleanse, apr_pool_cleanup_null);
+    if (rv != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "%s: cannot read legacy secret file: %s", path,
+                             apr_strerror(rv, ebuf, sizeof(ebuf)));
+        goto cleanup;
+    }
+    /* editors end files with a newline that was never part of SECRET_KEY */
+    if (len > 0 && buf[len - 1] == '\n') {
+        --len;
+        if (len > 0 && buf[len - 1] == '\r') {
+            --len;
+        }
+    }
+    if (len == 0) {
+        *perr = apr_psprintf(p, "%s: legacy secret file is empty", path);
+        rv = APR_EINVAL;
+        goto cleanup;
+    }
+    *pout = buf;
+    *plen = len;
+
+cleanup:
+    if (f) {
+        apr_file_close(f);
+    }
+    return rv;
+}
