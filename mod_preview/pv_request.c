@@ -1,0 +1,670 @@
+/* The preview request: strict parsing of id, query, Accept, Authorization
+ * and Cookie. Every scan is linear and bounded; nothing here logs. */
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "pv_request.h"
+
+/* PreviewDefaultSize's default, used when a caller passes none. */
+#define PV_REQUEST_DEFAULT_SIZE 256
+/* Longest raw parameter name we decode: "access_token" fully %-encoded. */
+#define PV_NAME_RAW_MAX 36
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Decode len bytes of s into out (room for len bytes): returns the decoded
+ * length, or -1 on a bad escape. */
+static apr_ssize_t unescape_into(char *out, const char *s, apr_size_t len)
+{
+    apr_size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            out[n++] = ' ';
+        }
+        else if (s[i] == '%') {
+            int hi, lo;
+
+            if (len - i < 3) {
+                return -1;
+            }
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+            out[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        else {
+            out[n++] = s[i];
+        }
+    }
+    return (apr_ssize_t)n;
+}
+
+apr_status_t pv_request_unescape(const char **pout, apr_size_t *plen,
+                                 const char *s, apr_size_t len, apr_pool_t *p)
+{
+    char *out = apr_palloc(p, len + 1);
+    apr_ssize_t n = unescape_into(out, s, len);
+
+    if (n < 0) {
+        return APR_EINVAL;
+    }
+    out[n] = '\0';
+    *pout = out;
+    *plen = (apr_size_t)n;
+    return APR_SUCCESS;
+}
+
+/* A query number: digits only, no leading zero, min..max. */
+static int parse_number(int *pv, const char *s, apr_size_t len, int min,
+                        int max)
+{
+    apr_size_t i;
+    long v = 0;
+
+    if (len == 0 || s[0] == '0') {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isdigit(s[i])) {
+            return 0;
+        }
+        v = v * 10 + (s[i] - '0');
+        if (v > max) {
+            return 0;
+        }
+    }
+    if (v < min) {
+        return 0;
+    }
+    *pv = (int)v;
+    return 1;
+}
+
+static int is_name(const char *s, apr_size_t len, const char *name)
+{
+    return strlen(name) == len && memcmp(s, name, len) == 0;
+}
+
+static int format_from_value(const char *s, apr_size_t len)
+{
+    if (is_name(s, len, "auto")) {
+        return PV_REQ_FMT_AUTO;
+    }
+    if (is_name(s, len, "jpeg")) {
+        return PV_REQ_FMT_JPEG;
+    }
+    if (is_name(s, len, "webp")) {
+        return PV_REQ_FMT_WEBP;
+    }
+    if (is_name(s, len, "avif")) {
+        return PV_REQ_FMT_AVIF;
+    }
+    if (is_name(s, len, "png")) {
+        return PV_REQ_FMT_PNG;
+    }
+    return -1;
+}
+
+/* Keep the first non-empty token; a bad %-escape keeps the raw text so
+ * that the verifier refuses it (401) instead of a 400. */
+static void take_token(const char **ptok, apr_size_t *plen, const char *v,
+                       apr_size_t vlen, apr_pool_t *p)
+{
+    if (*ptok || vlen == 0) {
+        return;
+    }
+    if (pv_request_unescape(ptok, plen, v, vlen, p) != APR_SUCCESS) {
+        *ptok = apr_pstrmemdup(p, v, vlen);
+        *plen = vlen;
+    }
+}
+
+enum { SEEN_W = 1, SEEN_H = 2, SEEN_FIT = 4, SEEN_FORMAT = 8, SEEN_Q = 16 };
+
+apr_status_t pv_request_parse_query(pv_request_query_t **pout,
+                                    const char **perr, const char *args,
+                                    apr_pool_t *p)
+{
+    pv_request_query_t *q = apr_pcalloc(p, sizeof(*q));
+    const char *end, *pos, *bad = NULL;
+    int seen = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    q->fit = PV_FIT_INSIDE;
+    q->format = PV_REQ_FMT_AUTO;
+    if (!args) {
+        args = "";
+    }
+    /* A fragment is never part of the query (httpd strips it already). */
+    end = strchr(args, '#');
+    if (!end) {
+        end = args + strlen(args);
+    }
+    for (pos = args; pos < end && !bad;) {
+        const char *seg_end = memchr(pos, '&', (apr_size_t)(end - pos));
+        const char *eq, *v = NULL;
+        apr_size_t nlen, vlen = 0;
+        char name[PV_NAME_RAW_MAX];
+        apr_ssize_t dn;
+        const char *dv = NULL;
+        apr_size_t dvlen = 0;
+
+        if (!seg_end) {
+            seg_end = end;
+        }
+        eq = memchr(pos, '=', (apr_size_t)(seg_end - pos));
+        nlen = (apr_size_t)((eq ? eq : seg_end) - pos);
+        if (eq) {
+            v = eq + 1;
+            vlen = (apr_size_t)(seg_end - v);
+        }
+        /* Names longer than any of ours, or undecodable, are not ours. */
+        dn = nlen <= sizeof(name) ? unescape_into(name, pos, nlen) : -1;
+        pos = seg_end < end ? seg_end + 1 : end;
+        if (dn <= 0) {
+            continue;
+        }
+        if (is_name(name, (apr_size_t)dn, "token")) {
+            take_token(&q->token, &q->token_len, v, vlen, p);
+            continue;
+        }
+        if (is_name(name, (apr_size_t)dn, "access_token")) {
+            take_token(&q->access_token, &q->access_token_len, v, vlen, p);
+            continue;
+        }
+        if (is_name(name, (apr_size_t)dn, "w")) {
+            bad = "w";
+            if (!(seen & SEEN_W)) {
+                seen |= SEEN_W;
+                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p) &&
+                    parse_number(&q->w, dv, dvlen, 1, PV_REQUEST_MAX_SIDE)) {
+                    bad = NULL;
+                }
+            }
+        }
+        else if (is_name(name, (apr_size_t)dn, "h")) {
+            bad = "h";
+            if (!(seen & SEEN_H)) {
+                seen |= SEEN_H;
+                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p) &&
+                    parse_number(&q->h, dv, dvlen, 1, PV_REQUEST_MAX_SIDE)) {
+                    bad = NULL;
+                }
+            }
+        }
+        else if (is_name(name, (apr_size_t)dn, "q")) {
+            bad = "q";
+            if (!(seen & SEEN_Q)) {
+                seen |= SEEN_Q;
+                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p) &&
+                    parse_number(&q->quality, dv, dvlen, 1, 100)) {
+                    bad = NULL;
+                }
+            }
+        }
+        else if (is_name(name, (apr_size_t)dn, "fit")) {
+            bad = "fit";
+            if (!(seen & SEEN_FIT)) {
+                seen |= SEEN_FIT;
+                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p)) {
+                    if (is_name(dv, dvlen, "inside")) {
+                        q->fit = PV_FIT_INSIDE;
+                        bad = NULL;
+                    }
+                    else if (is_name(dv, dvlen, "cover")) {
+                        q->fit = PV_FIT_COVER;
+                        bad = NULL;
+                    }
+                }
+            }
+        }
+        else if (is_name(name, (apr_size_t)dn, "format")) {
+            bad = "format";
+            if (!(seen & SEEN_FORMAT)) {
+                seen |= SEEN_FORMAT;
+                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p)) {
+                    int f = format_from_value(dv, dvlen);
+
+                    if (f >= 0) {
+                        q->format = f;
+                        bad = NULL;
+                    }
+                }
+            }
+        }
+    }
+    if (bad) {
+        *perr = bad;
+        rv = APR_EINVAL;
+        goto cleanup;
+    }
+    *pout = q;
+cleanup:
+    return rv;
+}
+
+apr_status_t pv_request_parse_id(apr_uint64_t *pout, const char *s,
+                                 apr_size_t len)
+{
+    apr_uint64_t v = 0;
+    apr_size_t i;
+
+    if (!s || len < 1 || len > 20) {
+        return APR_EINVAL;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned d;
+
+        if (s[i] < '0' || s[i] > '9') {
+            return APR_EINVAL;
+        }
+        d = (unsigned)(s[i] - '0');
+        /* 20 digits can exceed 2^64-1: refuse instead of wrapping. */
+        if (v > (APR_UINT64_MAX - d) / 10) {
+            return APR_EINVAL;
+        }
+        v = v * 10 + d;
+    }
+    *pout = v;
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_request_id_from_path(apr_uint64_t *pout, const char *path,
+                                     const char *base)
+{
+    const char *rest;
+
+    if (!path) {
+        return APR_EINVAL;
+    }
+    if (base) {
+        apr_size_t blen = strlen(base);
+
+        while (blen > 0 && base[blen - 1] == '/') {
+            blen--;
+        }
+        if (strncmp(path, base, blen) != 0 || path[blen] != '/') {
+            return APR_EINVAL;
+        }
+        rest = path + blen + 1;
+    }
+    else {
+        rest = strrchr(path, '/');
+        rest = rest ? rest + 1 : path;
+    }
+    return pv_request_parse_id(pout, rest, strlen(rest));
+}
+
+static int round_up_to_sizes(int v, const int *sizes, int nsizes)
+{
+    int i, best = 0, largest = 0;
+
+    if (!sizes || nsizes <= 0) {
+        return v;
+    }
+    for (i = 0; i < nsizes; i++) {
+        if (sizes[i] > largest) {
+            largest = sizes[i];
+        }
+        if (sizes[i] >= v && (best == 0 || sizes[i] < best)) {
+            best = sizes[i];
+        }
+    }
+    return best ? best : largest;
+}
+
+void pv_request_resolve_size(int *pw, int *ph, int w, int h, const int *sizes,
+                             int nsizes, int default_size)
+{
+    if (w <= 0 && h <= 0) {
+        if (default_size <= 0) {
+            default_size = PV_REQUEST_DEFAULT_SIZE;
+        }
+        *pw = *ph = default_size;
+        return;
+    }
+    *pw = w > 0 ? round_up_to_sizes(w, sizes, nsizes) : 0;
+    *ph = h > 0 ? round_up_to_sizes(h, sizes, nsizes) : 0;
+}
+
+/* RFC 9110 qvalue: "0" ["." 0*3DIGIT] / "1" ["." 0*3"0"], in thousandths;
+ * -1 when invalid. */
+static int parse_qvalue(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+    int v, scale = 100;
+
+    if (len == 0 || (s[0] != '0' && s[0] != '1') || len > 5) {
+        return -1;
+    }
+    v = (s[0] - '0') * 1000;
+    if (len == 1) {
+        return v;
+    }
+    if (s[1] != '.') {
+        return -1;
+    }
+    for (i = 2; i < len; i++, scale /= 10) {
+        if (!apr_isdigit(s[i]) || (s[0] == '1' && s[i] != '0')) {
+            return -1;
+        }
+        v += (s[i] - '0') * scale;
+    }
+    return v;
+}
+
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* RFC 9110 tchar. */
+static int is_tchar(char c)
+{
+    return apr_isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Skip a quoted-string starting at s[i] == '"'; returns the index after
+ * the closing quote, or end when it is unterminated. */
+static apr_size_t skip_quoted(const char *s, apr_size_t i, apr_size_t end)
+{
+    for (i++; i < end; i++) {
+        if (s[i] == '\\') {
+            i++;
+        }
+        else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return end;
+}
+
+int pv_request_accept_q(const char *accept, const char *type)
+{
+    apr_size_t end, i = 0, tlen;
+    int best = 0, refused = 0;
+
+    if (!accept || !type) {
+        return 0;
+    }
+    tlen = strlen(type);
+    end = strnlen(accept, PV_REQUEST_MAX_HEADER + 1);
+    if (end > PV_REQUEST_MAX_HEADER) {
+        /* Cut: drop the element the bound falls in, it may be partial. */
+        end = PV_REQUEST_MAX_HEADER;
+        while (end > 0 && accept[end - 1] != ',') {
+            end--;
+        }
+    }
+    while (i < end) {
+        apr_size_t ts;
+        int match, q = 1000, have_q = 0, ok = 1;
+
+        while (i < end && (is_ows(accept[i]) || accept[i] == ',')) {
+            i++;
+        }
+        ts = i;
+        while (i < end && accept[i] != ',' && accept[i] != ';' &&
+               !is_ows(accept[i])) {
+            i++;
+        }
+        match = i - ts == tlen && strncasecmp(accept + ts, type, tlen) == 0;
+        for (;;) {
+            apr_size_t ns, ne, vs, ve;
+
+            while (i < end && is_ows(accept[i])) {
+                i++;
+            }
+            if (i >= end || accept[i] == ',') {
+                break;
+            }
+            if (accept[i] != ';') {
+                /* Junk after the range: skip the element, it is no match. */
+                ok = 0;
+                while (i < end && accept[i] != ',') {
+                    i = accept[i] == '"' ? skip_quoted(accept, i, end) : i + 1;
+                }
+                break;
+            }
+            i++;
+            while (i < end && is_ows(accept[i])) {
+                i++;
+            }
+            ns = i;
+            while (i < end && is_tchar(accept[i])) {
+                i++;
+            }
+            ne = i;
+            while (i < end && is_ows(accept[i])) {
+                i++;
+            }
+            vs = ve = i;
+            if (i < end && accept[i] == '=') {
+                i++;
+                while (i < end && is_ows(accept[i])) {
+                    i++;
+                }
+                vs = i;
+                if (i < end && accept[i] == '"') {
+                    i = skip_quoted(accept, i, end);
+                }
+                else {
+                    while (i < end && is_tchar(accept[i])) {
+                        i++;
+                    }
+                }
+                ve = i;
+            }
+            if (!have_q && ne - ns == 1 &&
+                (accept[ns] == 'q' || accept[ns] == 'Q')) {
+                have_q = 1;
+                q = parse_qvalue(accept + vs, ve - vs);
+            }
+        }
+        if (match && ok) {
+            /* An invalid q counts as q=0: refuse rather than guess. */
+            if (q <= 0) {
+                refused = 1;
+            }
+            else if (q > best) {
+                best = q;
+            }
+        }
+    }
+    return refused ? 0 : best;
+}
+
+/* First allowed format of a fallback order. */
+static int first_allowed(int allowed, const int *order, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (allowed & order[i]) {
+            return order[i];
+        }
+    }
+    return 0;
+}
+
+apr_status_t pv_request_pick_format(int *pout, int *pvary, int requested,
+                                    const char *accept, int allowed,
+                                    int has_alpha)
+{
+    static const int opaque_order[] = {PV_REQ_FMT_JPEG, PV_REQ_FMT_PNG,
+                                       PV_REQ_FMT_WEBP, PV_REQ_FMT_AVIF};
+    static const int alpha_order[] = {PV_REQ_FMT_PNG, PV_REQ_FMT_JPEG,
+                                      PV_REQ_FMT_WEBP, PV_REQ_FMT_AVIF};
+    int qa = 0, qw = 0, fmt;
+
+    allowed &= PV_REQ_FMT_ALL;
+    if (!allowed) {
+        allowed = PV_REQ_FMT_DEFAULT;
+    }
+    if (requested != PV_REQ_FMT_AUTO) {
+        /* One known bit, and one the configuration lets out. */
+        if ((requested & ~PV_REQ_FMT_ALL) || (requested & (requested - 1)) ||
+            !(requested & allowed)) {
+            return APR_EINVAL;
+        }
+        *pout = requested;
+        *pvary = 0;
+        return APR_SUCCESS;
+    }
+    if (allowed & PV_REQ_FMT_AVIF) {
+        qa = pv_request_accept_q(accept, "image/avif");
+    }
+    if (allowed & PV_REQ_FMT_WEBP) {
+        qw = pv_request_accept_q(accept, "image/webp");
+    }
+    if (qa > 0 || qw > 0) {
+        fmt = qa >= qw ? PV_REQ_FMT_AVIF : PV_REQ_FMT_WEBP;
+    }
+    else if (has_alpha) {
+        fmt = first_allowed(allowed, alpha_order, 4);
+    }
+    else {
+        fmt = first_allowed(allowed, opaque_order, 4);
+    }
+    *pout = fmt;
+    *pvary = (allowed & (PV_REQ_FMT_AVIF | PV_REQ_FMT_WEBP)) != 0;
+    return APR_SUCCESS;
+}
+
+/* RFC 7235 token68 characters, before the trailing '='s. */
+static int is_token68(char c)
+{
+    return apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+           c == '+' || c == '/';
+}
+
+apr_status_t pv_request_bearer(const char **pout, apr_size_t *plen,
+                               const char *authz, apr_pool_t *p)
+{
+    apr_size_t n, i = 0, ts;
+
+    if (!authz) {
+        return APR_NOTFOUND;
+    }
+    n = strnlen(authz, PV_REQUEST_MAX_HEADER + 1);
+    while (i < n && is_ows(authz[i])) {
+        i++;
+    }
+    if (n - i < 6 || strncasecmp(authz + i, "Bearer", 6) != 0 ||
+        is_tchar(authz[i + 6])) {
+        /* Another scheme (or "Bearerx"): someone else's header. */
+        return APR_NOTFOUND;
+    }
+    if (n > PV_REQUEST_MAX_HEADER) {
+        return APR_EINVAL;
+    }
+    i += 6;
+    if (authz[i] != ' ') {
+        return APR_EINVAL;
+    }
+    while (authz[i] == ' ') {
+        i++;
+    }
+    ts = i;
+    while (is_token68(authz[i])) {
+        i++;
+    }
+    while (authz[i] == '=') {
+        i++;
+    }
+    if (i == ts) {
+        return APR_EINVAL;
+    }
+    *plen = i - ts;
+    while (is_ows(authz[i])) {
+        i++;
+    }
+    if (authz[i] != '\0') {
+        return APR_EINVAL;
+    }
+    *pout = apr_pstrmemdup(p, authz + ts, *plen);
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_request_cookie(const char **pout, apr_size_t *plen,
+                               const char *cookie, const char *name,
+                               apr_pool_t *p)
+{
+    apr_size_t n, i = 0, nlen;
+    int cut = 0;
+
+    if (!cookie || !name || !*name) {
+        return APR_NOTFOUND;
+    }
+    nlen = strlen(name);
+    n = strnlen(cookie, PV_REQUEST_MAX_HEADER + 1);
+    if (n > PV_REQUEST_MAX_HEADER) {
+        n = PV_REQUEST_MAX_HEADER;
+        cut = 1;
+    }
+    while (i < n) {
+        apr_size_t ns, ne, vs, ve;
+
+        while (i < n &&
+               (is_ows(cookie[i]) || cookie[i] == ';' || cookie[i] == ',')) {
+            i++;
+        }
+        ns = i;
+        while (i < n && cookie[i] != '=' && cookie[i] != ';' &&
+               cookie[i] != ',') {
+            i++;
+        }
+        ne = i;
+        while (ne > ns && is_ows(cookie[ne - 1])) {
+            ne--;
+        }
+        if (i >= n || cookie[i] != '=') {
+            continue; /* a pair without '=' names nothing */
+        }
+        i++;
+        while (i < n && is_ows(cookie[i])) {
+            i++;
+        }
+        vs = i;
+        while (i < n && cookie[i] != ';' && cookie[i] != ',') {
+            i++;
+        }
+        if (i >= n && cut) {
+            /* The bound fell inside this value: never return a part. */
+            break;
+        }
+        ve = i;
+        while (ve > vs && is_ows(cookie[ve - 1])) {
+            ve--;
+        }
+        if (ve - vs >= 2 && cookie[vs] == '"' && cookie[ve - 1] == '"') {
+            vs++;
+            ve--;
+        }
+        if (ne - ns == nlen && memcmp(cookie + ns, name, nlen) == 0 &&
+            ve > vs) {
+            *pout = apr_pstrmemdup(p, cookie + vs, ve - vs);
+            *plen = ve - vs;
+            return APR_SUCCESS;
+        }
+    }
+    return APR_NOTFOUND;
+}
