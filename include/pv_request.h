@@ -6,6 +6,8 @@
 
 #include <apr_pools.h>
 
+#include "pv_image.h"
+
 /* Largest w or h accepted in a query (400 above); a box side is then
  * clamped to the largest PreviewSizes entry anyway. */
 #define PV_REQUEST_MAX_SIDE 100000
@@ -13,30 +15,26 @@
  * default is 8190); anything after is ignored, never an error. */
 #define PV_REQUEST_MAX_HEADER 16384
 
-/* Output formats, a bit each: the same values as PV_FMT_* of the glue's
- * mod_preview_config.h, so masks pass between the two unchanged. */
+/* Output formats, a bit each: bit 1 << pv_image_format_e, the same values
+ * as PV_FMT_* of the glue's mod_preview_config.h (PreviewFormats masks), so
+ * masks pass between the three unchanged. */
 #define PV_REQ_FMT_AUTO 0
-#define PV_REQ_FMT_JPEG (1 << 0)
-#define PV_REQ_FMT_WEBP (1 << 1)
-#define PV_REQ_FMT_AVIF (1 << 2)
-#define PV_REQ_FMT_PNG  (1 << 3)
+#define PV_REQ_FMT_JPEG (1 << PV_FORMAT_JPEG)
+#define PV_REQ_FMT_WEBP (1 << PV_FORMAT_WEBP)
+#define PV_REQ_FMT_AVIF (1 << PV_FORMAT_AVIF)
+#define PV_REQ_FMT_PNG  (1 << PV_FORMAT_PNG)
 #define PV_REQ_FMT_ALL                                                         \
     (PV_REQ_FMT_JPEG | PV_REQ_FMT_WEBP | PV_REQ_FMT_AVIF | PV_REQ_FMT_PNG)
 /* Used when a caller passes an empty allowed mask: PreviewFormats' default. */
 #define PV_REQ_FMT_DEFAULT (PV_REQ_FMT_JPEG | PV_REQ_FMT_WEBP | PV_REQ_FMT_PNG)
 
-typedef enum {
-    PV_FIT_INSIDE = 0, /* default: the whole image inside the box */
-    PV_FIT_COVER = 1   /* fill the box exactly, attention crop */
-} pv_fit_e;
-
 /* The query of GET /preview/<id>?..., as parsed. Absent numbers are 0. */
 typedef struct pv_request_query_t {
-    int w;        /* 1..PV_REQUEST_MAX_SIDE, 0: absent */
-    int h;        /* 1..PV_REQUEST_MAX_SIDE, 0: absent */
-    pv_fit_e fit; /* PV_FIT_INSIDE when absent */
-    int format;   /* one PV_REQ_FMT_* bit, PV_REQ_FMT_AUTO when absent */
-    int quality;  /* q, 1..100, 0: absent (PreviewQuality applies) */
+    int w;              /* 1..PV_REQUEST_MAX_SIDE, 0: absent */
+    int h;              /* 1..PV_REQUEST_MAX_SIDE, 0: absent */
+    pv_image_fit_e fit; /* PV_FIT_INSIDE when absent */
+    int format;         /* one PV_REQ_FMT_* bit, PV_REQ_FMT_AUTO when absent */
+    int quality;        /* q, 1..100, 0: absent (PreviewQuality applies) */
     /* Percent-decoded token values, NUL-terminated, with their length (a
      * decoded %00 makes strlen shorter: verify with the length). NULL when
      * absent or empty. A value with a bad %-escape is kept as sent (it then
@@ -88,7 +86,8 @@ apr_status_t pv_request_id_from_path(apr_uint64_t *pout, const char *path,
 void pv_request_resolve_size(int *pw, int *ph, int w, int h, const int *sizes,
                              int nsizes, int default_size);
 
-/* The output format. requested: a PV_REQ_FMT_* bit, or AUTO. allowed: the
+/* The output format, as the image core's enum. requested: the query's
+ * PV_REQ_FMT_* bit, or AUTO. allowed: the
  * PreviewFormats mask (0 means PV_REQ_FMT_DEFAULT). accept: the Accept
  * header, NULL when absent. has_alpha: the source has an alpha channel.
  * - explicit format: returned as is (an alpha channel is flattened if it is
@@ -101,9 +100,9 @@ void pv_request_resolve_size(int *pw, int *ph, int w, int h, const int *sizes,
  *   as AVIF/WebP support: browsers list the types they decode explicitly.
  * *pvary: 1 when the response must carry "Vary: Accept" (auto, and the
  * allowed mask has AVIF or WebP, so Accept could change the answer). */
-apr_status_t pv_request_pick_format(int *pout, int *pvary, int requested,
-                                    const char *accept, int allowed,
-                                    int has_alpha);
+apr_status_t pv_request_pick_format(pv_image_format_e *pout, int *pvary,
+                                    int requested, const char *accept,
+                                    int allowed, int has_alpha);
 
 /* The q-value (0..1000, thousandths) the Accept header gives to exactly
  * the media type "type/subtype" (case-insensitive); wildcard ranges are not

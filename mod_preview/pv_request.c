@@ -493,27 +493,29 @@ int pv_request_accept_q(const char *accept, const char *type)
 }
 
 /* First allowed format of a fallback order. */
-static int first_allowed(int allowed, const int *order, int n)
+static pv_image_format_e first_allowed(int allowed,
+                                       const pv_image_format_e *order, int n)
 {
     int i;
 
     for (i = 0; i < n; i++) {
-        if (allowed & order[i]) {
+        if (allowed & (1 << order[i])) {
             return order[i];
         }
     }
-    return 0;
+    return PV_FORMAT_JPEG;
 }
 
-apr_status_t pv_request_pick_format(int *pout, int *pvary, int requested,
-                                    const char *accept, int allowed,
-                                    int has_alpha)
+apr_status_t pv_request_pick_format(pv_image_format_e *pout, int *pvary,
+                                    int requested, const char *accept,
+                                    int allowed, int has_alpha)
 {
-    static const int opaque_order[] = {PV_REQ_FMT_JPEG, PV_REQ_FMT_PNG,
-                                       PV_REQ_FMT_WEBP, PV_REQ_FMT_AVIF};
-    static const int alpha_order[] = {PV_REQ_FMT_PNG, PV_REQ_FMT_JPEG,
-                                      PV_REQ_FMT_WEBP, PV_REQ_FMT_AVIF};
-    int qa = 0, qw = 0, fmt;
+    static const pv_image_format_e opaque_order[] = {
+        PV_FORMAT_JPEG, PV_FORMAT_PNG, PV_FORMAT_WEBP, PV_FORMAT_AVIF};
+    static const pv_image_format_e alpha_order[] = {
+        PV_FORMAT_PNG, PV_FORMAT_JPEG, PV_FORMAT_WEBP, PV_FORMAT_AVIF};
+    int qa = 0, qw = 0;
+    pv_image_format_e fmt;
 
     allowed &= PV_REQ_FMT_ALL;
     if (!allowed) {
@@ -525,7 +527,9 @@ apr_status_t pv_request_pick_format(int *pout, int *pvary, int requested,
             !(requested & allowed)) {
             return APR_EINVAL;
         }
-        *pout = requested;
+        for (fmt = PV_FORMAT_JPEG; (1 << fmt) != requested; fmt++) {
+        }
+        *pout = fmt;
         *pvary = 0;
         return APR_SUCCESS;
     }
@@ -536,7 +540,7 @@ apr_status_t pv_request_pick_format(int *pout, int *pvary, int requested,
         qw = pv_request_accept_q(accept, "image/webp");
     }
     if (qa > 0 || qw > 0) {
-        fmt = qa >= qw ? PV_REQ_FMT_AVIF : PV_REQ_FMT_WEBP;
+        fmt = qa >= qw ? PV_FORMAT_AVIF : PV_FORMAT_WEBP;
     }
     else if (has_alpha) {
         fmt = first_allowed(allowed, alpha_order, 4);
