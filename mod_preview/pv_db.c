@@ -6,6 +6,13 @@
 
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_atomic.h>
+#include <apr_reslist.h>
+#include <apr_time.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
 
 #include "pv_db.h"
 #include "pv_log.h"
@@ -13,6 +20,9 @@
 #define PV_DB_DEFAULT_CONNECT_TIMEOUT 3
 #define PV_DB_DEFAULT_RW_TIMEOUT      10
 #define PV_DB_TIMEOUT_MAX             3600
+/* Idle connections older than this are closed on the next acquire: fewer
+ * sockets held open between bursts, and well under MariaDB's wait_timeout. */
+#define PV_DB_IDLE_TTL apr_time_from_sec(60)
 
 struct pv_db_params_t {
     const char *host;
@@ -99,10 +109,13 @@ apr_status_t pv_db_params_parse(pv_db_params_t **pout, const char **perr,
         }
         key = apr_pstrmemdup(p, kstart, klen);
         s++;
-        while (*s == ' ' || *s == '\t') {
-            s++;
+        /* "key= next=x" is an empty value, not the value "next=x" */
+        vstart = s + strspn(s, " \t");
+        if (vstart != s &&
+            memchr(vstart, '=', strcspn(vstart, params_delims)) != NULL) {
+            vstart = s;
         }
-        vstart = s;
+        s = vstart;
         vlen = strcspn(vstart, params_delims);
         value = apr_pstrmemdup(p, vstart, vlen);
         s += vlen;
@@ -249,4 +262,633 @@ int pv_db_params_equal(const pv_db_params_t *a, const pv_db_params_t *b)
            pv_db_params_connect_timeout(a) == pv_db_params_connect_timeout(b) &&
            read_timeout(a) == read_timeout(b) &&
            write_timeout(a) == write_timeout(b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pool and statements */
+
+enum { Q_LOGIN = 0, Q_IMAGE, Q_LOGOUT, Q_COUNT };
+
+static const struct {
+    const char *directive;
+    unsigned long nparams;
+    unsigned int nfields;
+    const char *columns;
+} query_shape[Q_COUNT] = {
+    {"PreviewLoginQuery", 1, 3, "id, password_hash, token_version"},
+    {"PreviewImageQuery", 2, 2, "token_version, path"},
+    {"PreviewLogoutQuery", 1, 0, "no columns"},
+};
+
+struct pv_db_pool_t {
+    const pv_db_params_t *params;
+    const char *query[Q_COUNT];
+    const char *desc; /* params for log lines, without the password */
+    apr_reslist_t *reslist;
+    int max;
+    /* Bumped on every lost connection: a connection opened before the bump
+     * is reopened on its next acquire rather than failing a request (after a
+     * MariaDB restart every idle connection is dead). */
+    volatile apr_uint32_t lost_gen;
+    volatile apr_uint32_t down;    /* 1: last connect failed, logged once */
+    volatile apr_uint32_t probing; /* while down: one request tries at once */
+    volatile apr_time_t down_since;
+    volatile apr_uint32_t connects;
+    volatile apr_uint32_t prepares;
+    volatile apr_uint32_t retries;
+};
+
+typedef struct pv_db_conn_t {
+    pv_db_pool_t *db;
+    MYSQL *mysql; /* NULL: not connected (opened on use, in the caller) */
+    MYSQL_STMT *stmt[Q_COUNT];
+    apr_uint32_t gen; /* db->lost_gen when opened */
+} pv_db_conn_t;
+
+/* Internal: the connection is gone; close it and reconnect. */
+#define PV_DB_LOST (APR_OS_START_USERERR + 399)
+
+apr_status_t pv_db_library_init(void)
+{
+    static int done;
+
+    /* Not thread-safe (hence here, before threads start). Connector/C 3.x
+     * needs no mysql_thread_init/end per thread: both are no-ops in it
+     * (checked in libmariadb.so.3 of Debian 12), so worker threads need no
+     * hook. */
+    if (!done) {
+        if (mysql_library_init(0, NULL, NULL)) {
+            return PV_DB_ERROR;
+        }
+        done = 1;
+    }
+    return APR_SUCCESS;
+}
+
+static int errno_is_lost(unsigned int e)
+{
+    switch (e) {
+        case CR_CONNECTION_ERROR:
+        case CR_CONN_HOST_ERROR:
+        case CR_SERVER_GONE_ERROR:
+        case CR_SERVER_LOST:
+        case CR_SERVER_LOST_EXTENDED:
+        case ER_CONNECTION_KILLED:
+        case ER_SERVER_SHUTDOWN:
+        case ER_UNKNOWN_STMT_HANDLER:
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+static void conn_close(pv_db_conn_t *c)
+{
+    int i;
+
+    for (i = 0; i < Q_COUNT; i++) {
+        if (c->stmt[i]) {
+            mysql_stmt_close(c->stmt[i]);
+            c->stmt[i] = NULL;
+        }
+    }
+    if (c->mysql) {
+        mysql_close(c->mysql);
+        c->mysql = NULL;
+    }
+}
+
+static apr_status_t conn_construct(void **resource, void *params,
+                                   apr_pool_t *pool)
+{
+    /* malloc, not the reslist's long-lived pool: connections come and go
+     * with the idle TTL for the life of the process. */
+    pv_db_conn_t *c = calloc(1, sizeof(*c));
+
+    (void)pool;
+    if (!c) {
+        return APR_ENOMEM;
+    }
+    c->db = params;
+    *resource = c;
+    return APR_SUCCESS;
+}
+
+static apr_status_t conn_destruct(void *resource, void *params,
+                                  apr_pool_t *pool)
+{
+    pv_db_conn_t *c = resource;
+
+    (void)params;
+    (void)pool;
+    conn_close(c);
+    free(c);
+    return APR_SUCCESS;
+}
+
+static void mark_down(pv_db_pool_t *db, const char *why)
+{
+    if (apr_atomic_cas32(&db->down, 1, 0) == 0) {
+        db->down_since = apr_time_now();
+        pv_log(PV_LOG_ERR,
+               PVLOGNO(0301) "MariaDB unreachable (%s): %s; requests that "
+                             "need it get 503 until it is back",
+               db->desc, why);
+    }
+}
+
+static void mark_up(pv_db_pool_t *db)
+{
+    if (apr_atomic_read32(&db->down) && apr_atomic_cas32(&db->down, 0, 1)) {
+        pv_log(
+            PV_LOG_NOTICE,
+            PVLOGNO(0302) "MariaDB reachable again (%s) after %" APR_TIME_T_FMT
+                          " s",
+            db->desc, apr_time_sec(apr_time_now() - db->down_since));
+    }
+}
+
+/* Connect and prepare the three statements. PV_DB_UNAVAILABLE when MariaDB
+ * cannot be reached or refuses the account, PV_DB_ERROR when a query does
+ * not prepare or has the wrong shape (a configuration error). */
+static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
+{
+    pv_db_pool_t *db = c->db;
+    const pv_db_params_t *pa = db->params;
+    unsigned int ct = pv_db_params_connect_timeout(pa);
+    unsigned int rt = read_timeout(pa), wt = write_timeout(pa);
+    unsigned int no_infile = 0;
+    my_bool off = 0, on = 1;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    c->mysql = mysql_init(NULL);
+    if (!c->mysql) {
+        *perr = "mysql_init failed (out of memory)";
+        return APR_ENOMEM;
+    }
+    mysql_optionsv(c->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+    mysql_optionsv(c->mysql, MYSQL_OPT_READ_TIMEOUT, &rt);
+    mysql_optionsv(c->mysql, MYSQL_OPT_WRITE_TIMEOUT, &wt);
+    /* we reconnect ourselves: the library's reconnect would silently drop
+     * the prepared statements */
+    mysql_optionsv(c->mysql, MYSQL_OPT_RECONNECT, &off);
+    mysql_optionsv(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_optionsv(c->mysql, MYSQL_REPORT_DATA_TRUNCATION, &on);
+    mysql_optionsv(c->mysql, MYSQL_OPT_LOCAL_INFILE, &no_infile);
+    if (pa->sock && !pa->host) {
+        unsigned int proto = MYSQL_PROTOCOL_SOCKET;
+        mysql_optionsv(c->mysql, MYSQL_OPT_PROTOCOL, &proto);
+    }
+    apr_atomic_inc32(&db->connects);
+    if (!mysql_real_connect(c->mysql, pa->host, pa->user, pa->pass, pa->dbname,
+                            pa->port, pa->sock, 0)) {
+        *perr = apr_psprintf(p, "connect: %u %s", mysql_errno(c->mysql),
+                             mysql_error(c->mysql));
+        rv = PV_DB_UNAVAILABLE;
+        goto cleanup;
+    }
+    for (i = 0; i < Q_COUNT; i++) {
+        MYSQL_STMT *st = mysql_stmt_init(c->mysql);
+
+        if (!st) {
+            *perr = "mysql_stmt_init failed (out of memory)";
+            rv = APR_ENOMEM;
+            goto cleanup;
+        }
+        c->stmt[i] = st;
+        apr_atomic_inc32(&db->prepares);
+        if (mysql_stmt_prepare(st, db->query[i], strlen(db->query[i]))) {
+            unsigned int e = mysql_stmt_errno(st);
+            *perr = apr_psprintf(p, "%s: %u %s", query_shape[i].directive, e,
+                                 mysql_stmt_error(st));
+            rv = errno_is_lost(e) ? PV_DB_UNAVAILABLE : PV_DB_ERROR;
+            goto cleanup;
+        }
+        if (mysql_stmt_param_count(st) != query_shape[i].nparams ||
+            mysql_stmt_field_count(st) != query_shape[i].nfields) {
+            *perr = apr_psprintf(
+                p,
+                "%s must take %lu parameter(s) and return %u column(s) "
+                "(%s); it takes %lu and returns %u",
+                query_shape[i].directive, query_shape[i].nparams,
+                query_shape[i].nfields, query_shape[i].columns,
+                mysql_stmt_param_count(st), mysql_stmt_field_count(st));
+            rv = PV_DB_ERROR;
+            goto cleanup;
+        }
+    }
+    c->gen = apr_atomic_read32(&db->lost_gen);
+
+cleanup:
+    if (rv != APR_SUCCESS) {
+        conn_close(c);
+    }
+    return rv;
+}
+
+static apr_status_t conn_acquire(pv_db_conn_t **pout, const char **perr,
+                                 pv_db_pool_t *db, apr_pool_t *p)
+{
+    pv_db_conn_t *c = NULL;
+    apr_status_t rv;
+    int prober = 0;
+
+    rv = apr_reslist_acquire(db->reslist, (void **)&c);
+    if (rv != APR_SUCCESS) {
+        *perr = apr_psprintf(p,
+                             "no free MariaDB connection within %u s "
+                             "(PreviewDBPoolMax %d)",
+                             pv_db_params_connect_timeout(db->params), db->max);
+        return PV_DB_UNAVAILABLE;
+    }
+    if (c->mysql && c->gen != apr_atomic_read32(&db->lost_gen)) {
+        conn_close(c);
+    }
+    if (!c->mysql) {
+        /* While down, one request probes and the others fail at once: no
+         * queue of requests each waiting out the connect timeout. */
+        if (apr_atomic_read32(&db->down)) {
+            if (apr_atomic_cas32(&db->probing, 1, 0) != 0) {
+                *perr = "MariaDB unreachable (another request is retrying)";
+                rv = PV_DB_UNAVAILABLE;
+                goto cleanup;
+            }
+            prober = 1;
+        }
+        rv = conn_open(c, perr, p);
+        if (prober) {
+            apr_atomic_set32(&db->probing, 0);
+        }
+        if (rv == PV_DB_UNAVAILABLE) {
+            mark_down(db, *perr);
+            goto cleanup;
+        }
+        if (rv != APR_SUCCESS) {
+            goto cleanup;
+        }
+        mark_up(db);
+    }
+
+cleanup:
+    if (rv != APR_SUCCESS) {
+        apr_reslist_release(db->reslist, c);
+        return rv;
+    }
+    *pout = c;
+    return APR_SUCCESS;
+}
+
+static void conn_release(pv_db_conn_t *c, int lost)
+{
+    pv_db_pool_t *db = c->db;
+
+    if (lost) {
+        conn_close(c);
+        apr_atomic_inc32(&db->lost_gen);
+    }
+    apr_reslist_release(db->reslist, c);
+}
+
+apr_status_t pv_db_pool_create(pv_db_pool_t **pout,
+                               const pv_db_params_t *params,
+                               const pv_db_queries_t *queries, int max,
+                               apr_pool_t *p)
+{
+    pv_db_pool_t *db = apr_pcalloc(p, sizeof(*db));
+    apr_status_t rv;
+
+    if (max < 1) {
+        return APR_EINVAL;
+    }
+    db->params = params;
+    db->max = max;
+    db->desc = pv_db_params_str(params, p);
+    db->query[Q_LOGIN] = (queries && queries->login)
+                             ? queries->login
+                             : PV_DB_DEFAULT_LOGIN_QUERY;
+    db->query[Q_IMAGE] = (queries && queries->image)
+                             ? queries->image
+                             : PV_DB_DEFAULT_IMAGE_QUERY;
+    db->query[Q_LOGOUT] = (queries && queries->logout)
+                              ? queries->logout
+                              : PV_DB_DEFAULT_LOGOUT_QUERY;
+    rv = apr_reslist_create(&db->reslist, 0, max, max, PV_DB_IDLE_TTL,
+                            conn_construct, conn_destruct, db, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* all connections busy: wait no longer than a connect would */
+    apr_reslist_timeout_set(
+        db->reslist, apr_time_from_sec(pv_db_params_connect_timeout(params)));
+    *pout = db;
+    return APR_SUCCESS;
+}
+
+void pv_db_pool_stats(pv_db_stats_t *out, pv_db_pool_t *db)
+{
+    out->connects = apr_atomic_read32(&db->connects);
+    out->prepares = apr_atomic_read32(&db->prepares);
+    out->retries = apr_atomic_read32(&db->retries);
+    out->down = apr_atomic_read32(&db->down);
+}
+
+/* Execute statement q with its parameters bound; with result columns, read
+ * at most one row into out. APR_NOTFOUND: no row. PV_DB_LOST: the connection
+ * is gone (the caller reconnects). */
+static apr_status_t stmt_run(pv_db_conn_t *c, int q, MYSQL_BIND *in,
+                             MYSQL_BIND *out, apr_uint64_t *paffected,
+                             const char **perr, apr_pool_t *p)
+{
+    MYSQL_STMT *st = c->stmt[q];
+    const char *what = "execute";
+    apr_status_t rv = APR_SUCCESS;
+    int stored = 0, r;
+
+    if (mysql_stmt_bind_param(st, in)) {
+        what = "bind";
+        goto stmt_error;
+    }
+    if (mysql_stmt_execute(st)) {
+        goto stmt_error;
+    }
+    if (!out) {
+        *paffected = (apr_uint64_t)mysql_stmt_affected_rows(st);
+        return APR_SUCCESS;
+    }
+    if (mysql_stmt_bind_result(st, out)) {
+        what = "bind result";
+        goto stmt_error;
+    }
+    /* buffered: we need the row count before trusting the row */
+    if (mysql_stmt_store_result(st)) {
+        what = "store result";
+        goto stmt_error;
+    }
+    stored = 1;
+    if (mysql_stmt_num_rows(st) == 0) {
+        rv = APR_NOTFOUND;
+        goto cleanup;
+    }
+    if (mysql_stmt_num_rows(st) > 1) {
+        *perr = apr_psprintf(
+            p, "%s returned %" APR_UINT64_T_FMT " rows, expected at most one",
+            query_shape[q].directive, (apr_uint64_t)mysql_stmt_num_rows(st));
+        rv = PV_DB_ERROR;
+        goto cleanup;
+    }
+    r = mysql_stmt_fetch(st);
+    if (r == MYSQL_DATA_TRUNCATED) {
+        unsigned int i;
+
+        for (i = 0; i < query_shape[q].nfields; i++) {
+            if (*out[i].error) {
+                break;
+            }
+        }
+        *perr = apr_psprintf(p,
+                             "%s: column %u is longer or wider than "
+                             "allowed (%lu bytes)",
+                             query_shape[q].directive, i + 1,
+                             i < query_shape[q].nfields ? *out[i].length : 0);
+        rv = PV_DB_ERROR;
+        goto cleanup;
+    }
+    if (r != 0) {
+        what = "fetch";
+        goto stmt_error;
+    }
+    goto cleanup;
+
+stmt_error : {
+    unsigned int e = mysql_stmt_errno(st);
+
+    *perr = apr_psprintf(p, "%s (%s): %u %s", query_shape[q].directive, what, e,
+                         mysql_stmt_error(st));
+    rv = errno_is_lost(e) ? PV_DB_LOST : PV_DB_ERROR;
+}
+
+cleanup:
+    if (stored) {
+        mysql_stmt_free_result(st);
+    }
+    return rv;
+}
+
+/* A read: run once, and once more on a fresh connection if the first one
+ * turned out to be dead (killed, timed out, server restarted). */
+static apr_status_t read_with_retry(pv_db_pool_t *db, int q, MYSQL_BIND *in,
+                                    MYSQL_BIND *out, const char **perr,
+                                    apr_pool_t *p)
+{
+    pv_db_conn_t *c;
+    apr_status_t rv;
+    int attempt;
+
+    for (attempt = 0;; attempt++) {
+        rv = conn_acquire(&c, perr, db, p);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        rv = stmt_run(c, q, in, out, NULL, perr, p);
+        conn_release(c, rv == PV_DB_LOST);
+        if (rv != PV_DB_LOST) {
+            if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+                mark_up(db);
+            }
+            return rv;
+        }
+        if (attempt > 0) {
+            return PV_DB_UNAVAILABLE;
+        }
+        apr_atomic_inc32(&db->retries);
+    }
+}
+
+static int nul_inside(const char *s, unsigned long len)
+{
+    return memchr(s, '\0', len) != NULL;
+}
+
+apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
+                                pv_db_pool_t *db, const char *username,
+                                apr_size_t username_len, apr_pool_t *p)
+{
+    const char *dummy;
+    MYSQL_BIND in[1], out[3];
+    unsigned long ulen = (unsigned long)username_len, hash_len = 0;
+    unsigned long long id = 0;
+    unsigned int version = 0;
+    char hash[PV_DB_HASH_MAX + 1];
+    my_bool null[3] = {0, 0, 0}, err[3] = {0, 0, 0};
+    unsigned long len[3] = {0, 0, 0};
+    pv_db_user_t *user;
+    apr_status_t rv;
+
+    if (!perr) {
+        perr = &dummy;
+    }
+    /* longer than the column can hold: no such user, no query */
+    if (username_len > PV_DB_USERNAME_MAX) {
+        return APR_NOTFOUND;
+    }
+    memset(in, 0, sizeof(in));
+    in[0].buffer_type = MYSQL_TYPE_STRING;
+    in[0].buffer = (void *)username;
+    in[0].buffer_length = ulen;
+    in[0].length = &ulen;
+
+    memset(out, 0, sizeof(out));
+    out[0].buffer_type = MYSQL_TYPE_LONGLONG;
+    out[0].is_unsigned = 1;
+    out[0].buffer = &id;
+    out[1].buffer_type = MYSQL_TYPE_STRING;
+    out[1].buffer = hash;
+    out[1].buffer_length = PV_DB_HASH_MAX + 1;
+    out[2].buffer_type = MYSQL_TYPE_LONG;
+    out[2].is_unsigned = 1;
+    out[2].buffer = &version;
+    for (int i = 0; i < 3; i++) {
+        out[i].is_null = &null[i];
+        out[i].error = &err[i];
+        out[i].length = &len[i];
+    }
+
+    rv = read_with_retry(db, Q_LOGIN, in, out, perr, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    hash_len = len[1];
+    if (null[0] || null[2]) {
+        *perr = "PreviewLoginQuery returned a NULL id or token_version";
+        return PV_DB_ERROR;
+    }
+    if (!null[1] && (hash_len > PV_DB_HASH_MAX || nul_inside(hash, hash_len))) {
+        *perr = apr_psprintf(p,
+                             "PreviewLoginQuery: password_hash of user "
+                             "%" APR_UINT64_T_FMT " "
+                             "is over %d bytes or holds a NUL",
+                             (apr_uint64_t)id, PV_DB_HASH_MAX);
+        return PV_DB_ERROR;
+    }
+    user = apr_pcalloc(p, sizeof(*user));
+    user->id = (apr_uint64_t)id;
+    user->token_version = (apr_uint32_t)version;
+    if (!null[1]) {
+        user->password_hash = apr_pstrmemdup(p, hash, hash_len);
+        user->password_hash_len = hash_len;
+    }
+    *pout = user;
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_db_image_lookup(pv_db_image_t **pout, const char **perr,
+                                pv_db_pool_t *db, apr_uint64_t image_id,
+                                apr_uint64_t user_id, apr_pool_t *p)
+{
+    const char *dummy;
+    MYSQL_BIND in[2], out[2];
+    unsigned long long iid = image_id, uid = user_id;
+    unsigned int version = 0;
+    char *path = apr_palloc(p, PV_DB_PATH_MAX + 1);
+    my_bool null[2] = {0, 0}, err[2] = {0, 0};
+    unsigned long len[2] = {0, 0};
+    pv_db_image_t *img;
+    apr_status_t rv;
+
+    if (!perr) {
+        perr = &dummy;
+    }
+    memset(in, 0, sizeof(in));
+    in[0].buffer_type = MYSQL_TYPE_LONGLONG;
+    in[0].is_unsigned = 1;
+    in[0].buffer = &iid;
+    in[1].buffer_type = MYSQL_TYPE_LONGLONG;
+    in[1].is_unsigned = 1;
+    in[1].buffer = &uid;
+
+    memset(out, 0, sizeof(out));
+    out[0].buffer_type = MYSQL_TYPE_LONG;
+    out[0].is_unsigned = 1;
+    out[0].buffer = &version;
+    out[1].buffer_type = MYSQL_TYPE_STRING;
+    out[1].buffer = path;
+    out[1].buffer_length = PV_DB_PATH_MAX + 1;
+    for (int i = 0; i < 2; i++) {
+        out[i].is_null = &null[i];
+        out[i].error = &err[i];
+        out[i].length = &len[i];
+    }
+
+    rv = read_with_retry(db, Q_IMAGE, in, out, perr, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (null[0]) {
+        *perr = "PreviewImageQuery returned a NULL token_version";
+        return PV_DB_ERROR;
+    }
+    if (!null[1] && (len[1] > PV_DB_PATH_MAX || nul_inside(path, len[1]))) {
+        *perr = apr_psprintf(p,
+                             "PreviewImageQuery: path of image "
+                             "%" APR_UINT64_T_FMT " is over "
+                             "%d bytes or holds a NUL",
+                             (apr_uint64_t)iid, PV_DB_PATH_MAX);
+        return PV_DB_ERROR;
+    }
+    img = apr_pcalloc(p, sizeof(*img));
+    img->token_version = (apr_uint32_t)version;
+    if (!null[1]) {
+        path[len[1]] = '\0';
+        img->path = path;
+        img->path_len = len[1];
+    }
+    *pout = img;
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_db_logout(apr_uint64_t *paffected, const char **perr,
+                          pv_db_pool_t *db, apr_uint64_t user_id, apr_pool_t *p)
+{
+    const char *dummy;
+    MYSQL_BIND in[1];
+    unsigned long long uid = user_id;
+    apr_uint64_t affected = 0;
+    pv_db_conn_t *c;
+    apr_status_t rv;
+
+    if (!perr) {
+        perr = &dummy;
+    }
+    memset(in, 0, sizeof(in));
+    in[0].buffer_type = MYSQL_TYPE_LONGLONG;
+    in[0].is_unsigned = 1;
+    in[0].buffer = &uid;
+
+    rv = conn_acquire(&c, perr, db, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* A write is not retried once sent (we could not tell whether it ran),
+     * so make sure first that this pooled connection is still alive. */
+    if (mysql_ping(c->mysql)) {
+        conn_release(c, 1);
+        rv = conn_acquire(&c, perr, db, p);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    rv = stmt_run(c, Q_LOGOUT, in, NULL, &affected, perr, p);
+    conn_release(c, rv == PV_DB_LOST);
+    if (rv == PV_DB_LOST) {
+        *perr = apr_pstrcat(p, *perr, " (the logout may not have been applied)",
+                            NULL);
+        return PV_DB_UNAVAILABLE;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    mark_up(db);
+    *paffected = affected;
+    return APR_SUCCESS;
 }
