@@ -28,7 +28,7 @@ CLI       := $(B)/preview-token
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all install test unit fuzz bench demo stop format format-check deps clean
+.PHONY: all install test unit fuzz bench bench-verify demo stop format format-check deps clean
 
 all: $(MODULE) $(CLI)
 
@@ -54,10 +54,18 @@ $(CLI): mod_preview/preview_token.c $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_CORE) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
 
-$(B)/unit/%: tests/unit/%.c tests/unit/*.h $(HEADERS) $(CORE_LIB)
+$(B)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_CORE) -Itests/unit $$(pkg-config --cflags check) -o $@ $< \
 	    $(CORE_LIB) $(PKG_LIBS) $$(pkg-config --libs check)
+
+# Token verification micro-benchmark: make -f apxs.mk bench-verify
+$(B)/bench/bench_verify: tests/bench/bench_verify.c $(HEADERS) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_CORE) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
+
+bench-verify: $(B)/bench/bench_verify
+	@$(B)/bench/bench_verify
 
 install: all
 	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$$($(APXS) -q LIBEXECDIR) -n preview mod_preview/mod_preview.la

@@ -99,7 +99,7 @@ apr_status_t pv_token_mint(const char **pout, const pv_keyring_t *ring,
                            apr_int64_t now, apr_int64_t ttl, apr_pool_t *p);
 
 /* Read PreviewLegacySecretFile: the bytes of the Flask app's SECRET_KEY
- * (UTF-8, as itsdangerous encodes a str key), one trailing "\n" or "\r\n"
+ * (UTF-8, as itsdangerous encodes a str key), trailing CR and LF
  * dropped. Empty or unreadable: non-zero, *perr names the file. */
 apr_status_t pv_token_legacy_secret_load(const unsigned char **pout,
                                          apr_size_t *plen, const char **perr,

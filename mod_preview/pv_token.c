@@ -703,12 +703,10 @@ apr_status_t pv_token_legacy_secret_load(const unsigned char **pout,
                              apr_strerror(rv, ebuf, sizeof(ebuf)));
         goto cleanup;
     }
-    /* editors end files with a newline that was never part of SECRET_KEY */
-    if (len > 0 && buf[len - 1] == '\n') {
+    /* editors end files with a newline that was never part of SECRET_KEY
+     * (the same rule as the PreviewLegacySecretFile setter) */
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
         --len;
-        if (len > 0 && buf[len - 1] == '\r') {
-            --len;
-        }
     }
     if (len == 0) {
         *perr = apr_psprintf(p, "%s: legacy secret file is empty", path);
