@@ -646,7 +646,6 @@ static const char *set_legacy_secret_file(cmd_parms *cmd, void *dummy,
 
 static const char *set_legacy_salt(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    /* An empty salt is still a salt (it selects the SHA1 derivation). */
     pv_cmd_srv(cmd)->legacy_salt = arg;
     return NULL;
 }
@@ -934,13 +933,13 @@ static const char *pv_server_where(server_rec *s, apr_pool_t *p)
     if (!s->is_virtual) {
         return "main server";
     }
-    return apr_psprintf(p, "virtual host %s:%u (%s:%u)",
+    return apr_psprintf(p, "virtual host %s (%s:%u)",
                         s->server_hostname ? s->server_hostname : "?",
-                        (unsigned)s->port, s->defn_name ? s->defn_name : "?",
-                        s->defn_line_number);
+                        s->defn_name ? s->defn_name : "?", s->defn_line_number);
 }
 
-/* default_size must fit the sizes that apply with it. */
+/* An explicit default_size must fit the sizes that apply with it (an unset
+ * one is clamped by the getter). */
 static int pv_check_dir(server_rec *s, const pv_dir_conf *base,
                         const pv_dir_conf *add, apr_pool_t *ptemp)
 {
@@ -949,7 +948,7 @@ static int pv_check_dir(server_rec *s, const pv_dir_conf *base,
     int default_size = d->default_size;
 
     if (default_size == PV_UNSET) {
-        default_size = PV_DEFAULT_DEFAULT_SIZE;
+        return 1;
     }
     pv_dir_conf_apply_defaults(d);
     if (default_size > d->sizes[d->nsizes - 1]) {
@@ -957,7 +956,8 @@ static int pv_check_dir(server_rec *s, const pv_dir_conf *base,
                      PVLOGNO(0001) "PreviewDefaultSize %d is above the largest "
                                    "of PreviewSizes (%d) in %s of the %s",
                      default_size, d->sizes[d->nsizes - 1],
-                     d->section ? d->section : "server config",
+                     d->section ? apr_psprintf(ptemp, "<%s>", d->section)
+                                : "the server config",
                      pv_server_where(s, ptemp));
         return 0;
     }

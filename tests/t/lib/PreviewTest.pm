@@ -1,0 +1,104 @@
+# Helpers shared by the Apache::Test files of mod_preview.
+#
+# configtest(): write a minimal httpd config that loads the build-tree
+# module, then run `httpd -t` on it; for start-up checks that a running test
+# server cannot exercise (a config that must be refused).
+package PreviewTest;
+
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use File::Spec;
+use File::Basename ();
+use File::Temp ();
+
+our @EXPORT_OK = qw(configtest module_path httpd_bin scratch_dir write_file
+                    test_key_line);
+
+# tests/t/lib/PreviewTest.pm: three levels up is the source tree.
+my $top = File::Spec->rel2abs(File::Spec->catdir(
+    File::Basename::dirname(__FILE__), (File::Spec->updir) x 3));
+
+# A value of Apache::Test's configuration, when running under it (outside
+# it, asking would make Apache::Test look for a system httpd.conf).
+sub apache_test_var {
+    my ($name) = @_;
+    return undef unless $INC{'Apache/Test.pm'};
+    return eval { Apache::Test::vars($name) };
+}
+
+sub module_path {
+    return File::Spec->catfile($top, 'mod_preview', '.libs', 'mod_preview.so');
+}
+
+# The httpd Apache::Test found, else the usual names.
+sub httpd_bin {
+    my $bin = apache_test_var('httpd');
+    return $bin if $bin && -x $bin;
+    for my $b ($ENV{APACHE_TEST_HTTPD} // (), '/usr/sbin/apache2',
+               '/usr/sbin/httpd') {
+        return $b if -x $b;
+    }
+    die "no httpd binary found\n";
+}
+
+sub libexecdir {
+    my $apxs = apache_test_var('apxs') || 'apxs';
+    my $dir = `$apxs -q LIBEXECDIR 2>/dev/null`;
+    chomp $dir if defined $dir;
+    return $dir && -d $dir ? $dir : '/usr/lib/apache2/modules';
+}
+
+my $scratch;
+
+# A directory that lives as long as the test: ServerRoot of every config.
+sub scratch_dir {
+    $scratch //= File::Temp->newdir('pv-configtest-XXXXXX', TMPDIR => 1);
+    return "$scratch";
+}
+
+sub write_file {
+    my ($name, $content) = @_;
+    my $path = File::Spec->catfile(scratch_dir(), $name);
+    open my $fh, '>', $path or die "$path: $!";
+    print {$fh} $content;
+    close $fh or die "$path: $!";
+    return $path;
+}
+
+# A key file line: kid and a base64url secret of 32 bytes.
+sub test_key_line {
+    my ($kid) = @_;
+    return ($kid // 'k1') . ' '
+        . 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlYzM';
+}
+
+# configtest($body, %opt): returns ($exit_code, $output). $body is placed
+# after LoadModule of the module under test; ServerRoot is scratch_dir(),
+# so relative paths in $body resolve there. opt: mpm => 'event'.
+sub configtest {
+    my ($body, %opt) = @_;
+    my $root = scratch_dir();
+    my $mods = libexecdir();
+    my $mpm = $opt{mpm} // 'event';
+    my $module = module_path();
+    die "$module not built\n" unless -f $module;
+    my $conf = write_file('httpd.conf', <<"CONF");
+ServerRoot "$root"
+DefaultRuntimeDir "$root"
+LoadModule mpm_${mpm}_module "$mods/mod_mpm_${mpm}.so"
+LoadModule authz_core_module "$mods/mod_authz_core.so"
+LoadModule preview_module "$module"
+ServerName localhost
+Listen 127.0.0.1:8
+PidFile "$root/httpd.pid"
+ErrorLog "$root/error_log"
+$body
+CONF
+    my $bin = httpd_bin();
+    my $out = `"$bin" -f "$conf" -t 2>&1`;
+    return ($? >> 8, $out);
+}
+
+1;
