@@ -21,10 +21,8 @@
 
 APLOG_USE_MODULE(preview);
 
-/* A legacy SECRET_KEY is a short string; a bigger file is a wrong path. */
-#define PV_LEGACY_SECRET_MAX 4096
-#define PV_QUERY_MAX         4096
-#define PV_NAME_MAX          64
+#define PV_QUERY_MAX 4096
+#define PV_NAME_MAX  64
 
 static const int pv_default_sizes[] = {64, 128, 256, 512, 1024, 2048};
 
@@ -595,51 +593,22 @@ static const char *set_legacy_secret_file(cmd_parms *cmd, void *dummy,
 {
     pv_srv_conf *c = pv_cmd_srv(cmd);
     const char *path = ap_server_root_relative(cmd->pool, arg);
-    apr_file_t *f;
-    apr_finfo_t fi;
+    const unsigned char *secret;
+    const char *err = NULL;
     apr_size_t len;
-    apr_status_t rv;
-    char *buf;
 
     if (!path || !*arg) {
         return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: bad path '%s'",
                             arg);
     }
-    rv =
-        apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_info_get(&fi, APR_FINFO_TYPE | APR_FINFO_SIZE, f);
+    /* Read here, so configtest reports a bad file; never echo the bytes. */
+    if (pv_token_legacy_secret_load(&secret, &len, &err, path, cmd->pool) !=
+        APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: %s",
+                            err ? err : path);
     }
-    if (rv != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: '%s': %pm",
-                            path, &rv);
-    }
-    if (fi.filetype != APR_REG || fi.size > PV_LEGACY_SECRET_MAX) {
-        apr_file_close(f);
-        return apr_psprintf(cmd->pool,
-                            "PreviewLegacySecretFile: '%s' is not a regular "
-                            "file of at most %d bytes",
-                            path, PV_LEGACY_SECRET_MAX);
-    }
-    buf = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
-    rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &len);
-    apr_file_close(f);
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: '%s': %pm",
-                            path, &rv);
-    }
-    /* The file ends with a newline as editors and echo write it; the
-     * SECRET_KEY itself does not. */
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
-        len--;
-    }
-    if (len == 0) {
-        return apr_psprintf(cmd->pool, "PreviewLegacySecretFile: '%s' is empty",
-                            path);
-    }
-    buf[len] = '\0';
     c->legacy_secret_file = path;
-    c->legacy_secret = (const unsigned char *)buf;
+    c->legacy_secret = secret;
     c->legacy_secret_len = len;
     return NULL;
 }
