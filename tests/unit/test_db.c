@@ -800,6 +800,120 @@ START_TEST(db_threads)
 }
 END_TEST
 
+/* Three lookups at once, each sleeping, open three connections; all three
+ * are then killed (as by a MariaDB restart): one retry, then no more. */
+static const pv_db_queries_t slow_conn_id_queries = {
+    NULL,
+    "SELECT CONNECTION_ID(), CAST(? AS CHAR) FROM users WHERE id = ? AND "
+    "SLEEP(0.3) = 0",
+    NULL,
+};
+
+static void *APR_THREAD_FUNC slow_thread(apr_thread_t *t, void *data)
+{
+    apr_pool_t *p;
+    pv_db_image_t *img = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    (void)data;
+    apr_pool_create(&p, NULL);
+    rv = pv_db_image_lookup(&img, &err, shared_db, 1, ID_ALICE, p);
+    apr_pool_destroy(p);
+    apr_thread_exit(t, rv);
+    return NULL;
+}
+
+START_TEST(db_all_connections_killed)
+{
+    apr_thread_t *th[3];
+    pv_db_image_t *img = NULL;
+    pv_db_stats_t st;
+    const char *err = NULL;
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    int killed = 0;
+
+    shared_db = make_pool(&slow_conn_id_queries, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(
+            apr_thread_create(&th[i], NULL, slow_thread, NULL, pool),
+            APR_SUCCESS);
+    }
+    for (int i = 0; i < 3; i++) {
+        apr_status_t rv = -1;
+        apr_thread_join(&rv, th[i]);
+        ck_assert_int_eq(rv, APR_SUCCESS);
+    }
+    pv_db_pool_stats(&st, shared_db);
+    ck_assert_uint_eq(st.connects, 3);
+
+    ck_assert_int_eq(mysql_query(admin, "SELECT id FROM "
+                                        "information_schema.PROCESSLIST WHERE "
+                                        "user = CURRENT_USER() OR user = "
+                                        "SUBSTRING_INDEX(USER(), '@', 1)"),
+                     0);
+    res = mysql_store_result(admin);
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        if (strtoul(row[0], NULL, 10) != mysql_thread_id(admin)) {
+            sql(admin, apr_pstrcat(pool, "KILL ", row[0], NULL));
+            killed++;
+        }
+    }
+    mysql_free_result(res);
+    ck_assert_int_ge(killed, 3);
+    apr_sleep(apr_time_from_msec(100));
+
+    ck_assert_msg(pv_db_image_lookup(&img, &err, shared_db, 5, ID_ALICE,
+                                     pool) == APR_SUCCESS,
+                  "%s", err);
+    /* the other two dead connections are reopened before use, not retried */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(
+            apr_thread_create(&th[i], NULL, slow_thread, NULL, pool),
+            APR_SUCCESS);
+    }
+    for (int i = 0; i < 3; i++) {
+        apr_status_t rv = -1;
+        apr_thread_join(&rv, th[i]);
+        ck_assert_int_eq(rv, APR_SUCCESS);
+    }
+    pv_db_pool_stats(&st, shared_db);
+    ck_assert_uint_eq(st.retries, 1);
+    ck_assert_uint_eq(st.connects, 6);
+}
+END_TEST
+
+/* readtimeout bounds a query that hangs; it is retried once, then 503. */
+START_TEST(db_read_timeout)
+{
+    pv_db_queries_t hang = {
+        "SELECT id, password_hash, token_version FROM users WHERE username = "
+        "? AND SLEEP(10) = 0",
+        NULL, NULL};
+    pv_db_pool_t *db = NULL;
+    pv_db_user_t *u = NULL;
+    const char *err = NULL;
+    pv_db_stats_t st;
+    apr_time_t t0, took;
+
+    ck_assert_int_eq(
+        pv_db_pool_create(&db, env_params("readtimeout=1"), &hang, 1, pool),
+        APR_SUCCESS);
+    t0 = apr_time_now();
+    ck_assert_int_eq(pv_db_login_lookup(&u, &err, db, "unitdb_bob", 10, pool),
+                     PV_DB_UNAVAILABLE);
+    took = apr_time_now() - t0;
+    ck_assert_msg(took >= apr_time_from_msec(1900) &&
+                      took < apr_time_from_msec(4500),
+                  "took %ld ms", (long)apr_time_as_msec(took));
+    ck_assert_msg(strstr(err, "2013") != NULL, "%s", err);
+    pv_db_pool_stats(&st, db);
+    ck_assert_uint_eq(st.retries, 1);
+    ck_assert_uint_eq(st.down, 0);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -831,6 +945,8 @@ static Suite *db_suite(void)
     tcase_add_test(td, db_down_then_back);
     tcase_add_test(td, db_wrong_password);
     tcase_add_test(td, db_threads);
+    tcase_add_test(td, db_all_connections_killed);
+    tcase_add_test(td, db_read_timeout);
     suite_add_tcase(s, td);
     return s;
 }
