@@ -925,8 +925,9 @@ static int pv_check_dir(server_rec *s, const pv_dir_conf *base,
                      PVLOGNO(0001) "PreviewDefaultSize %d is above the largest "
                                    "of PreviewSizes (%d) in %s of the %s",
                      default_size, d->sizes[d->nsizes - 1],
-                     d->section ? apr_psprintf(ptemp, "<%s>", d->section)
-                                : "the server config",
+                     d->section
+                         ? apr_psprintf(ptemp, "section '%s'", d->section)
+                         : "the server config",
                      pv_server_where(s, ptemp));
         return 0;
     }

@@ -102,7 +102,7 @@ my @bad = (
     ["PreviewSizes 64 128\n<Location /p>\nPreviewDefaultSize 256\n</Location>",
                                         'PreviewDefaultSize', '256'],
     ["PreviewDefaultSize 256\n<Location /p>\nPreviewSizes 64 128\n"
-         . "</Location>",               'PreviewDefaultSize', '</p>'],
+         . "</Location>",               'PreviewDefaultSize', "section '/p'"],
     ['PreviewFormats gif',              'PreviewFormats', "'gif'"],
     ['PreviewFormats jpeg webp jpeg',   'PreviewFormats', "'jpeg'"],
     ['PreviewQuality 0',                'PreviewQuality', "'0'"],
