@@ -729,12 +729,12 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
         perr = &dummy;
     }
     /* longer than the column can hold: no such user, no query */
-    if (username_len > PV_DB_USERNAME_MAX) {
+    if (username_len > PV_DB_USERNAME_MAX || (!username && username_len)) {
         return APR_NOTFOUND;
     }
     memset(in, 0, sizeof(in));
     in[0].buffer_type = MYSQL_TYPE_STRING;
-    in[0].buffer = (void *)username;
+    in[0].buffer = (void *)(username ? username : "");
     in[0].buffer_length = ulen;
     in[0].length = &ulen;
 
