@@ -563,7 +563,7 @@ static int is_token68(char c)
 apr_status_t pv_request_bearer(const char **pout, apr_size_t *plen,
                                const char *authz, apr_pool_t *p)
 {
-    apr_size_t n, i = 0, ts;
+    apr_size_t n, i = 0, ts, te;
 
     if (!authz) {
         return APR_NOTFOUND;
@@ -591,20 +591,21 @@ apr_status_t pv_request_bearer(const char **pout, apr_size_t *plen,
     while (is_token68(authz[i])) {
         i++;
     }
+    if (i == ts) {
+        return APR_EINVAL; /* token68 needs one character before any '=' */
+    }
     while (authz[i] == '=') {
         i++;
     }
-    if (i == ts) {
-        return APR_EINVAL;
-    }
-    *plen = i - ts;
+    te = i;
     while (is_ows(authz[i])) {
         i++;
     }
     if (authz[i] != '\0') {
         return APR_EINVAL;
     }
-    *pout = apr_pstrmemdup(p, authz + ts, *plen);
+    *pout = apr_pstrmemdup(p, authz + ts, te - ts);
+    *plen = te - ts;
     return APR_SUCCESS;
 }
 
