@@ -12,7 +12,7 @@ BINDIR    ?= $(PREFIX)/bin
 B         := build
 comma     := ,
 
-PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb
+PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
