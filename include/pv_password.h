@@ -1,0 +1,60 @@
+/* Password hashes as found in users.password_hash: the formats httpd's
+ * htpasswd makes (bcrypt, SHA-crypt, apr1 MD5, {SHA}) and Werkzeug's pbkdf2
+ * and scrypt, so a Flask app's database works as it is. Every comparison is
+ * constant-time; every cost parameter is bounded so a hostile row cannot
+ * stall a worker; anything unrecognised (plain text included) is refused. */
+#ifndef PV_PASSWORD_H
+#define PV_PASSWORD_H
+
+#include <apr_errno.h>
+#include <apr_pools.h>
+
+/* Input bounds: longer input is refused before any hashing. */
+#define PV_PASSWORD_MAX_LEN      1024 /* bytes of the password */
+#define PV_PASSWORD_HASH_MAX_LEN 255  /* users.password_hash VARCHAR(255) */
+
+/* Cost bounds. Each is about 1 s or less on one core of a 2020s server:
+ * bcrypt cost 14 ~0.95 s; sha512-crypt 1e6 rounds ~0.4 s; pbkdf2-sha256
+ * 2e6 iterations ~0.7 s (sha512: ~2 s); scrypt 65536:8:1 (64 MiB) ~0.5 s. */
+#define PV_PASSWORD_BCRYPT_MAX_COST     14
+#define PV_PASSWORD_SHACRYPT_MAX_ROUNDS 1000000
+#define PV_PASSWORD_PBKDF2_MAX_ITER     2000000
+#define PV_PASSWORD_SCRYPT_MAX_MEM      (64 * 1024 * 1024) /* 128 * n * r */
+#define PV_PASSWORD_SCRYPT_MAX_P        16
+#define PV_PASSWORD_SCRYPT_MAX_WORK     (256 * 1024 * 1024) /* 128 * n * r * p */
+
+/* Errors (none of them carries the hash or the password). */
+#define PV_PASSWORD_EFORMAT  (APR_OS_START_USERERR + 200) /* unrecognised */
+#define PV_PASSWORD_EBOUNDS  (APR_OS_START_USERERR + 201) /* cost too high */
+#define PV_PASSWORD_ETOOLONG (APR_OS_START_USERERR + 202) /* password */
+#define PV_PASSWORD_ECRYPTO  (APR_OS_START_USERERR + 203) /* library failed */
+
+/* Check password (pw_len bytes, not NUL-terminated) against hash (a
+ * NUL-terminated string from the database). Sets *pmatch to 1 or 0 and
+ * returns APR_SUCCESS; or returns an error (*pmatch untouched) when the hash
+ * is unusable (EFORMAT, EBOUNDS), the password is too long (ETOOLONG), or
+ * the crypto library failed. An unusable hash still costs the time of a
+ * dummy check, so it cannot be told from a wrong password by timing.
+ * Each usable hash checked becomes this process's dummy profile (below).
+ * Thread-safe. */
+apr_status_t pv_password_check(int *pmatch, const char *password,
+                               apr_size_t pw_len, const char *hash,
+                               apr_pool_t *p);
+
+/* Spend the time a wrong password would cost, for an unknown user: runs the
+ * same code on a fixed hash of the same kind and cost parameters as `like`,
+ * or, when like is NULL, as the last usable hash pv_password_check saw in
+ * this process (before any: bcrypt cost 5, what `htpasswd -B` makes).
+ * Returns what pv_password_check would (ETOOLONG for a long password;
+ * EFORMAT/EBOUNDS when `like` is unusable, after a default-cost dummy). */
+apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
+                                     const char *like, apr_pool_t *p);
+
+/* A short name of the hash's format for a log line ("bcrypt", "sha512-crypt",
+ * "pbkdf2", "scrypt", ...; "unknown"). Never includes salt or digest. */
+const char *pv_password_kind(const char *hash);
+
+/* A short description of one of the errors above, for a log line. */
+const char *pv_password_strerror(apr_status_t rv);
+
+#endif /* PV_PASSWORD_H */
