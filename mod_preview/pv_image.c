@@ -83,6 +83,19 @@ static void drain_vips_error(const char *what, const char *path)
     g_free(msg);
 }
 
+/* libvips reports pipeline trouble ("error in tile", decoder warnings)
+ * with g_warning(): route it to our log, at debug level, instead of
+ * httpd's stderr. The status of the call is what matters. */
+static void vips_log_handler(const gchar *domain, GLogLevelFlags level,
+                             const gchar *message, gpointer data)
+{
+    (void)data;
+    pv_log((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) ? PV_LOG_WARNING
+                                                                : PV_LOG_DEBUG,
+           PVLOGNO(0405) "%s: %s", domain ? domain : "glib",
+           message ? message : "");
+}
+
 apr_status_t pv_image_init(int threads)
 {
     if (!vips_started) {
@@ -97,6 +110,9 @@ apr_status_t pv_image_init(int threads)
         vips_cache_set_max_files(0);
         /* Loaders libvips has not fuzzed stay off even if named. */
         vips_block_untrusted_set(TRUE);
+        g_log_set_handler(
+            "VIPS", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+            vips_log_handler, NULL);
         vips_started = 1;
     }
     vips_concurrency_set(threads > 0 ? threads : 1);
@@ -356,6 +372,53 @@ static int strip_metadata(VipsImage *in, VipsImage **out)
     return 0;
 }
 
+static apr_uint32_t le32(const unsigned char *b)
+{
+    return (apr_uint32_t)b[0] | (apr_uint32_t)b[1] << 8 |
+           (apr_uint32_t)b[2] << 16 | (apr_uint32_t)b[3] << 24;
+}
+
+/* libvips 8.14's webpsave ignores "strip" and always muxes in an EXIF
+ * chunk it rebuilds from the image (orientation, resolution): drop the
+ * EXIF, XMP and ICCP chunks from the RIFF container in place, and their
+ * flags from VP8X. Returns -1 on a container it does not understand. */
+static int webp_strip_chunks(unsigned char *b, size_t *plen)
+{
+    size_t len = *plen, in = 12, out = 12;
+
+    if (len < 20 || memcmp(b, "RIFF", 4) != 0 ||
+        memcmp(b + 8, "WEBP", 4) != 0 || le32(b + 4) != len - 8) {
+        return -1;
+    }
+    while (in < len) {
+        size_t size, total;
+
+        if (len - in < 8) {
+            return -1;
+        }
+        size = le32(b + in + 4);
+        total = 8 + size + (size & 1);
+        if (size > len - in - 8 || total > len - in) {
+            return -1;
+        }
+        if (memcmp(b + in, "EXIF", 4) != 0 && memcmp(b + in, "XMP ", 4) != 0 &&
+            memcmp(b + in, "ICCP", 4) != 0) {
+            memmove(b + out, b + in, total);
+            out += total;
+        }
+        in += total;
+    }
+    if (out - 12 >= 18 && memcmp(b + 12, "VP8X", 4) == 0) {
+        b[20] &= (unsigned char)~(0x20 | 0x08 | 0x04); /* ICC, EXIF, XMP */
+    }
+    b[4] = (unsigned char)((out - 8) & 0xff);
+    b[5] = (unsigned char)(((out - 8) >> 8) & 0xff);
+    b[6] = (unsigned char)(((out - 8) >> 16) & 0xff);
+    b[7] = (unsigned char)(((out - 8) >> 24) & 0xff);
+    *plen = out;
+    return 0;
+}
+
 static int save_buffer(VipsImage *in, pv_image_format_e f, int q, void **buf,
                        size_t *len)
 {
@@ -493,6 +556,12 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
     if (save_buffer(img, req->format, q, &buf, &len)) {
         drain_vips_error("save", path);
         rv = PV_IMAGE_CORRUPT;
+        goto cleanup;
+    }
+    if (req->format == PV_FORMAT_WEBP && webp_strip_chunks(buf, &len)) {
+        pv_log(PV_LOG_DEBUG, PVLOGNO(0404) "%s: unexpected WebP container",
+               path);
+        rv = PV_IMAGE_FAILED;
         goto cleanup;
     }
 
