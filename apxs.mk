@@ -105,4 +105,4 @@ clean:
 	rm -rf mod_preview/.libs mod_preview/*.o mod_preview/*.lo mod_preview/*.slo mod_preview/*.la
 	@if [ -f tests/t/TEST ]; then (cd tests/t && ./TEST -clean >/dev/null 2>&1); fi
 	rm -rf tests/t/TEST tests/t/logs tests/t/conf/httpd.conf tests/t/conf/extra.conf \
-	    tests/t/conf/apache_test_config.pm tests/t/conf/modperl_inc.pl tests/t/htdocs/index.html
+	    tests/t/conf/apache_test_config.pm tests/t/conf/modperl_inc.pl tests/t/htdocs/index.html tests/t/state
