@@ -46,7 +46,7 @@ apr_status_t pv_password_check(int *pmatch, const char *password,
  * or, when like is NULL, as the last usable hash pv_password_check saw in
  * this process (before any: bcrypt cost 5, what `htpasswd -B` makes).
  * Returns what pv_password_check would (ETOOLONG for a long password;
- * EFORMAT/EBOUNDS when `like` is unusable, after a default-cost dummy). */
+ * EFORMAT/EBOUNDS when `like` is unusable, after the like-NULL dummy). */
 apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
                                      const char *like, apr_pool_t *p);
 

@@ -626,14 +626,14 @@ apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
     if (pw_len > PV_PASSWORD_MAX_LEN) {
         return PV_PASSWORD_ETOOLONG;
     }
-    if (like == NULL) {
-        learned(&pf);
-    }
-    else {
+    learned(&pf);
+    if (like != NULL) {
         like_len = strnlen(like, PV_PASSWORD_HASH_MAX_LEN + 1);
         rv = like_len > PV_PASSWORD_HASH_MAX_LEN ? PV_PASSWORD_EFORMAT
                                                  : pw_parse(&h, like, like_len);
-        pf = rv == APR_SUCCESS ? h.pf : default_profile;
+        if (rv == APR_SUCCESS) {
+            pf = h.pf;
+        }
     }
     drv = run_dummy(&pf, password, pw_len, p);
     return rv != APR_SUCCESS ? rv : drv;

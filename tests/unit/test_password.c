@@ -173,6 +173,39 @@ START_TEST(changed_digest_does_not_match)
 }
 END_TEST
 
+/* Published known answers, independent of the tools above: crypt_blowfish's
+ * own test ($2a$), RFC 6070 (PBKDF2-HMAC-SHA1) and RFC 7914 (scrypt), the
+ * last two written the way Werkzeug stores them. */
+START_TEST(known_answers)
+{
+    static const struct {
+        const char *hash, *password;
+    } kat[] = {
+        {"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*U"},
+        {"pbkdf2:sha1:1$salt$0c60c80f961f0e71f3a9b524af6012062fe037a6",
+         "password"},
+        {"pbkdf2:sha1:4096$salt$4b007901b765489abead49d926f721d065a429c1",
+         "password"},
+        {"scrypt:1024:8:16$NaCl$"
+         "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830"
+         "e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360"
+         "cbdfa2cc0640",
+         "password"},
+    };
+    unsigned i;
+    int match;
+
+    for (i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
+        ck_assert_msg(check(&match, kat[i].password, kat[i].hash) ==
+                          APR_SUCCESS,
+                      "%s", kat[i].hash);
+        ck_assert_msg(match == 1, "%s", kat[i].hash);
+        ck_assert_int_eq(check(&match, "passwore", kat[i].hash), APR_SUCCESS);
+        ck_assert_int_eq(match, 0);
+    }
+}
+END_TEST
+
 START_TEST(plain_text_and_unknown_formats_refused)
 {
     static const char *const refused[] = {
@@ -472,6 +505,7 @@ static Suite *password_suite(void)
     tcase_add_loop_test(tc, wrong_password_does_not_match, 0, NVECTORS);
     tcase_add_loop_test(tc, truncated_hash_is_an_error, 0, NVECTORS);
     tcase_add_loop_test(tc, changed_digest_does_not_match, 0, NVECTORS);
+    tcase_add_test(tc, known_answers);
     tcase_add_test(tc, plain_text_and_unknown_formats_refused);
     tcase_add_test(tc, hostile_costs_refused);
     tcase_add_test(tc, werkzeug_hex_is_lower_case_only);
