@@ -84,21 +84,44 @@ static void drain_vips_error(const char *what, const char *path)
 }
 
 /* libvips reports pipeline trouble ("error in tile", decoder warnings)
- * with g_warning(): route it to our log, at debug level, instead of
- * httpd's stderr. The status of the call is what matters. */
-static void vips_log_handler(const gchar *domain, GLogLevelFlags level,
-                             const gchar *message, gpointer data)
+ * through GLib's log, some of it structured (its loadable modules): one
+ * writer catches both kinds and routes libvips' to our log at debug level
+ * instead of httpd's stderr. The status of the call is what matters. */
+static GLogWriterOutput vips_log_writer(GLogLevelFlags level,
+                                        const GLogField *fields, gsize n_fields,
+                                        gpointer data)
 {
+    const char *domain = NULL, *message = NULL;
+    gsize i;
+
     (void)data;
+    for (i = 0; i < n_fields; i++) {
+        if (fields[i].length < 0 && strcmp(fields[i].key, "GLIB_DOMAIN") == 0) {
+            domain = fields[i].value;
+        }
+        else if (fields[i].length < 0 &&
+                 strcmp(fields[i].key, "MESSAGE") == 0) {
+            message = fields[i].value;
+        }
+    }
+    if (!domain || strcmp(domain, "VIPS") != 0) {
+        return g_log_writer_default(level, fields, n_fields, data);
+    }
+    /* its info and debug chatter ("selected loader is ...") is dropped */
+    if (level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) {
+        return G_LOG_WRITER_HANDLED;
+    }
     pv_log((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) ? PV_LOG_WARNING
                                                                 : PV_LOG_DEBUG,
-           PVLOGNO(0405) "%s: %s", domain ? domain : "glib",
-           message ? message : "");
+           PVLOGNO(0405) "libvips: %s", message ? message : "");
+    return G_LOG_WRITER_HANDLED;
 }
 
 apr_status_t pv_image_init(int threads)
 {
     if (!vips_started) {
+        /* GLib allows one writer per process: this is the only call. */
+        g_log_set_writer_func(vips_log_writer, NULL, NULL);
         if (VIPS_INIT("mod_preview")) {
             drain_vips_error("init", NULL);
             return PV_IMAGE_FAILED;
@@ -110,9 +133,6 @@ apr_status_t pv_image_init(int threads)
         vips_cache_set_max_files(0);
         /* Loaders libvips has not fuzzed stay off even if named. */
         vips_block_untrusted_set(TRUE);
-        g_log_set_handler(
-            "VIPS", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
-            vips_log_handler, NULL);
         vips_started = 1;
     }
     vips_concurrency_set(threads > 0 ? threads : 1);

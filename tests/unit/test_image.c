@@ -4,6 +4,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,17 @@ static void make_small_and_alpha(const char *dir)
     snprintf(path, sizeof(path), "%s/alpha.png", dir);
     if (vips_pngsave(t[14], path, NULL)) {
         die_vips("alpha save");
+    }
+    /* grey JPEG: stays one band */
+    snprintf(path, sizeof(path), "%s/grey.jpg", dir);
+    if (vips_jpegsave(t[1], path, NULL)) {
+        die_vips("grey save");
+    }
+    /* AVIF input (heifload), when libheif has an AV1 encoder here */
+    snprintf(path, sizeof(path), "%s/small.avif", dir);
+    if (vips_heifsave(t[2], path, "compression",
+                      VIPS_FOREIGN_HEIF_COMPRESSION_AV1, NULL)) {
+        vips_error_clear();
     }
     /* the same pixels as TIFF: a format outside the allow-list */
     snprintf(path, sizeof(path), "%s/photo.tif", dir);
@@ -685,6 +697,88 @@ START_TEST(render_gif_first_frame)
 }
 END_TEST
 
+START_TEST(render_grey_and_avif_input)
+{
+    pv_render_req_t r = req_box(50, 50, PV_FIT_INSIDE, PV_FORMAT_JPEG);
+    pv_image_info_t *info = NULL;
+    pv_image_out_t *o = NULL;
+    VipsImage *im;
+
+    ck_assert_int_eq(pv_image_render(&o, fx("grey.jpg"), &r, pool),
+                     PV_IMAGE_OK);
+    ck_assert_int_eq(o->width, 50);
+    ck_assert_int_eq(o->height, 40);
+    im = reload(o);
+    ck_assert_int_eq(im->Bands, 1);
+    g_object_unref(im);
+
+    if (access(fx("small.avif"), R_OK) != 0) {
+        return; /* no AV1 encoder to make the fixture with */
+    }
+    ck_assert_int_eq(pv_image_probe(&info, fx("small.avif"), NULL, pool),
+                     PV_IMAGE_OK);
+    ck_assert_str_eq(info->loader, "heifload");
+    ck_assert_int_eq(info->width, 100);
+    ck_assert_int_eq(info->height, 80);
+    r.format = PV_FORMAT_PNG;
+    ck_assert_int_eq(pv_image_render(&o, fx("small.avif"), &r, pool),
+                     PV_IMAGE_OK);
+    ck_assert_int_eq(o->width, 50);
+    ck_assert_int_eq(o->height, 40);
+}
+END_TEST
+
+typedef struct {
+    const char *path;
+    pv_image_format_e format;
+    int ok;
+} render_job_t;
+
+static void *render_thread(void *arg)
+{
+    render_job_t *job = arg;
+    apr_pool_t *p;
+    int i;
+
+    apr_pool_create_unmanaged(&p);
+    job->ok = 1;
+    for (i = 0; i < 3; i++) {
+        pv_render_req_t r = req_box(128, 128, PV_FIT_COVER, job->format);
+        pv_image_out_t *o = NULL;
+
+        if (pv_image_render(&o, job->path, &r, p) != PV_IMAGE_OK ||
+            o->width != 128 || o->height != 128) {
+            job->ok = 0;
+        }
+        apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+/* Renders in several threads at once (a worker MPM's case). */
+START_TEST(render_threads)
+{
+    render_job_t jobs[4] = {{NULL, PV_FORMAT_JPEG, 0},
+                            {NULL, PV_FORMAT_WEBP, 0},
+                            {NULL, PV_FORMAT_PNG, 0},
+                            {NULL, PV_FORMAT_JPEG, 0}};
+    pthread_t th[4];
+    int i;
+
+    jobs[0].path = jobs[1].path = fx("photo.jpg");
+    jobs[2].path = jobs[3].path = fx("alpha.png");
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_create(&th[i], NULL, render_thread, &jobs[i]),
+                         0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(jobs[i].ok, "thread %d failed", i);
+    }
+}
+END_TEST
+
 START_TEST(bomb_refused_fast)
 {
     pv_render_req_t r = req_box(256, 256, PV_FIT_INSIDE, PV_FORMAT_JPEG);
@@ -917,6 +1011,8 @@ static Suite *image_suite(void)
     tcase_add_test(tc, render_never_upscales);
     tcase_add_test(tc, render_alpha);
     tcase_add_test(tc, render_gif_first_frame);
+    tcase_add_test(tc, render_grey_and_avif_input);
+    tcase_add_test(tc, render_threads);
     tcase_add_test(tc, bomb_refused_fast);
     tcase_add_test(tc, limits);
     tcase_add_test(tc, refusals);
