@@ -5,6 +5,9 @@
 
 #include "mod_preview.h"
 #include "mod_preview_config.h"
+#include "mod_preview_db.h"
+#include "mod_preview_limit.h"
+#include "mod_preview_login.h"
 #include "pv_log.h"
 
 /* The core's log lines go to the main server's error log. */
@@ -16,24 +19,68 @@ static void pv_log_to_httpd(void *baton, pv_log_level_e level, const char *msg)
                   0, baton, "%s", msg);
 }
 
+static int pv_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    pv_limit_pre_config(pconf);
+    return OK;
+}
+
 static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
+    server_rec *sv;
+    int rc, limit_needed = 0;
+
     pv_log_set(pv_log_to_httpd, s);
-    return pv_config_post_config(pconf, plog, ptemp, s);
+    rc = pv_config_post_config(pconf, plog, ptemp, s);
+    if (rc != OK) {
+        return rc;
+    }
+    /* Only a server that can log in (it has a database) needs the
+     * shared failure counts. */
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
+
+        if (c->db_params && c->login_limit_failures > 0) {
+            limit_needed = 1;
+        }
+    }
+    return pv_limit_post_config(pconf, plog, ptemp, s, limit_needed);
+}
+
+static void pv_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    pv_limit_child_init(pchild, s);
+    pv_dbpool_child_init(pchild, s);
 }
 
 /* Hooks, in the order httpd runs them:
+ * - pre_config: the login limiter's mutex type is registered (so that
+ *   "Mutex preview-login ..." is a known directive value).
  * - check_config (LAST, so the MPM has settled its thread count, which is
  *   PreviewDBPoolMax's default): defaults applied, checks that need the
  *   merged vhost view; runs for `apachectl -t` too. Files named by
  *   directives were already read by their setters.
  * - post_config: the core's log goes to httpd; each server's token
- *   verifier is built. */
+ *   verifier is built (it needs the merged config, hence after
+ *   check_config); then the login limiter's shared cache, created only when
+ *   some server has PreviewDBParams and a PreviewLoginLimit.
+ * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
+ * - child_init: the limiter's mutex attached; MariaDB's client library
+ *   started (once, before the worker threads) and one pool per distinct
+ *   database created (connections open lazily, on first use).
+ * - handler: preview-login and preview-logout, each declining any other
+ *   handler name. */
 static void pv_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(pv_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(pv_config_check_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_post_config(pv_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_optional_fn_retrieve(pv_login_optional_fn_retrieve, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
+    ap_hook_child_init(pv_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(pv_login_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(pv_logout_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 /* clang-format off */

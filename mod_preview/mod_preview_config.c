@@ -996,7 +996,7 @@ int pv_config_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         }
         memset(&tc, 0, sizeof(tc));
         tc.ring = c->ring;
-        tc.algs = 0;
+        tc.algs = PV_ALG_HS256 | PV_ALG_HS384 | PV_ALG_HS512;
         tc.leeway = c->clock_skew;
         tc.legacy = (pv_legacy_e)c->legacy;
         if (c->legacy == PV_LEGACY_ITSDANGEROUS) {

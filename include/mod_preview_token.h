@@ -1,0 +1,44 @@
+/* The token of a request: found (Authorization: Bearer, then the query's
+ * token, then access_token, then the login cookie: first found wins) and
+ * verified with the server's verifier; a refusal is a 401 and a log line
+ * with the reason, never the token. */
+#ifndef MOD_PREVIEW_TOKEN_H
+#define MOD_PREVIEW_TOKEN_H
+
+#include "httpd.h"
+
+#include "pv_request.h"
+#include "pv_token.h"
+
+/* Where the token came from, for log lines. */
+typedef enum {
+    PV_TOKSRC_NONE = 0,
+    PV_TOKSRC_BEARER,
+    PV_TOKSRC_QUERY_TOKEN,
+    PV_TOKSRC_QUERY_ACCESS_TOKEN,
+    PV_TOKSRC_COOKIE
+} pv_token_source_e;
+
+const char *pv_token_source_str(pv_token_source_e src);
+
+/* Find the request's token. q: the query already parsed by the caller, or
+ * NULL to parse r->args here (a query that does not parse then holds no
+ * token). APR_SUCCESS: *ptok, *plen and *psrc set. APR_NOTFOUND: no token.
+ * APR_EINVAL: a malformed Authorization: Bearer header (a token was sent:
+ * the caller answers 401, not "missing"). */
+apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
+                           pv_token_source_e *psrc, request_rec *r,
+                           const pv_request_query_t *q);
+
+/* Find and verify. OK: *claims filled (the caller still checks ver against
+ * the database). Otherwise the error response (401; 500 when the server
+ * has no key file) has been sent, its status is returned, and the handler
+ * returns OK. */
+int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
+                          const pv_request_query_t *q);
+
+/* Log why (INFO, with the token's source and the client, never the token)
+ * and send the 401 JSON body with WWW-Authenticate. Returns OK. */
+int pv_token_refuse(request_rec *r, const char *why, pv_token_source_e src);
+
+#endif /* MOD_PREVIEW_TOKEN_H */

@@ -1,0 +1,626 @@
+/* preview-login (password or an upstream auth module's r->user -> token)
+ * and preview-logout (token -> every token of that user revoked). */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_optional.h"
+#include "apr_strings.h"
+#include "mod_ssl.h"
+
+#include <jansson.h>
+
+#include "mod_preview.h"
+#include "mod_preview_config.h"
+#include "mod_preview_db.h"
+#include "mod_preview_http.h"
+#include "mod_preview_limit.h"
+#include "mod_preview_login.h"
+#include "mod_preview_token.h"
+#include "pv_db.h"
+#include "pv_log.h"
+#include "pv_password.h"
+#include "pv_request.h"
+#include "pv_token.h"
+
+APLOG_USE_MODULE(preview);
+
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) * login_is_https;
+
+void pv_login_optional_fn_retrieve(void)
+{
+    login_is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+}
+
+/* ------------------------------------------------------------ responses */
+
+static int send_bad_request(request_rec *r, const char *message)
+{
+    return pv_http_error(r, HTTP_BAD_REQUEST, "bad_request", message, NULL, 0);
+}
+
+static int send_server_error(request_rec *r)
+{
+    return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                         "internal server error", NULL, 0);
+}
+
+static int send_db_unavailable(request_rec *r, const char *err)
+{
+    /* pv_db logs each outage once; this is the per-request detail. */
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  PVLOGNO(0720) "database unavailable: %s", err ? err : "?");
+    return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "the database is unreachable; retry later", NULL,
+                         PV_DB_RETRY_AFTER);
+}
+
+static int send_db_error(request_rec *r, const char *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  PVLOGNO(0721) "database error: %s", err ? err : "?");
+    return send_server_error(r);
+}
+
+/* One body for an unknown user and a wrong password: nothing to tell
+ * which it was. */
+static int send_login_failed(request_rec *r)
+{
+    return pv_http_error(r, HTTP_UNAUTHORIZED, "invalid_credentials",
+                         "unknown user or wrong password", NULL, 0);
+}
+
+static int request_is_https(request_rec *r)
+{
+    const char *scheme = ap_http_scheme(r);
+
+    if (scheme && !strcasecmp(scheme, "https")) {
+        return 1;
+    }
+    return login_is_https && login_is_https(r->connection);
+}
+
+/* The login cookie: value (empty to clear it) and Max-Age. */
+static void set_cookie(request_rec *r, const pv_srv_conf *c, const char *value,
+                       apr_int64_t max_age)
+{
+    apr_table_addn(r->headers_out, "Set-Cookie",
+                   apr_psprintf(r->pool,
+                                "%s=%s; Path=/; Max-Age=%" APR_INT64_T_FMT
+                                "; HttpOnly; SameSite=Lax%s",
+                                c->cookie_name, value, max_age,
+                                request_is_https(r) ? "; Secure" : ""));
+}
+
+static const char *login_allow(const pv_srv_conf *c)
+{
+    return c->login_from_remote_user ? "GET, POST" : "POST";
+}
+
+/* ----------------------------------------------------------- the body */
+
+/* 1 when the Content-Type's media type (parameters allowed) is type. */
+static int media_type_is(const char *ct, const char *type)
+{
+    apr_size_t n = strlen(type);
+
+    if (!ct) {
+        return 0;
+    }
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    if (strncasecmp(ct, type, n) != 0) {
+        return 0;
+    }
+    ct += n;
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    return *ct == '\0' || *ct == ';';
+}
+
+/* Read at most PV_LOGIN_BODY_MAX bytes: Content-Length is checked before
+ * anything is read, and a chunked body is counted as it comes. Returns OK
+ * or the status to answer. */
+static int read_body(const char **pbody, apr_size_t *plen, request_rec *r)
+{
+    apr_size_t len = 0;
+    long n;
+    char *buf;
+    int rc;
+
+    rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
+    if (rc != OK) {
+        return rc;
+    }
+    if (r->remaining > PV_LOGIN_BODY_MAX) {
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    buf = apr_palloc(r->pool, PV_LOGIN_BODY_MAX + 1);
+    if (ap_should_client_block(r)) {
+        /* One byte of room past the limit tells "exactly 8 KiB" from
+         * "more". */
+        while ((n = ap_get_client_block(r, buf + len,
+                                        PV_LOGIN_BODY_MAX + 1 - len)) > 0) {
+            len += (apr_size_t)n;
+            if (len > PV_LOGIN_BODY_MAX) {
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+        }
+        if (n < 0) {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+    buf[len] = '\0';
+    *pbody = buf;
+    *plen = len;
+    return OK;
+}
+
+/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
+static int utf8_valid(const unsigned char *s, apr_size_t len)
+{
+    apr_size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        apr_size_t n, k;
+        apr_uint32_t cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        }
+        else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        }
+        else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        }
+        else {
+            return 0;
+        }
+        if (len - i <= n) {
+            return 0;
+        }
+        for (k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
+typedef struct {
+    const char *user;
+    apr_size_t user_len;
+    const char *pass;
+    apr_size_t pass_len;
+} login_fields;
+
+/* application/x-www-form-urlencoded: '&'-separated name=value pairs,
+ * %-escapes strict; username and password each exactly once, other names
+ * ignored. NULL or the 400 message. */
+static const char *parse_form(login_fields *f, const char *body, apr_size_t len,
+                              apr_pool_t *p)
+{
+    const char *end = body + len, *s = body;
+
+    while (s < end) {
+        const char *amp = memchr(s, '&', end - s);
+        const char *pe = amp ? amp : end;
+        const char *eq = memchr(s, '=', pe - s);
+        const char *name, *value;
+        apr_size_t nlen, vlen;
+        const char **dst = NULL;
+        apr_size_t *dlen = NULL;
+
+        if (pe > s) {
+            if (pv_request_unescape(&name, &nlen, s, (eq ? eq : pe) - s, p) !=
+                APR_SUCCESS) {
+                return "malformed form body";
+            }
+            if (nlen == 8 && !memcmp(name, "username", 8)) {
+                dst = &f->user;
+                dlen = &f->user_len;
+            }
+            else if (nlen == 8 && !memcmp(name, "password", 8)) {
+                dst = &f->pass;
+                dlen = &f->pass_len;
+            }
+            if (dst) {
+                if (*dst) {
+                    return apr_psprintf(p, "duplicate field: %s", name);
+                }
+                if (pv_request_unescape(&value, &vlen, eq ? eq + 1 : pe,
+                                        eq ? pe - eq - 1 : 0,
+                                        p) != APR_SUCCESS) {
+                    return "malformed form body";
+                }
+                *dst = value;
+                *dlen = vlen;
+            }
+        }
+        s = pe + 1;
+    }
+    if (!f->user) {
+        return "missing field: username";
+    }
+    if (!f->pass) {
+        return "missing field: password";
+    }
+    return NULL;
+}
+
+/* application/json: one object, strict (duplicate keys refused), username
+ * and password strings; other members ignored. NULL or the 400 message. */
+static const char *parse_json(login_fields *f, const char *body, apr_size_t len,
+                              apr_pool_t *p)
+{
+    static const char *const names[2] = {"username", "password"};
+    json_error_t jerr;
+    json_t *root;
+    const char *msg = NULL;
+    int i;
+
+    /* jansson refuses \u0000 in strings unless asked (JSON_ALLOW_NUL). */
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root || !json_is_object(root)) {
+        msg = "malformed JSON body";
+        goto cleanup;
+    }
+    for (i = 0; i < 2; i++) {
+        json_t *v = json_object_get(root, names[i]);
+
+        if (!v) {
+            msg = apr_psprintf(p, "missing field: %s", names[i]);
+            goto cleanup;
+        }
+        if (!json_is_string(v)) {
+            msg = apr_psprintf(p, "field must be a string: %s", names[i]);
+            goto cleanup;
+        }
+        if (i == 0) {
+            f->user_len = json_string_length(v);
+            f->user = apr_pstrmemdup(p, json_string_value(v), f->user_len);
+        }
+        else {
+            f->pass_len = json_string_length(v);
+            f->pass = apr_pstrmemdup(p, json_string_value(v), f->pass_len);
+        }
+    }
+
+cleanup:
+    if (root) {
+        json_decref(root);
+    }
+    return msg;
+}
+
+/* What both formats must hold: non-empty UTF-8 text without NUL, a
+ * username that fits the column. NULL or the 400 message. */
+static const char *check_fields(const login_fields *f)
+{
+    if (f->user_len == 0) {
+        return "empty field: username";
+    }
+    if (f->pass_len == 0) {
+        return "empty field: password";
+    }
+    if (f->user_len > PV_DB_USERNAME_MAX) {
+        return "field too long: username";
+    }
+    if (memchr(f->user, '\0', f->user_len) ||
+        !utf8_valid((const unsigned char *)f->user, f->user_len)) {
+        return "field is not valid text: username";
+    }
+    if (memchr(f->pass, '\0', f->pass_len) ||
+        !utf8_valid((const unsigned char *)f->pass, f->pass_len)) {
+        return "field is not valid text: password";
+    }
+    return NULL;
+}
+
+/* --------------------------------------------------------------- login */
+
+static int issue_token(request_rec *r, const pv_srv_conf *c,
+                       const pv_db_user_t *u)
+{
+    const char *token;
+    json_t *obj;
+    apr_status_t rv;
+
+    rv = pv_token_mint(&token, c->ring, PV_ALG_HS256, u->id, u->token_version,
+                       apr_time_sec(r->request_time), c->token_ttl, r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      PVLOGNO(0722) "cannot mint a token for user "
+                                    "%" APR_UINT64_T_FMT,
+                      u->id);
+        return send_server_error(r);
+    }
+    /* user_id as a string, like the token's sub: a u64 does not fit a
+     * JavaScript number. */
+    obj = json_pack("{s:s, s:s, s:I, s:s}", "token", token, "token_type",
+                    "Bearer", "expires_in", (json_int_t)c->token_ttl, "user_id",
+                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id));
+    if (!obj) {
+        return send_server_error(r);
+    }
+    apr_table_setn(r->notes, PV_NOTE_USER,
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id));
+    set_cookie(r, c, token, c->token_ttl);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  PVLOGNO(0723) "login: token issued to user %" APR_UINT64_T_FMT
+                                " (ver %u, ttl %" APR_INT64_T_FMT " s)",
+                  u->id, (unsigned)u->token_version, c->token_ttl);
+    return pv_http_json(r, obj);
+}
+
+static int login_failed(request_rec *r, const pv_srv_conf *c,
+                        const login_fields *f, const char *why)
+{
+    /* The username is not logged: people type passwords into it. */
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  PVLOGNO(0724) "login failed from %s: %s", r->useragent_ip,
+                  why);
+    if (c->login_limit_failures > 0) {
+        pv_limit_fail(r, f->user, (int)c->login_limit_seconds);
+    }
+    return send_login_failed(r);
+}
+
+static int login_with_password(request_rec *r, const pv_srv_conf *c,
+                               pv_db_pool_t *db, const login_fields *f)
+{
+    pv_db_user_t *u = NULL;
+    const char *err = NULL;
+    apr_int64_t wait;
+    apr_status_t rv;
+    int match = 0;
+
+    /* Before the database and the hash: a guesser over the limit costs
+     * neither a round trip nor a hash. */
+    if (c->login_limit_failures > 0) {
+        wait = pv_limit_check(r, f->user, (int)c->login_limit_failures,
+                              (int)c->login_limit_seconds);
+        if (wait > 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          PVLOGNO(0725) "login refused from %s: over "
+                                        "PreviewLoginLimit, retry in "
+                                        "%" APR_INT64_T_FMT " s",
+                          r->useragent_ip, wait);
+            return pv_http_error(r, HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
+                                 "too many failed logins; retry later", NULL,
+                                 wait);
+        }
+    }
+    rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
+    if (rv == PV_DB_UNAVAILABLE) {
+        return send_db_unavailable(r, err);
+    }
+    if (rv == APR_NOTFOUND) {
+        /* The same cost as a wrong password. */
+        pv_password_check_dummy(f->pass, f->pass_len, NULL, r->pool);
+        return login_failed(r, c, f, "unknown user");
+    }
+    if (rv != APR_SUCCESS) {
+        return send_db_error(r, err);
+    }
+    if (!u->password_hash) {
+        pv_password_check_dummy(f->pass, f->pass_len, NULL, r->pool);
+        return login_failed(r, c, f, "user has no password hash");
+    }
+    rv = pv_password_check(&match, f->pass, f->pass_len, u->password_hash,
+                           r->pool);
+    if (rv != APR_SUCCESS) {
+        if (rv != PV_PASSWORD_ETOOLONG) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          PVLOGNO(0726) "user %" APR_UINT64_T_FMT
+                                        ": password hash (%s) unusable: %s",
+                          u->id, pv_password_kind(u->password_hash),
+                          pv_password_strerror(rv));
+        }
+        return login_failed(r, c, f, pv_password_strerror(rv));
+    }
+    if (!match) {
+        return login_failed(
+            r, c, f,
+            apr_psprintf(r->pool, "wrong password for user %" APR_UINT64_T_FMT,
+                         u->id));
+    }
+    if (c->login_limit_failures > 0) {
+        pv_limit_success(r, f->user);
+    }
+    return issue_token(r, c, u);
+}
+
+/* PreviewLoginFromRemoteUser On: another module authenticated r->user. */
+static int login_remote_user(request_rec *r, const pv_srv_conf *c,
+                             pv_db_pool_t *db)
+{
+    pv_db_user_t *u = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    if (!r->user || !*r->user) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      PVLOGNO(0727) "login by remote user: no authenticated "
+                                    "user (configure an auth module with "
+                                    "Require valid-user here)");
+        return send_login_failed(r);
+    }
+    rv = pv_db_login_lookup(&u, &err, db, r->user, strlen(r->user), r->pool);
+    if (rv == PV_DB_UNAVAILABLE) {
+        return send_db_unavailable(r, err);
+    }
+    if (rv == APR_NOTFOUND) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      PVLOGNO(0728) "login by remote user: '%s' is not in "
+                                    "the database",
+                      ap_escape_logitem(r->pool, r->user));
+        return send_login_failed(r);
+    }
+    if (rv != APR_SUCCESS) {
+        return send_db_error(r, err);
+    }
+    return issue_token(r, c, u);
+}
+
+/* Both handlers need the server's keys and database. */
+static pv_db_pool_t *handler_db(request_rec *r, const pv_srv_conf *c)
+{
+    pv_db_pool_t *db = pv_dbpool_get(r->server);
+
+    if (!c->ring || !db) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      PVLOGNO(0729) "%s needs PreviewKeyFile and "
+                                    "PreviewDBParams in this server",
+                      r->handler);
+        return NULL;
+    }
+    return db;
+}
+
+int pv_login_handler(request_rec *r)
+{
+    const pv_srv_conf *c;
+    const char *ctype, *body = NULL, *msg;
+    login_fields f = {NULL, 0, NULL, 0};
+    apr_size_t len = 0;
+    pv_db_pool_t *db;
+    int rc;
+
+    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGIN)) {
+        return DECLINED;
+    }
+    c = pv_srv_conf_get(r->server);
+    if (r->method_number == M_GET && !r->header_only &&
+        c->login_from_remote_user) {
+        ap_discard_request_body(r);
+        if (!(db = handler_db(r, c))) {
+            return send_server_error(r);
+        }
+        return login_remote_user(r, c, db);
+    }
+    if (r->method_number != M_POST) {
+        ap_discard_request_body(r);
+        return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                             "method not allowed", login_allow(c), 0);
+    }
+    ctype = apr_table_get(r->headers_in, "Content-Type");
+    if (!media_type_is(ctype, "application/x-www-form-urlencoded") &&
+        !media_type_is(ctype, "application/json")) {
+        /* The body is not read: drop the connection after the answer. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return pv_http_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                             "unsupported_media_type",
+                             "send application/x-www-form-urlencoded or "
+                             "application/json",
+                             NULL, 0);
+    }
+    rc = read_body(&body, &len, r);
+    if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return pv_http_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                             "the login body is limited to 8192 bytes", NULL,
+                             0);
+    }
+    if (rc != OK) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return send_bad_request(r, "unreadable body");
+    }
+    if (media_type_is(ctype, "application/json")) {
+        msg = parse_json(&f, body, len, r->pool);
+    }
+    else {
+        msg = parse_form(&f, body, len, r->pool);
+    }
+    if (!msg) {
+        msg = check_fields(&f);
+    }
+    if (msg) {
+        return send_bad_request(r, msg);
+    }
+    if (!(db = handler_db(r, c))) {
+        return send_server_error(r);
+    }
+    return login_with_password(r, c, db, &f);
+}
+
+/* -------------------------------------------------------------- logout */
+
+int pv_logout_handler(request_rec *r)
+{
+    const pv_srv_conf *c;
+    pv_token_claims_t claims;
+    pv_db_image_t *img = NULL;
+    apr_uint64_t affected = 0;
+    const char *err = NULL;
+    pv_db_pool_t *db;
+    apr_status_t rv;
+
+    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGOUT)) {
+        return DECLINED;
+    }
+    c = pv_srv_conf_get(r->server);
+    ap_discard_request_body(r);
+    if (r->method_number != M_POST) {
+        return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                             "method not allowed", "POST", 0);
+    }
+    if (!(db = handler_db(r, c))) {
+        return send_server_error(r);
+    }
+    if (pv_token_authenticate(&claims, r, NULL) != OK) {
+        return OK;
+    }
+    /* Image 0 is nobody's: one round trip for the current token_version. */
+    rv = pv_db_image_lookup(&img, &err, db, 0, claims.sub, r->pool);
+    if (rv == PV_DB_UNAVAILABLE) {
+        return send_db_unavailable(r, err);
+    }
+    if (rv == APR_NOTFOUND) {
+        return pv_token_refuse(r, "no such user", PV_TOKSRC_NONE);
+    }
+    if (rv != APR_SUCCESS) {
+        return send_db_error(r, err);
+    }
+    if (claims.has_ver && claims.ver != img->token_version) {
+        return pv_token_refuse(r, "revoked", PV_TOKSRC_NONE);
+    }
+    rv = pv_db_logout(&affected, &err, db, claims.sub, r->pool);
+    if (rv == PV_DB_UNAVAILABLE) {
+        return send_db_unavailable(r, err);
+    }
+    if (rv != APR_SUCCESS) {
+        return send_db_error(r, err);
+    }
+    apr_table_setn(r->notes, PV_NOTE_USER,
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, claims.sub));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  PVLOGNO(0740) "logout: every token of user %" APR_UINT64_T_FMT
+                                " revoked (%" APR_UINT64_T_FMT " row)",
+                  claims.sub, affected);
+    /* Clear the cookie too: the browser need not keep a dead token. */
+    set_cookie(r, c, "", 0);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    r->status = HTTP_NO_CONTENT;
+    return OK;
+}

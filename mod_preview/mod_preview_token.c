@@ -1,0 +1,134 @@
+/* The token of a request: where it is looked for, and what a refusal
+ * looks like. The checks themselves are the core's (pv_token_verify). */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+#include "mod_preview_config.h"
+#include "mod_preview_http.h"
+#include "mod_preview_token.h"
+#include "pv_log.h"
+
+APLOG_USE_MODULE(preview);
+
+const char *pv_token_source_str(pv_token_source_e src)
+{
+    switch (src) {
+        case PV_TOKSRC_BEARER:
+            return "Authorization header";
+        case PV_TOKSRC_QUERY_TOKEN:
+            return "query token";
+        case PV_TOKSRC_QUERY_ACCESS_TOKEN:
+            return "query access_token";
+        case PV_TOKSRC_COOKIE:
+            return "cookie";
+        case PV_TOKSRC_NONE:
+            break;
+    }
+    return "none";
+}
+
+apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
+                           pv_token_source_e *psrc, request_rec *r,
+                           const pv_request_query_t *q)
+{
+    const pv_srv_conf *c = pv_srv_conf_get(r->server);
+    pv_request_query_t *parsed = NULL;
+    const char *perr = NULL;
+    const char *tok;
+    apr_size_t len;
+    apr_status_t rv;
+
+    /* RFC 6750 order: the header is the client's deliberate choice. */
+    rv = pv_request_bearer(
+        &tok, &len, apr_table_get(r->headers_in, "Authorization"), r->pool);
+    if (rv == APR_SUCCESS) {
+        *ptok = tok;
+        *plen = len;
+        *psrc = PV_TOKSRC_BEARER;
+        return APR_SUCCESS;
+    }
+    if (rv != APR_NOTFOUND) {
+        *psrc = PV_TOKSRC_BEARER;
+        return APR_EINVAL;
+    }
+    if (!q && r->args &&
+        pv_request_parse_query(&parsed, &perr, r->args, r->pool) ==
+            APR_SUCCESS) {
+        q = parsed;
+    }
+    if (q && q->token) {
+        *ptok = q->token;
+        *plen = q->token_len;
+        *psrc = PV_TOKSRC_QUERY_TOKEN;
+        return APR_SUCCESS;
+    }
+    if (q && q->access_token) {
+        *ptok = q->access_token;
+        *plen = q->access_token_len;
+        *psrc = PV_TOKSRC_QUERY_ACCESS_TOKEN;
+        return APR_SUCCESS;
+    }
+    if (pv_request_cookie(&tok, &len, apr_table_get(r->headers_in, "Cookie"),
+                          c->cookie_name, r->pool) == APR_SUCCESS) {
+        *ptok = tok;
+        *plen = len;
+        *psrc = PV_TOKSRC_COOKIE;
+        return APR_SUCCESS;
+    }
+    *psrc = PV_TOKSRC_NONE;
+    return APR_NOTFOUND;
+}
+
+int pv_token_refuse(request_rec *r, const char *why, pv_token_source_e src)
+{
+    /* INFO: a refused token is the client's problem, not the server's. */
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  PVLOGNO(0710) "token refused (%s) from %s, source: %s", why,
+                  r->useragent_ip, pv_token_source_str(src));
+    return pv_http_error(r, HTTP_UNAUTHORIZED, "invalid_token",
+                         "missing, invalid, expired or revoked token", NULL, 0);
+}
+
+int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
+                          const pv_request_query_t *q)
+{
+    const pv_srv_conf *c = pv_srv_conf_get(r->server);
+    pv_token_source_e src = PV_TOKSRC_NONE;
+    pv_token_result_e res;
+    const char *tok = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    rv = pv_token_find(&tok, &len, &src, r, q);
+    if (rv == APR_NOTFOUND) {
+        pv_token_refuse(r, "no token", src);
+        return HTTP_UNAUTHORIZED;
+    }
+    if (rv != APR_SUCCESS) {
+        pv_token_refuse(r, "malformed Bearer header", src);
+        return HTTP_UNAUTHORIZED;
+    }
+    if (!c->verifier) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      PVLOGNO(0711) "no PreviewKeyFile for this server: "
+                                    "tokens cannot be verified");
+        pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                      "internal server error", NULL, 0);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    res = pv_token_verify(claims, c->verifier, tok, len,
+                          apr_time_sec(r->request_time));
+    if (res != PV_TOKEN_OK) {
+        pv_token_refuse(r, pv_token_result_str(res), src);
+        return HTTP_UNAUTHORIZED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  PVLOGNO(0712) "token of user %" APR_UINT64_T_FMT
+                                " accepted (%s, kid %s), source: %s",
+                  claims->sub, claims->legacy ? "legacy" : "JWS",
+                  claims->kid ? claims->kid : "-", pv_token_source_str(src));
+    return OK;
+}
