@@ -93,7 +93,9 @@ pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
                                   apr_int64_t now);
 
 /* Mint a token signed by the ring's first key with alg (one of pv_alg_e):
- * sub, aud "preview", iat now, exp now + ttl, ver. */
+ * sub, aud "preview", iat now, exp now + ttl, ver. APR_EINVAL for sub 0,
+ * ttl outside 1 s .. 100 years, an unknown alg, an empty ring, or a signing
+ * kid outside [A-Za-z0-9._-]. */
 apr_status_t pv_token_mint(const char **pout, const pv_keyring_t *ring,
                            pv_alg_e alg, apr_uint64_t sub, apr_uint32_t ver,
                            apr_int64_t now, apr_int64_t ttl, apr_pool_t *p);

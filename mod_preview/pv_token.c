@@ -19,6 +19,9 @@
 /* Decoded parts of a token of at most PV_TOKEN_MAX_LEN characters. */
 #define DEC_BUF_LEN       (PV_B64URL_DEC_MAX(PV_TOKEN_MAX_LEN) + 4)
 #define LEGACY_SECRET_MAX (64 * 1024)
+/* Bounds that keep now +- leeway and now + ttl far from overflow. */
+#define LEEWAY_MAX APR_INT64_C(86400 * 365)
+#define TTL_MAX    APR_INT64_C(86400 * 365 * 100)
 
 static const struct {
     pv_alg_e alg;
@@ -220,7 +223,9 @@ apr_status_t pv_token_verifier_make(pv_token_verifier_t **pout,
     v->ring = cfg->ring;
     v->nkeys = pv_keyring_count(cfg->ring);
     v->algs = cfg->algs ? cfg->algs : PV_ALG_HS256;
-    v->leeway = cfg->leeway > 0 ? cfg->leeway : 0;
+    v->leeway = cfg->leeway < 0            ? 0
+                : cfg->leeway > LEEWAY_MAX ? LEEWAY_MAX
+                                           : cfg->leeway;
     v->legacy = cfg->legacy == PV_LEGACY_ITSDANGEROUS;
     v->uid_field =
         apr_pstrdup(p, cfg->legacy_uid_field ? cfg->legacy_uid_field : "uid");
@@ -621,7 +626,7 @@ apr_status_t pv_token_mint(const char **pout, const pv_keyring_t *ring,
     apr_status_t rv = APR_SUCCESS;
     int a = alg_index(alg);
 
-    if (!key || a < 0 || sub == 0 || ttl <= 0 ||
+    if (!key || a < 0 || sub == 0 || ttl <= 0 || ttl > TTL_MAX ||
         !pv_keyring_kid_valid(key->kid, strlen(key->kid))) {
         return APR_EINVAL;
     }

@@ -654,6 +654,10 @@ START_TEST(mint_refuses)
         APR_EINVAL);
     ck_assert_int_eq(pv_token_mint(&tok, ring, 0, 1, 0, NOW, 60, pool),
                      APR_EINVAL);
+    /* now + ttl must not overflow */
+    ck_assert_int_eq(
+        pv_token_mint(&tok, ring, PV_ALG_HS256, 1, 0, NOW, APR_INT64_MAX, pool),
+        APR_EINVAL);
     ck_assert_int_eq(
         pv_token_mint(&tok, bad, PV_ALG_HS256, 1, 0, NOW, 60, pool),
         APR_EINVAL);
