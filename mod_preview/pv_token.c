@@ -19,6 +19,9 @@
 /* Decoded parts of a token of at most PV_TOKEN_MAX_LEN characters. */
 #define DEC_BUF_LEN       (PV_B64URL_DEC_MAX(PV_TOKEN_MAX_LEN) + 4)
 #define LEGACY_SECRET_MAX (64 * 1024)
+/* A header is a flat object (at most a "crit" array): more brackets than
+ * this are refused before jansson recurses into unauthenticated input. */
+#define HEADER_MAX_BRACKETS 16
 /* Bounds that keep now +- leeway and now + ttl far from overflow. */
 #define LEEWAY_MAX APR_INT64_C(86400 * 365)
 #define TTL_MAX    APR_INT64_C(86400 * 365 * 100)
@@ -335,6 +338,17 @@ static pv_token_result_e json_parse(json_t **pout, const unsigned char *buf,
     return PV_TOKEN_OK;
 }
 
+static int count_brackets(const unsigned char *s, apr_size_t n)
+{
+    int count = 0;
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        count += s[i] == '{' || s[i] == '[';
+    }
+    return count;
+}
+
 /* A user id: 1 to 20 decimal digits, no sign, no leading zero, no
  * whitespace, 1..2^64-1: one spelling per id. */
 static int parse_uid(apr_uint64_t *out, const char *s, apr_size_t n)
@@ -534,6 +548,9 @@ pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
     }
 
     memset(&c, 0, sizeof(c));
+    if (count_brackets(hdr, hlen) > HEADER_MAX_BRACKETS) {
+        return PV_TOKEN_BAD_JSON;
+    }
     r = json_parse(&header, hdr, hlen);
     if (r != PV_TOKEN_OK) {
         goto cleanup;

@@ -420,6 +420,11 @@ static const struct {
     {"[\"HS256\"]", "HS256", 1, 0, PV_TOKEN_BAD_JSON, NULL},
     {"\"HS256\"", "HS256", 1, 0, PV_TOKEN_BAD_JSON, NULL},
     {"", "HS256", 1, 0, PV_TOKEN_BAD_JSON, NULL},
+    /* nesting in the unauthenticated header is bounded */
+    {"{\"alg\":\"HS256\",\"x\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}", "HS256", 1,
+     0, PV_TOKEN_BAD_JSON, NULL},
+    {"{\"alg\":\"HS256\",\"x\":[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]}", "HS256", 1, 0,
+     PV_TOKEN_OK, "k1"},
     /* an expiry in the header is the itsdangerous format */
     {"{\"alg\":\"HS256\",\"exp\":1700086400}", "HS256", 1, 1,
      PV_TOKEN_LEGACY_DISABLED, NULL},
