@@ -1,0 +1,133 @@
+# MariaDB stopped mid-suite: login (and logout) answer 503 JSON with
+# Retry-After within 3 s; the error log gets one line per outage and
+# process; MariaDB started again: the next login succeeds, served by the
+# same httpd (same parent, same generation, no restart).
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest ();
+use Apache::TestUtil qw(t_catfile);
+use Time::HiRes qw(time);
+use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form login_token
+                    uniq);
+
+plan tests => 17;
+
+my $mariadb = $ENV{PV_MARIADB} or die "PV_MARIADB not set\n";
+my $dbdir   = $ENV{PV_DB_DIR} or die "PV_DB_DIR not set\n";
+
+my $name = uniq('down');
+my $pw   = 'pw-down';
+{
+    my $dbh = dbh();
+    add_user($dbh, $name, bcrypt_hash($pw));
+    $dbh->disconnect;
+}
+
+sub status {
+    my $res = Apache::TestRequest::GET('/server-status?auto');
+    my %s = map { /^([^:]+):\s*(.*)$/ ? ($1, $2) : () } split /\n/,
+            $res->content;
+    return \%s;
+}
+
+sub parent_pid {
+    my $f = t_catfile(Apache::Test::vars('t_logs'), 'httpd.pid');
+    open my $fh, '<', $f or die "$f: $!";
+    my $p = <$fh>;
+    chomp $p;
+    return $p;
+}
+
+sub children {
+    my ($ppid) = @_;
+    my @kids;
+    opendir my $dh, '/proc' or return '';
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        open my $fh, '<', "/proc/$pid/stat" or next;
+        my $stat = <$fh> // '';
+        # "pid (comm) state ppid ..."
+        push @kids, $pid if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $ppid;
+    }
+    return join ' ', sort { $a <=> $b } @kids;
+}
+
+sub log_count {
+    my ($re) = @_;
+    my $f = t_catfile(Apache::Test::vars('t_logs'), 'error_log');
+    open my $fh, '<', $f or die "$f: $!";
+    return scalar grep { /$re/ } <$fh>;
+}
+
+# Warm: connections open, a token to log out with later.
+my $tok = login_token($name, $pw);
+my $before = status();
+my $ppid = parent_pid();
+my $kids = children($ppid);
+my $down_lines = log_count(qr/PV0301:/);
+
+system($mariadb, 'stop', $dbdir) == 0 or die "$mariadb stop failed\n";
+my $restarted = 0;
+END { system($mariadb, 'start', $dbdir) unless $restarted }
+
+my $t0 = time;
+my $res = post_form('/login', { username => $name, password => $pw });
+my $elapsed = time - $t0;
+is($res->code, 503, 'login while MariaDB is down: 503');
+ok($elapsed < 3, sprintf 'answered in %.2f s (< 3 s)', $elapsed);
+is_deeply(json_body($res), { error => 'unavailable',
+                             message => 'the database is unreachable; retry later' },
+          '503 body');
+is($res->header('Retry-After'), '5', 'Retry-After: 5');
+is($res->header('Content-Type'), 'application/json', 'JSON');
+
+# Several more requests (other processes too): each fast, each 503.
+my $slowest = 0;
+my $all503 = 1;
+for (1 .. 6) {
+    my $t = time;
+    my $r = post_form('/login', { username => $name, password => $pw });
+    $slowest = time - $t if time - $t > $slowest;
+    $all503 &&= $r->code == 503;
+}
+ok($all503, 'six more logins: all 503');
+ok($slowest < 3, sprintf 'the slowest in %.2f s', $slowest);
+
+$res = Apache::TestRequest::POST('/logout', Authorization => "Bearer $tok",
+                                 content => '');
+is($res->code, 503, 'logout while MariaDB is down: 503');
+
+my $new_down = log_count(qr/PV0301:/) - $down_lines;
+my $nkids = scalar(my @k = split ' ', $kids);
+ok($new_down >= 1 && $new_down <= $nkids,
+   "the outage is logged once per process ($new_down line(s), $nkids processes)");
+
+system($mariadb, 'start', $dbdir) == 0 or die "$mariadb start failed\n";
+$restarted = 1;
+
+$res = post_form('/login', { username => $name, password => $pw });
+is($res->code, 200, 'MariaDB back: the next login succeeds')
+    or diag $res->content;
+$res = Apache::TestRequest::POST('/logout', Authorization => "Bearer $tok",
+                                 content => '');
+is($res->code, 204, 'MariaDB back: logout with the earlier token: 204');
+
+my $after = status();
+is(parent_pid(), $ppid, 'same parent process');
+is($after->{RestartTime}, $before->{RestartTime}, 'same RestartTime: no restart');
+is($after->{ParentServerConfigGeneration},
+   $before->{ParentServerConfigGeneration}, 'same configuration generation');
+is(children($ppid), $kids, "same child processes ($kids)");
+ok($after->{ServerUptimeSeconds} >= $before->{ServerUptimeSeconds},
+   'uptime kept counting');
+# Every process is back, the one that saw the outage too.
+my $all200 = 1;
+for (1 .. 8) {
+    $all200 &&= post_form('/login', { username => $name, password => $pw })
+                    ->code == 200;
+}
+ok($all200, 'eight more logins: all 200');
