@@ -101,6 +101,7 @@ deps:
 	@tests/deps
 
 clean:
+	@if [ -d tests/run/mariadb ]; then tests/mariadb stop tests/run/mariadb; fi
 	rm -rf $(B) tests/run tests/fuzz/corpus-run
 	rm -rf mod_preview/.libs mod_preview/*.o mod_preview/*.lo mod_preview/*.slo mod_preview/*.la
 	@if [ -f tests/t/TEST ]; then (cd tests/t && ./TEST -clean >/dev/null 2>&1); fi
