@@ -15,7 +15,8 @@
 
 /* Truncation and decode errors fail the load: a half-grey preview could be
  * taken for the real picture, and would be cached as if it were. */
-#define PV_FAIL_ON VIPS_FAIL_ON_ERROR
+#define PV_FAIL_ON        VIPS_FAIL_ON_ERROR
+#define PV_FAIL_ON_OPTION "fail_on=error"
 
 /* Loaders we let near untrusted uploads: fuzzed by libvips (not
  * "untrusted"), and the formats phones and browsers produce. TIFF is left
@@ -529,9 +530,12 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
             goto cleanup;
         }
     }
+    /* libvips 8.14's thumbnail_source does not pass its own "fail_on" on
+     * to the loader; the loader option string does reach it. */
     else if (vips_thumbnail_source(s.source, &t[1], tw, "height", th, "size",
                                    VIPS_SIZE_DOWN, "crop", crop, "fail_on",
-                                   PV_FAIL_ON, NULL)) {
+                                   PV_FAIL_ON, "option_string",
+                                   PV_FAIL_ON_OPTION, NULL)) {
         drain_vips_error("thumbnail", path);
         rv = PV_IMAGE_CORRUPT;
         goto cleanup;

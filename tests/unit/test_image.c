@@ -278,6 +278,24 @@ static void make_others(const char *dir)
     write_file(path, data, len);
     free(data);
 
+    /* a PNG of noise cut in half: libpng reads "not enough data" */
+    {
+        VipsImage *n = NULL, *u = NULL;
+        void *buf = NULL;
+        size_t blen = 0;
+
+        if (vips_gaussnoise(&n, 300, 200, NULL) ||
+            vips_cast_uchar(n, &u, NULL) ||
+            vips_pngsave_buffer(u, &buf, &blen, NULL)) {
+            die_vips("noise png");
+        }
+        snprintf(path, sizeof(path), "%s/truncated.png", dir);
+        write_file(path, buf, blen / 2);
+        g_free(buf);
+        g_object_unref(u);
+        g_object_unref(n);
+    }
+
     snprintf(path, sizeof(path), "%s/fifo.jpg", dir);
     mkfifo(path, 0600);
     snprintf(path, sizeof(path), "%s/subdir", dir);
@@ -900,6 +918,10 @@ START_TEST(truncated_and_garbage)
     ck_assert_ptr_null(o);
     r.format = PV_FORMAT_PNG;
     ck_assert_int_eq(pv_image_render(&o, fx("truncated.jpg"), &r, pool),
+                     PV_IMAGE_CORRUPT);
+    ck_assert_int_eq(pv_image_probe(&info, fx("truncated.png"), NULL, pool),
+                     PV_IMAGE_OK);
+    ck_assert_int_eq(pv_image_render(&o, fx("truncated.png"), &r, pool),
                      PV_IMAGE_CORRUPT);
     ck_assert_ptr_null(o);
     /* garbage inside the scan is a libjpeg warning, not an error: it
