@@ -10,10 +10,11 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
+use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form pyjwt_mint
                     pyjwt_decode login_token uniq key_file);
 
-plan tests => 48;
+plan tests => 49;
 
 my $dbh  = dbh();
 my $name = uniq('logout');
@@ -107,3 +108,13 @@ is(version(), 4, 'token_version 4');
 is_204(logout(authz => 'Bearer ' . pyjwt_mint({ %claims, ver => 4 },
                                               key_file(), alg => 'HS384')),
        'PyJWT HS384 token with the current ver');
+
+# No token (nor any part of its signature) in the error log.
+{
+    my $log = t_catfile(Apache::Test::vars('t_logs'), 'error_log');
+    open my $fh, '<', $log or die "$log: $!";
+    my $text = do { local $/; <$fh> };
+    my @found = grep { index($text, (split /\./, $_)[2]) >= 0 }
+                ($t1, $t2, $t3, $t4, $t5, $t6);
+    is(scalar @found, 0, 'no token signature in the error log');
+}
