@@ -25,12 +25,14 @@ like($modules, qr/^\s*preview_module \(shared\)\s*$/m,
 my $r = GET '/index.html';
 is($r->code, 200, 'server with mod_preview loaded serves /index.html');
 
-# The preview handler answers its Location: no token is a 401 with the
-# Bearer challenge and a JSON error body (DESIGN "Status codes").
-$r = GET '/preview/1';
-is($r->code, 401, 'GET /preview/1 without a token: 401');
-like($r->header('WWW-Authenticate') // '', qr/^Bearer realm="preview"/,
-     '401 carries WWW-Authenticate: Bearer realm="preview"');
+# Its handlers are dispatched: preview-login answers a GET with 405 and
+# Allow: POST (DESIGN "Handlers"), as JSON.
+$r = GET '/login';
+is($r->code, 405, 'GET /login (SetHandler preview-login): 405');
+is($r->header('Allow') // '', 'POST', '405 carries Allow: POST');
 like($r->header('Content-Type') // '', qr{^application/json\b},
-     '401 body is JSON');
-like($r->content, qr/"error"\s*:\s*"/, '401 body has an "error" member');
+     '405 body is JSON');
+
+# URLs outside its locations are left to httpd.
+$r = GET '/no-such-file';
+is($r->code, 404, 'an unmapped missing file: 404 from httpd');
