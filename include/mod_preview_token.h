@@ -37,8 +37,8 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
 int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
                           const pv_request_query_t *q);
 
-/* Log why (INFO, with the token's source and the client, never the token)
- * and send the 401 JSON body with WWW-Authenticate. Returns OK. */
+/* Log why (INFO, with the client and, unless PV_TOKSRC_NONE, the source; never
+ * the token) and send the 401 JSON body with WWW-Authenticate. Returns OK. */
 int pv_token_refuse(request_rec *r, const char *why, pv_token_source_e src);
 
 #endif /* MOD_PREVIEW_TOKEN_H */

@@ -257,7 +257,10 @@ static const char *parse_form(login_fields *f, const char *body, apr_size_t len,
                 *dlen = vlen;
             }
         }
-        s = pe + 1;
+        if (!amp) {
+            break;
+        }
+        s = amp + 1;
     }
     if (!f->user) {
         return "missing field: username";
@@ -597,13 +600,24 @@ int pv_logout_handler(request_rec *r)
         return send_db_unavailable(r, err);
     }
     if (rv == APR_NOTFOUND) {
-        return pv_token_refuse(r, "no such user", PV_TOKSRC_NONE);
+        return pv_token_refuse(
+            r,
+            apr_psprintf(r->pool, "user %" APR_UINT64_T_FMT " does not exist",
+                         claims.sub),
+            PV_TOKSRC_NONE);
     }
     if (rv != APR_SUCCESS) {
         return send_db_error(r, err);
     }
     if (claims.has_ver && claims.ver != img->token_version) {
-        return pv_token_refuse(r, "revoked", PV_TOKSRC_NONE);
+        return pv_token_refuse(
+            r,
+            apr_psprintf(r->pool,
+                         "revoked: user %" APR_UINT64_T_FMT
+                         " is at token_version %u, the token has %u",
+                         claims.sub, (unsigned)img->token_version,
+                         (unsigned)claims.ver),
+            PV_TOKSRC_NONE);
     }
     rv = pv_db_logout(&affected, &err, db, claims.sub, r->pool);
     if (rv == PV_DB_UNAVAILABLE) {

@@ -86,8 +86,9 @@ int pv_token_refuse(request_rec *r, const char *why, pv_token_source_e src)
 {
     /* INFO: a refused token is the client's problem, not the server's. */
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  PVLOGNO(0710) "token refused (%s) from %s, source: %s", why,
-                  r->useragent_ip, pv_token_source_str(src));
+                  PVLOGNO(0710) "token refused (%s) from %s%s%s", why,
+                  r->useragent_ip, src == PV_TOKSRC_NONE ? "" : ", source: ",
+                  src == PV_TOKSRC_NONE ? "" : pv_token_source_str(src));
     return pv_http_error(r, HTTP_UNAUTHORIZED, "invalid_token",
                          "missing, invalid, expired or revoked token", NULL, 0);
 }
