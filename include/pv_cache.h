@@ -1,0 +1,181 @@
+/* The preview cache (PreviewCacheDir, PreviewCacheMaxSize): rendered
+ * previews as files, named by a hash of exactly the ETag inputs, so the
+ * ETag and the cache can never disagree and a replaced source (new device,
+ * inode, size or mtime) never finds an old entry.
+ *
+ * Layout: <dir>/<ab>/<64 hex>, one level of 256 shards named by the first
+ * byte of the key. One level keeps a sweep to 256 readdirs; even 1 M
+ * entries make only 4 K names per folder, which ext4/xfs index well.
+ * Shard folders are made on first store; <dir> itself must exist (a
+ * missing <dir> is a failure the glue degrades on, never created here).
+ *
+ * Store: write to "<dir>/<ab>/.pvtmp.<key prefix>.XXXXXX" (mkstemp, mode
+ * 0600) then rename() over the final name. rename is atomic, so a reader
+ * sees no file or the whole file; a process that dies mid-write leaves only
+ * a temp file, which a sweep removes once older than temp_max_age. No
+ * fsync by default (tuning.fsync): after a power loss a delayed-allocation
+ * file system may leave an empty entry, so pv_cache_open treats an empty
+ * file as a miss and removes it (a valid preview is never empty).
+ *
+ * Last use (LRU): the entry's mtime. atime is not used: noatime/relatime
+ * mounts make it unreliable. A hit re-stamps mtime only when it is older
+ * than touch_interval (default 60 s), so a hot entry costs one utimes()
+ * a minute, not one per request. The source's own mtime is in the key,
+ * so the cache file's mtime is free for this.
+ *
+ * Size bound: a running total of bytes stored, in a pv_cache_usage_t that
+ * the glue places in shared memory (apr_shm, post_config) so that every
+ * child adds to one counter with apr_atomic ops; without one each process
+ * counts alone. It starts "unknown". pv_cache_sweep_due() is a cheap check
+ * (total unknown, or over max_size). pv_cache_maintain() then lets ONE
+ * sweeper run: one thread per process (an atomic flag; also because fcntl
+ * locks are per process and closing any descriptor of the lock file drops
+ * them) and one process per cache folder (a non-blocking fcntl lock on
+ * <dir>/.pvsweep.lock). The sweep scans the tree, removes stale temp
+ * files, then removes least recently used entries until the total is at
+ * most target_percent (default 90) of max_size, and re-syncs the running
+ * total from what it found on disk. The glue runs pv_cache_maintain()
+ * where no client waits: a background thread, or after the response has
+ * been sent. A sweep that cannot get under the bound (files it may not
+ * remove) is retried no sooner than retry_interval. Sizes are apparent
+ * file sizes; folders and temp files are not counted.
+ *
+ * Single flight: within a process, concurrent misses of one key render
+ * once. pv_cache_flight_begin() makes the first caller the leader; the
+ * others wait (bounded) for the leader to end, then open the entry, or
+ * render themselves when it is still a miss. Across processes, at worst a
+ * duplicate render; never a torn file.
+ *
+ * Degrade: every failure (missing, unwritable or full folder) is an
+ * apr_status_t; the glue renders without caching and logs at most one
+ * warning per warn_interval (pv_cache_warn_due()).
+ *
+ * Thread safety: every function may be called from any thread once the
+ * pv_cache_t exists; create it once per process (child_init, or
+ * post_config before the fork). Only pv_cache_tune() must run before
+ * other threads use the cache. */
+#ifndef PV_CACHE_H
+#define PV_CACHE_H
+
+#include <apr_errno.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+
+/* Length of a key: SHA-256 in lowercase hex. */
+#define PV_CACHE_KEY_LEN 64
+/* Length of the ETag value, quotes included: "<32 hex>". */
+#define PV_CACHE_ETAG_LEN 34
+
+/* pv_cache_store: the entry alone is bigger than the whole bound, so it is
+ * not cached (not a failure worth a warning). */
+#define PV_CACHE_TOO_BIG (APR_OS_START_USERERR + 800)
+
+/* Exactly the inputs of the ETag. Fill every field (zero what is unset:
+ * memset first); the hash covers each field in a fixed encoding. */
+typedef struct pv_cache_key_t {
+    apr_uint64_t image_id;
+    apr_uint64_t device;  /* the source's apr_finfo_t.device */
+    apr_uint64_t inode;   /* apr_finfo_t.inode */
+    apr_uint64_t size;    /* apr_finfo_t.size */
+    apr_int64_t mtime;    /* apr_finfo_t.mtime (microseconds) */
+    apr_uint32_t width;   /* box after PreviewSizes rounding, 0: unset */
+    apr_uint32_t height;  /* 0: unset */
+    apr_uint32_t fit;     /* pv_image_fit_e */
+    apr_uint32_t format;  /* pv_image_format_e, after negotiation */
+    apr_uint32_t quality; /* 1..100 */
+    /* Optional renderer identity (e.g. libvips version), so that an
+     * upgrade that changes the bytes changes the ETag too; NULL = "". */
+    const char *variant;
+} pv_cache_key_t;
+
+typedef struct pv_cache_t pv_cache_t;
+typedef struct pv_cache_usage_t pv_cache_usage_t;
+typedef struct pv_cache_flight_t pv_cache_flight_t;
+
+typedef struct pv_cache_tuning_t {
+    apr_interval_time_t touch_interval; /* 60 s: re-stamp mtime on a hit */
+    apr_interval_time_t temp_max_age;   /* 15 min: temp files to remove */
+    apr_interval_time_t warn_interval;  /* 60 s: pv_cache_warn_due() */
+    apr_interval_time_t retry_interval; /* 30 s: after a stuck sweep */
+    int target_percent;                 /* 90: a sweep stops at this */
+    int fsync;                          /* 0: fsync before rename when 1 */
+} pv_cache_tuning_t;
+
+/* Hex key (PV_CACHE_KEY_LEN characters) of these inputs. */
+apr_status_t pv_cache_key(const char **pout, const pv_cache_key_t *k,
+                          apr_pool_t *p);
+
+/* The strong ETag value, quotes included, of these inputs: the first 32
+ * hex digits of the key. Never contains the inputs as text. */
+apr_status_t pv_cache_etag(const char **pout, const pv_cache_key_t *k,
+                           apr_pool_t *p);
+
+/* Shared running total: pv_cache_usage_size() bytes of memory (apr_shm
+ * made in post_config), initialised once by pv_cache_usage_init(). */
+apr_size_t pv_cache_usage_size(void);
+pv_cache_usage_t *pv_cache_usage_init(void *mem);
+
+/* A cache on folder dir, bounded by max_size bytes (0: unbounded). usage:
+ * the shared total, or NULL for one of this process's own. Does not touch
+ * the disk. */
+apr_status_t pv_cache_create(pv_cache_t **pout, const char *dir,
+                             apr_off_t max_size, pv_cache_usage_t *usage,
+                             apr_pool_t *p);
+
+void pv_cache_tuning_default(pv_cache_tuning_t *t);
+void pv_cache_tune(pv_cache_t *c, const pv_cache_tuning_t *t);
+
+const char *pv_cache_dir(const pv_cache_t *c);
+/* The running total in bytes, or -1 while unknown (before a sweep). */
+apr_off_t pv_cache_usage_bytes(const pv_cache_t *c);
+
+/* Lookup. APR_SUCCESS: a hit, *pf open for reading in pool p (send it with
+ * a file bucket: apr_brigade_insert_file(bb, *pf, 0, finfo->size, p)),
+ * *pfinfo filled (size, mtime). APR_NOTFOUND: a miss. Anything else: a
+ * failure (the glue treats it as a miss). Outputs are set only on hit. */
+apr_status_t pv_cache_open(apr_file_t **pf, apr_finfo_t *pfinfo, pv_cache_t *c,
+                           const char *key, apr_pool_t *p);
+
+/* Store len bytes (len > 0) under key. Errors: the OS error (ENOENT for a
+ * missing folder, EACCES, ENOSPC, ...), PV_CACHE_TOO_BIG, APR_EINVAL for a
+ * malformed key. A failed store leaves no file behind. */
+apr_status_t pv_cache_store(pv_cache_t *c, const char *key, const void *buf,
+                            apr_size_t len, apr_pool_t *p);
+
+/* Single flight. *pleader = 1: render, store, then call
+ * pv_cache_flight_end(f, stored) (open the cache once more first: a
+ * previous leader may have just stored it). *pleader = 0: a leader has
+ * ended; open the cache, and render yourself on a miss; calling
+ * pv_cache_flight_end() is allowed and does nothing. APR_TIMEUP: the
+ * leader did not end within timeout; render yourself (*pout untouched).
+ * If pool p is destroyed before pv_cache_flight_end(), the leader's flight
+ * ends as failed, so waiters never hang on an aborted request. */
+apr_status_t pv_cache_flight_begin(pv_cache_flight_t **pout, int *pleader,
+                                   pv_cache_t *c, const char *key,
+                                   apr_interval_time_t timeout, apr_pool_t *p);
+void pv_cache_flight_end(pv_cache_flight_t *f, int stored);
+
+/* 1 when a sweep looks needed (running total unknown or over max_size)
+ * and is not held back by retry_interval. Cheap: atomic reads only. */
+int pv_cache_sweep_due(pv_cache_t *c);
+
+/* If a sweep is due and nobody else (thread or process) is sweeping this
+ * folder: sweep down to target_percent of max_size, set *ptotal, return
+ * APR_SUCCESS. APR_EAGAIN: not due. APR_EBUSY: another sweeper holds it.
+ * Other errors: the folder could not be scanned or locked. */
+apr_status_t pv_cache_maintain(apr_off_t *ptotal, pv_cache_t *c, apr_pool_t *p);
+
+/* Scan the tree, remove temp files older than temp_max_age, then remove
+ * least recently used entries until the total is <= target (target < 0:
+ * remove none). *ptotal: total bytes of the entries left; the running
+ * total is re-synced from it. Takes no lock: pv_cache_maintain() does. */
+apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
+                            apr_pool_t *p);
+
+/* 1 at most once per warn_interval per process (thread-safe): whether the
+ * glue should log that the cache is failing. */
+int pv_cache_warn_due(pv_cache_t *c);
+
+#endif /* PV_CACHE_H */
