@@ -1,0 +1,154 @@
+/* pv_slots: the render limiter: capacity, timed wait, release by pool
+ * cleanup, and many threads never holding more than n at once. */
+#include <check.h>
+#include <stdlib.h>
+
+#include <apr_general.h>
+#include <apr_pools.h>
+#include <apr_thread_proc.h>
+#include <apr_time.h>
+
+#include "pv_slots.h"
+
+static apr_pool_t *pool;
+
+static void setup(void)
+{
+    apr_pool_create(&pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+}
+
+START_TEST(refuses_zero)
+{
+    pv_slots_t *s = NULL;
+
+    ck_assert_int_eq(pv_slots_create(&s, 0, pool), APR_EINVAL);
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
+START_TEST(capacity_and_timeout)
+{
+    pv_slots_t *s;
+    apr_time_t t0;
+    apr_interval_time_t dt;
+
+    ck_assert_int_eq(pv_slots_create(&s, 2, pool), APR_SUCCESS);
+    ck_assert_int_eq(pv_slots_acquire(s, 0, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pv_slots_acquire(s, 0, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pv_slots_in_use(s), 2);
+    ck_assert_int_eq(pv_slots_acquire(s, 0, NULL), APR_TIMEUP);
+    t0 = apr_time_now();
+    ck_assert_int_eq(pv_slots_acquire(s, apr_time_from_msec(150), NULL),
+                     APR_TIMEUP);
+    dt = apr_time_now() - t0;
+    ck_assert_msg(dt >= apr_time_from_msec(140) && dt < apr_time_from_sec(2),
+                  "waited %ld us", (long)dt);
+    pv_slots_release(s, NULL);
+    ck_assert_int_eq(pv_slots_in_use(s), 1);
+    ck_assert_int_eq(pv_slots_acquire(s, 0, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pv_slots_peak(s), 2);
+}
+END_TEST
+
+START_TEST(released_with_owner_pool)
+{
+    pv_slots_t *s;
+    apr_pool_t *req, *req2;
+
+    ck_assert_int_eq(pv_slots_create(&s, 1, pool), APR_SUCCESS);
+    apr_pool_create(&req, pool);
+    ck_assert_int_eq(pv_slots_acquire(s, 0, req), APR_SUCCESS);
+    ck_assert_int_eq(pv_slots_acquire(s, 0, NULL), APR_TIMEUP);
+    apr_pool_destroy(req); /* an aborted request gives its slot back */
+    ck_assert_int_eq(pv_slots_in_use(s), 0);
+
+    /* Released explicitly, then the pool dies: not released twice. */
+    apr_pool_create(&req2, pool);
+    ck_assert_int_eq(pv_slots_acquire(s, 0, req2), APR_SUCCESS);
+    pv_slots_release(s, req2);
+    ck_assert_int_eq(pv_slots_in_use(s), 0);
+    ck_assert_int_eq(pv_slots_acquire(s, 0, NULL), APR_SUCCESS);
+    apr_pool_destroy(req2);
+    ck_assert_int_eq(pv_slots_in_use(s), 1);
+}
+END_TEST
+
+typedef struct {
+    pv_slots_t *s;
+    volatile int over; /* set if a thread saw more than the max held */
+    int got;
+    apr_thread_mutex_t *m;
+} race_t;
+
+static void *APR_THREAD_FUNC worker(apr_thread_t *t, void *data)
+{
+    race_t *r = data;
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        if (pv_slots_acquire(r->s, apr_time_from_sec(10), NULL) ==
+            APR_SUCCESS) {
+            if (pv_slots_in_use(r->s) > 3) {
+                r->over = 1;
+            }
+            apr_sleep(1000);
+            apr_thread_mutex_lock(r->m);
+            r->got++;
+            apr_thread_mutex_unlock(r->m);
+            pv_slots_release(r->s, NULL);
+        }
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+START_TEST(threads_bounded)
+{
+    race_t r = {NULL, 0, 0, NULL};
+    apr_thread_t *th[8];
+    apr_status_t st;
+    int i;
+
+    ck_assert_int_eq(pv_slots_create(&r.s, 3, pool), APR_SUCCESS);
+    apr_thread_mutex_create(&r.m, APR_THREAD_MUTEX_DEFAULT, pool);
+    for (i = 0; i < 8; i++) {
+        ck_assert_int_eq(apr_thread_create(&th[i], NULL, worker, &r, pool),
+                         APR_SUCCESS);
+    }
+    for (i = 0; i < 8; i++) {
+        apr_thread_join(&st, th[i]);
+    }
+    ck_assert_int_eq(r.over, 0);
+    ck_assert_int_eq(r.got, 8 * 50);
+    ck_assert_int_eq(pv_slots_peak(r.s), 3);
+    ck_assert_int_eq(pv_slots_in_use(r.s), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("pv_slots");
+    TCase *tc = tcase_create("slots");
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, refuses_zero);
+    tcase_add_test(tc, capacity_and_timeout);
+    tcase_add_test(tc, released_with_owner_pool);
+    tcase_add_test(tc, threads_bounded);
+    suite_add_tcase(su, tc);
+    sr = srunner_create(su);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
