@@ -34,7 +34,8 @@
  * <dir>/.pvsweep.lock). The sweep scans the tree, removes stale temp
  * files, then removes least recently used entries until the total is at
  * most target_percent (default 90) of max_size, and re-syncs the running
- * total from what it found on disk. The glue runs pv_cache_maintain()
+ * total from what it found on disk (and logs one PV_LOG_INFO line,
+ * PV0800, with what it found and removed). The glue runs pv_cache_maintain()
  * where no client waits: a background thread, or after the response has
  * been sent. A sweep that cannot get under the bound (files it may not
  * remove) is retried no sooner than retry_interval. Sizes are apparent
@@ -173,6 +174,11 @@ apr_status_t pv_cache_maintain(apr_off_t *ptotal, pv_cache_t *c, apr_pool_t *p);
  * total is re-synced from it. Takes no lock: pv_cache_maintain() does. */
 apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
                             apr_pool_t *p);
+
+/* Whether this process can write into the folder (creates and removes a
+ * temp file): for a warning at start-up (child_init, after the switch to
+ * the httpd user). APR_SUCCESS or the OS error. */
+apr_status_t pv_cache_probe(pv_cache_t *c, apr_pool_t *p);
 
 /* 1 at most once per warn_interval per process (thread-safe): whether the
  * glue should log that the cache is failing. */

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "pv_cache.h"
+#include "pv_log.h"
 
 /* Temp files carry this prefix: the sweep removes only these and keys. */
 #define PV_CACHE_TEMP_PREFIX ".pvtmp."
@@ -572,8 +573,8 @@ static int dir_next(apr_finfo_t *fi, apr_dir_t *d)
 
 /* Entries and stale temp files of one shard folder. */
 static void sweep_shard(apr_array_header_t *entries, apr_off_t *ptotal,
-                        pv_cache_t *c, const char *shard, apr_time_t now,
-                        apr_pool_t *p)
+                        int *ptemps, pv_cache_t *c, const char *shard,
+                        apr_time_t now, apr_pool_t *p)
 {
     apr_dir_t *d;
     apr_finfo_t fi, st;
@@ -597,8 +598,9 @@ static void sweep_shard(apr_array_header_t *entries, apr_off_t *ptotal,
             continue;
         }
         if (temp) {
-            if (now - st.mtime > c->tuning.temp_max_age) {
-                apr_file_remove(path, p);
+            if (now - st.mtime > c->tuning.temp_max_age &&
+                apr_file_remove(path, p) == APR_SUCCESS) {
+                (*ptemps)++;
             }
             continue;
         }
@@ -622,9 +624,9 @@ apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
     apr_finfo_t fi;
     apr_uint64_t before = apr_atomic_read64(&c->usage->bytes);
     apr_time_t now = apr_time_now();
-    apr_off_t total = 0;
+    apr_off_t total = 0, scanned;
     apr_status_t rv;
-    int i;
+    int i, temps = 0, removed = 0;
 
     if ((rv = apr_pool_create(&sp, p)) != APR_SUCCESS) {
         return rv;
@@ -638,11 +640,12 @@ apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
         if (!is_hex2(fi.name)) {
             continue;
         }
-        sweep_shard(entries, &total, c,
+        sweep_shard(entries, &total, &temps, c,
                     apr_pstrcat(ip, c->dir, "/", fi.name, NULL), now, ip);
         apr_pool_clear(ip);
     }
     apr_dir_close(top);
+    scanned = total;
     if (target >= 0 && total > target) {
         qsort(entries->elts, (size_t)entries->nelts, sizeof(sweep_entry_t),
               sweep_entry_cmp);
@@ -652,6 +655,7 @@ apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
             /* Gone already counts as removed (another sweep, a replace). */
             if (r == APR_SUCCESS || APR_STATUS_IS_ENOENT(r)) {
                 total -= e->size;
+                removed++;
             }
             if ((i & 255) == 255) {
                 apr_pool_clear(ip);
@@ -661,6 +665,11 @@ apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
     /* Re-sync: what is on disk plus what others stored meanwhile. */
     apr_atomic_add64(&c->usage->bytes, (apr_uint64_t)total - before);
     apr_atomic_set32(&c->usage->known, 1);
+    pv_log(PV_LOG_INFO,
+           PVLOGNO(0800) "cache sweep of %s: %d entries, %" APR_OFF_T_FMT
+                         " bytes found, %d removed, %" APR_OFF_T_FMT
+                         " bytes kept, %d stale temp files removed",
+           c->dir, entries->nelts, scanned, removed, total, temps);
     *ptotal = total;
 cleanup:
     apr_pool_destroy(sp);
@@ -718,5 +727,28 @@ apr_status_t pv_cache_maintain(apr_off_t *ptotal, pv_cache_t *c, apr_pool_t *p)
 cleanup:
     apr_pool_destroy(sp); /* closes the lock file: releases the lock */
     apr_atomic_set32(&sweeping, 0);
+    return rv;
+}
+
+apr_status_t pv_cache_probe(pv_cache_t *c, apr_pool_t *p)
+{
+    apr_pool_t *tp = NULL;
+    apr_file_t *f = NULL;
+    char *tmp;
+    apr_status_t rv;
+
+    if ((rv = apr_pool_create(&tp, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* A name no entry can have; removed at once. */
+    tmp =
+        apr_pstrcat(tp, c->dir, "/" PV_CACHE_TEMP_PREFIX "probe.XXXXXX", NULL);
+    rv = apr_file_mktemp(
+        &f, tmp, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL, tp);
+    if (rv == APR_SUCCESS) {
+        apr_file_close(f);
+        apr_file_remove(tmp, tp);
+    }
+    apr_pool_destroy(tp);
     return rv;
 }

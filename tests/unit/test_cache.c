@@ -19,6 +19,7 @@
 #include <apr_thread_proc.h>
 
 #include "pv_cache.h"
+#include "pv_log.h"
 
 static apr_pool_t *pool;
 static char tmpdir[256];
@@ -107,6 +108,17 @@ static void set_mtime(pv_cache_t *c, const char *key, apr_time_t t)
     const char *path = apr_pstrcat(pool, pv_cache_dir(c), "/",
                                    apr_pstrndup(pool, key, 2), "/", key, NULL);
     ck_assert_int_eq(apr_file_mtime_set(path, t, pool), APR_SUCCESS);
+}
+
+static char last_log[1024];
+static int log_count;
+
+static void log_capture(void *baton, pv_log_level_e level, const char *msg)
+{
+    (void)baton;
+    (void)level;
+    snprintf(last_log, sizeof(last_log), "%s", msg);
+    log_count++;
 }
 
 static int exists(const char *path)
@@ -649,7 +661,17 @@ START_TEST(sweep_keeps_most_recent_and_removes_stale_temps)
     put_file(foreign_top, 50000, now - apr_time_from_sec(7200));
 
     /* target < 0: count only */
+    pv_log_set(log_capture, NULL);
+    log_count = 0;
     ck_assert_int_eq(pv_cache_sweep(&total, c, -1, pool), APR_SUCCESS);
+    pv_log_set(NULL, NULL);
+    ck_assert_int_eq(log_count, 1);
+    ck_assert_str_eq(last_log,
+                     apr_psprintf(pool,
+                                  "PV0800: cache sweep of %s: 20 entries, "
+                                  "200000 bytes found, 0 removed, 200000 "
+                                  "bytes kept, 1 stale temp files removed",
+                                  tmpdir));
     ck_assert_int_eq(total, 200000);
     ck_assert_int_eq(pv_cache_usage_bytes(c), 200000);
     ck_assert_int_eq(exists(old_tmp), 0);
@@ -834,6 +856,35 @@ START_TEST(unusable_folder_degrades)
 }
 END_TEST
 
+START_TEST(probe_tells_writable)
+{
+    const char *file = apr_pstrcat(pool, tmpdir, "/plain", NULL);
+    pv_cache_t *c = make_cache(tmpdir, 0);
+    apr_dir_t *d;
+    apr_finfo_t e;
+    int names = 0;
+    FILE *fp;
+
+    ck_assert_int_eq(pv_cache_probe(c, pool), APR_SUCCESS);
+    /* and leaves nothing behind */
+    ck_assert_int_eq(apr_dir_open(&d, tmpdir, pool), APR_SUCCESS);
+    while (apr_dir_read(&e, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        if (strcmp(e.name, ".") && strcmp(e.name, "..")) {
+            names++;
+        }
+    }
+    apr_dir_close(d);
+    ck_assert_int_eq(names, 0);
+    fp = fopen(file, "w");
+    ck_assert_ptr_nonnull(fp);
+    fclose(fp);
+    c = make_cache(apr_pstrcat(pool, file, "/sub", NULL), 0);
+    ck_assert_int_eq(pv_cache_probe(c, pool), APR_ENOTDIR);
+    c = make_cache(apr_pstrcat(pool, tmpdir, "/missing", NULL), 0);
+    ck_assert_int_eq(pv_cache_probe(c, pool), APR_ENOENT);
+}
+END_TEST
+
 START_TEST(store_failure_leaves_no_temp)
 {
     pv_cache_t *c = make_cache(tmpdir, 0);
@@ -938,6 +989,7 @@ int main(void)
     tcase_add_test(tc, maintain_sweeps_when_over_bound);
     tcase_add_test(tc, maintain_one_process_at_a_time_shared_counter);
     tcase_add_test(tc, unusable_folder_degrades);
+    tcase_add_test(tc, probe_tells_writable);
     tcase_add_test(tc, store_failure_leaves_no_temp);
     tcase_add_test(tc, warn_once_per_interval);
     suite_add_tcase(s, tc);
