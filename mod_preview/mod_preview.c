@@ -2,12 +2,16 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
 
 #include "mod_preview.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_limit.h"
 #include "mod_preview_login.h"
+#include "mod_preview_preview.h"
+#include "mod_preview_redact.h"
 #include "pv_log.h"
 
 /* The core's log lines go to the main server's error log. */
@@ -52,6 +56,7 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pv_limit_child_init(pchild, s);
     pv_dbpool_child_init(pchild, s);
+    pv_preview_child_init(pchild, s);
 }
 
 /* Hooks, in the order httpd runs them:
@@ -69,10 +74,21 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  * - child_init: the limiter's mutex attached; MariaDB's client library
  *   started (once, before the worker threads) and one pool per distinct
  *   database created (connections open lazily, on first use).
- * - handler: preview-login and preview-logout, each declining any other
- *   handler name. */
+ *   Then libvips is started (the core's log already goes to httpd) and
+ *   the render slots (PreviewMaxRenders) are made, per process.
+ * - post_read_request (REALLY_FIRST, and before mod_log_forensic, which
+ *   logs there too): token values in the request line, URI and query
+ *   become REDACTED; the original query is kept for our handlers.
+ * - fixups (REALLY_LAST, once the handler is known): a request none of our
+ *   handlers serves gets its original request line and query back.
+ * - handler: preview-login, preview-logout and preview, each declining any
+ *   other handler name.
+ * - log_transaction (REALLY_FIRST, before mod_log_config): redacted again,
+ *   along the whole internal-redirect chain. */
 static void pv_register_hooks(apr_pool_t *p)
 {
+    static const char *const before_forensic[] = {"mod_log_forensic.c", NULL};
+
     ap_hook_pre_config(pv_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(pv_config_check_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_post_config(pv_post_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -81,6 +97,12 @@ static void pv_register_hooks(apr_pool_t *p)
     ap_hook_child_init(pv_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(pv_login_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(pv_logout_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(pv_preview_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(pv_redact_post_read_request, NULL,
+                              before_forensic, APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(pv_redact_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_log_transaction(pv_redact_log_transaction, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
 }
 
 /* clang-format off */

@@ -8,6 +8,7 @@
 
 #include "mod_preview_config.h"
 #include "mod_preview_http.h"
+#include "mod_preview_redact.h"
 #include "mod_preview_token.h"
 #include "pv_log.h"
 
@@ -36,7 +37,7 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
 {
     const pv_srv_conf *c = pv_srv_conf_get(r->server);
     pv_request_query_t *parsed = NULL;
-    const char *perr = NULL;
+    const char *perr = NULL, *args;
     const char *tok;
     apr_size_t len;
     apr_status_t rv;
@@ -54,9 +55,10 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
         *psrc = PV_TOKSRC_BEARER;
         return APR_EINVAL;
     }
-    if (!q && r->args &&
-        pv_request_parse_query(&parsed, &perr, r->args, r->pool) ==
-            APR_SUCCESS) {
+    /* The query as sent: r->args has been redacted for the logs. */
+    args = pv_redact_original_args(r);
+    if (!q && args &&
+        pv_request_parse_query(&parsed, &perr, args, r->pool) == APR_SUCCESS) {
         q = parsed;
     }
     if (q && q->token) {

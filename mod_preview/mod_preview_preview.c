@@ -1,0 +1,597 @@
+/* preview: GET/HEAD <location>/<image-id>?token=...&w=&h=&fit=&format=&q=
+ *
+ * In order: method (405), token (401), query (400), image id (404), one
+ * database round trip for ownership and revocation (401/404), the source
+ * path checked under PreviewStorageRoot (404), its header probed (413/415),
+ * the output format negotiated, the ETag (304 on If-None-Match, no render),
+ * [the preview cache will be looked up here], a render slot (503), the
+ * render, and the bytes sent without a copy. */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_buckets.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mod_preview.h"
+#include "mod_preview_config.h"
+#include "mod_preview_db.h"
+#include "mod_preview_http.h"
+#include "mod_preview_login.h"
+#include "mod_preview_preview.h"
+#include "mod_preview_redact.h"
+#include "mod_preview_token.h"
+#include "pv_cache.h"
+#include "pv_db.h"
+#include "pv_image.h"
+#include "pv_log.h"
+#include "pv_request.h"
+#include "pv_slots.h"
+
+APLOG_USE_MODULE(preview);
+
+/* server_rec -> pv_slots_t, written in child_init only. */
+static apr_hash_t *render_slots;
+
+void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    const pv_srv_conf *mc = pv_srv_conf_get(s);
+    pv_slots_t *main_slots = NULL;
+    apr_status_t rv;
+    server_rec *sv;
+
+    rv = pv_image_init(1);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     PVLOGNO(0901) "libvips did not start: previews will "
+                                   "fail with 500");
+    }
+    render_slots = apr_hash_make(pchild);
+    /* Virtual hosts with the main server's PreviewMaxRenders share its
+     * slots, so that the bound holds per process, not per vhost. */
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
+        pv_slots_t *slots = NULL;
+
+        if (main_slots && c->max_renders == mc->max_renders) {
+            slots = main_slots;
+        }
+        else if (pv_slots_create(&slots, (int)c->max_renders, pchild) !=
+                 APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv,
+                         PVLOGNO(0902) "cannot create %d render slots",
+                         (int)c->max_renders);
+            continue;
+        }
+        if (sv == s) {
+            main_slots = slots;
+        }
+        apr_hash_set(render_slots, sv, sizeof(sv), slots);
+    }
+}
+
+/* ------------------------------------------------------------ responses */
+
+static int send_not_found(request_rec *r)
+{
+    /* The one 404 of this handler: a missing image and someone else's
+     * image must be indistinguishable, body and headers alike. */
+    return pv_http_error(r, HTTP_NOT_FOUND, "not_found", "no such image", NULL,
+                         0);
+}
+
+static int send_server_error(request_rec *r)
+{
+    return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                         "internal server error", NULL, 0);
+}
+
+/* Map an image core status to the answer (and a log line). */
+static int send_image_error(request_rec *r, apr_uint64_t id, apr_status_t st)
+{
+    switch (st) {
+        case PV_IMAGE_NOT_FOUND:
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          PVLOGNO(0903) "image %" APR_UINT64_T_FMT
+                                        ": source file missing or not a "
+                                        "regular file",
+                          id);
+            return send_not_found(r);
+        case PV_IMAGE_TOO_BIG:
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          PVLOGNO(0904) "image %" APR_UINT64_T_FMT
+                                        ": source over PreviewMaxSourceBytes "
+                                        "or PreviewMaxSourcePixels",
+                          id);
+            return pv_http_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                                 "the source image is over this server's "
+                                 "size limits",
+                                 NULL, 0);
+        case PV_IMAGE_UNSUPPORTED:
+        case PV_IMAGE_CORRUPT:
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          PVLOGNO(0905) "image %" APR_UINT64_T_FMT
+                                        ": source %s",
+                          id, pv_image_status_str(st));
+            return pv_http_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                 "unsupported_image",
+                                 "the source is not an image this server "
+                                 "renders",
+                                 NULL, 0);
+        default:
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          PVLOGNO(0906) "image %" APR_UINT64_T_FMT
+                                        ": render failed: %s",
+                          id, pv_image_status_str(st));
+            return send_server_error(r);
+    }
+}
+
+/* ---------------------------------------------------------- the token */
+
+/* Only the token=/access_token= pairs of a query: the token must be found
+ * even when another parameter is malformed, so that an unauthenticated
+ * client gets 401 and learns nothing about the parameters (401 before
+ * 400). Names are matched as pv_request_parse_query() reads them. */
+static const char *token_pairs(const char *args, apr_pool_t *p)
+{
+    const char *s = args, *end;
+    char *out, *o;
+
+    if (!args) {
+        return NULL;
+    }
+    end = strchr(args, '#');
+    if (!end) {
+        end = args + strlen(args);
+    }
+    out = o = apr_palloc(p, (end - args) + 1);
+    while (s < end) {
+        const char *amp = memchr(s, '&', end - s);
+        const char *pe = amp ? amp : end;
+        const char *eq = memchr(s, '=', pe - s);
+        const char *name;
+        apr_size_t nlen;
+
+        if (pv_request_unescape(&name, &nlen, s, (eq ? eq : pe) - s, p) ==
+                APR_SUCCESS &&
+            ((nlen == 5 && !memcmp(name, "token", 5)) ||
+             (nlen == 12 && !memcmp(name, "access_token", 12)))) {
+            if (o > out) {
+                *o++ = '&';
+            }
+            memcpy(o, s, pe - s);
+            o += pe - s;
+        }
+        s = amp ? amp + 1 : end;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* -------------------------------------------------------- the source */
+
+static apr_status_t close_fd(void *data)
+{
+    close((int)(apr_uintptr_t)data);
+    return APR_SUCCESS;
+}
+
+static int refuse_path(request_rec *r, apr_uint64_t id, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  PVLOGNO(0907) "image %" APR_UINT64_T_FMT
+                                ": source path refused: %s",
+                  id, why);
+    return send_not_found(r);
+}
+
+/* The database's path, resolved under PreviewStorageRoot. Returns OK;
+ * *psrc is set (the name to give libvips) only when the source may be
+ * read, else the answer has been sent. The check: no NUL, not absolute, no ".."
+ * segment; realpath() (every symlink resolved) must lie under the root
+ * followed by '/'; the resolved path is opened with O_NOFOLLOW and
+ * /proc/self/fd/N must name that same path; libvips then reads
+ * /proc/self/fd/N, which reopens the very inode that was checked, so
+ * nothing swapped in between check and use is read. Chosen over an
+ * O_NOFOLLOW walk of each component so that symlinks inside the root keep
+ * working. Without /proc the resolved path is used (a narrow race with
+ * someone who can write inside the root). Any refusal: 404 and a
+ * warning. */
+static int resolve_source(const char **psrc, request_rec *r,
+                          const pv_srv_conf *c, apr_uint64_t id,
+                          const pv_db_image_t *img)
+{
+    const char *root = c->storage_root, *seg, *full, *proc;
+    apr_size_t rlen;
+    char *real, linkbuf[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    if (!root) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      PVLOGNO(0908) "no PreviewStorageRoot for this server");
+        return send_server_error(r);
+    }
+    if (img->path_len == 0) {
+        return refuse_path(r, id, "empty path");
+    }
+    if (strlen(img->path) != img->path_len) {
+        return refuse_path(r, id, "NUL byte in the path");
+    }
+    if (img->path[0] == '/') {
+        return refuse_path(r, id, "absolute path");
+    }
+    for (seg = img->path; seg; seg = strchr(seg, '/')) {
+        if (*seg == '/') {
+            seg++;
+        }
+        if (seg[0] == '.' && seg[1] == '.' && (seg[2] == '/' || !seg[2])) {
+            return refuse_path(r, id, "'..' segment");
+        }
+    }
+    full = apr_pstrcat(r->pool, root, "/", img->path, NULL);
+    real = realpath(full, NULL);
+    if (!real) {
+        int e = errno;
+
+        if (e == ENOENT || e == ENOTDIR) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          PVLOGNO(0909) "image %" APR_UINT64_T_FMT
+                                        ": source file missing",
+                          id);
+            return send_not_found(r);
+        }
+        return refuse_path(
+            r, id, apr_psprintf(r->pool, "cannot resolve: %s", strerror(e)));
+    }
+    full = apr_pstrdup(r->pool, real);
+    free(real);
+    rlen = strlen(root);
+    if (strncmp(full, root, rlen) != 0 ||
+        (root[rlen - 1] != '/' && full[rlen] != '/') || !full[rlen]) {
+        return refuse_path(r, id,
+                           "resolves outside PreviewStorageRoot (symlink?)");
+    }
+    fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+
+        if (e == ENOENT) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          PVLOGNO(0910) "image %" APR_UINT64_T_FMT
+                                        ": source file missing",
+                          id);
+            return send_not_found(r);
+        }
+        return refuse_path(
+            r, id, apr_psprintf(r->pool, "cannot open: %s", strerror(e)));
+    }
+    apr_pool_cleanup_register(r->pool, (void *)(apr_uintptr_t)fd, close_fd,
+                              apr_pool_cleanup_null);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return refuse_path(r, id, "not a regular file");
+    }
+    proc = apr_psprintf(r->pool, "/proc/self/fd/%d", fd);
+    n = readlink(proc, linkbuf, sizeof(linkbuf) - 1);
+    if (n < 0) {
+        *psrc = full;
+        return OK;
+    }
+    linkbuf[n] = '\0';
+    if (strcmp(linkbuf, full) != 0) {
+        return refuse_path(r, id, "changed while it was opened");
+    }
+    *psrc = proc;
+    return OK;
+}
+
+/* ---------------------------------------------------- conditional GET */
+
+/* RFC 9110 13.1.2: If-None-Match uses the weak comparison, "*" matches
+ * any current representation. etag is ours, quoted. */
+static int none_match(const char *header, const char *etag)
+{
+    apr_size_t elen = strlen(etag);
+    const char *s = header;
+
+    if (!s) {
+        return 0;
+    }
+    while (*s) {
+        const char *e;
+
+        while (*s == ' ' || *s == '\t' || *s == ',') {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        if (*s == '*') {
+            return 1;
+        }
+        if (s[0] == 'W' && s[1] == '/') {
+            s += 2;
+        }
+        if (*s != '"') {
+            /* Not an entity-tag: skip to the next comma. */
+            e = strchr(s, ',');
+            if (!e) {
+                break;
+            }
+            s = e;
+            continue;
+        }
+        e = strchr(s + 1, '"');
+        if (!e) {
+            break;
+        }
+        if ((apr_size_t)(e + 1 - s) == elen && !memcmp(s, etag, elen)) {
+            return 1;
+        }
+        s = e + 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ handler */
+
+/* The mask of formats this libvips can write (AVIF needs an encoder). */
+static int formats_available(void)
+{
+    int mask = 0, f;
+
+    for (f = PV_FORMAT_JPEG; f <= PV_FORMAT_PNG; f++) {
+        if (pv_image_format_available((pv_image_format_e)f)) {
+            mask |= 1 << f;
+        }
+    }
+    return mask;
+}
+
+static int serve(request_rec *r)
+{
+    const pv_srv_conf *c = pv_srv_conf_get(r->server);
+    const pv_dir_conf *d = pv_dir_conf_get(r);
+    const char *args = pv_redact_original_args(r);
+    pv_request_query_t *q = NULL, *qtok = NULL;
+    pv_token_claims_t claims;
+    pv_db_image_t *img = NULL;
+    pv_image_info_t *info = NULL;
+    pv_image_out_t *out = NULL;
+    pv_render_req_t req;
+    pv_cache_key_t key;
+    pv_image_format_e fmt;
+    pv_db_pool_t *db;
+    pv_slots_t *slots;
+    apr_bucket_brigade *bb;
+    const char *perr = NULL, *err = NULL, *src = NULL, *etag = NULL;
+    apr_uint64_t id;
+    apr_int64_t max_age;
+    apr_status_t rv;
+    apr_time_t t0;
+    int rc, vary = 0, allowed, bw, bh, quality;
+
+    ap_discard_request_body(r);
+    if (r->method_number != M_GET) {
+        return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                             "method not allowed", "GET, HEAD", 0);
+    }
+
+    /* 401 before anything else about the request. */
+    pv_request_parse_query(&qtok, &perr, token_pairs(args, r->pool), r->pool);
+    if (pv_token_authenticate(&claims, r, qtok) != OK) {
+        return OK;
+    }
+    apr_table_setn(r->notes, PV_NOTE_USER,
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, claims.sub));
+
+    if (pv_request_parse_query(&q, &perr, args, r->pool) != APR_SUCCESS) {
+        return pv_http_error(
+            r, HTTP_BAD_REQUEST, "bad_request",
+            apr_pstrcat(r->pool, "invalid parameter: ", perr, NULL), NULL, 0);
+    }
+    if (pv_request_id_from_path(&id, r->uri, NULL) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      PVLOGNO(0911) "not an image id: %s", r->uri);
+        return send_not_found(r);
+    }
+    apr_table_setn(r->notes, PV_NOTE_IMAGE,
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, id));
+
+    /* One round trip: revocation and ownership together. */
+    db = pv_dbpool_get(r->server);
+    if (!db) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      PVLOGNO(0912) "preview needs PreviewDBParams in this "
+                                    "server");
+        return send_server_error(r);
+    }
+    rv = pv_db_image_lookup(&img, &err, db, id, claims.sub, r->pool);
+    if (rv == PV_DB_UNAVAILABLE) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      PVLOGNO(0913) "database unavailable: %s",
+                      err ? err : "?");
+        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                             "the database is unreachable; retry later", NULL,
+                             PV_DB_RETRY_AFTER);
+    }
+    if (rv == APR_NOTFOUND) {
+        return pv_token_refuse(
+            r,
+            apr_psprintf(r->pool, "user %" APR_UINT64_T_FMT " does not exist",
+                         claims.sub),
+            PV_TOKSRC_NONE);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      PVLOGNO(0914) "database error: %s", err ? err : "?");
+        return send_server_error(r);
+    }
+    if (claims.has_ver && claims.ver != img->token_version) {
+        return pv_token_refuse(
+            r,
+            apr_psprintf(r->pool,
+                         "revoked: user %" APR_UINT64_T_FMT
+                         " is at token_version %u, the token has %u",
+                         claims.sub, (unsigned)img->token_version,
+                         (unsigned)claims.ver),
+            PV_TOKSRC_NONE);
+    }
+    if (!img->path) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      PVLOGNO(0915) "image %" APR_UINT64_T_FMT
+                                    " does not exist or is not user "
+                                    "%" APR_UINT64_T_FMT "'s",
+                      id, claims.sub);
+        return send_not_found(r);
+    }
+
+    rc = resolve_source(&src, r, c, id, img);
+    if (rc != OK || !src) {
+        return OK;
+    }
+    memset(&req, 0, sizeof(req));
+    req.limits.max_bytes = (apr_off_t)c->max_source_bytes;
+    req.limits.max_pixels = (apr_uint64_t)c->max_source_pixels;
+    /* Header only (no pixel decoded): limits, alpha for the format, and
+     * the identity of the file for the ETag. */
+    rv = pv_image_probe(&info, src, &req.limits, r->pool);
+    if (rv != PV_IMAGE_OK) {
+        return send_image_error(r, id, rv);
+    }
+
+    pv_request_resolve_size(&bw, &bh, q->w, q->h, d->sizes, d->nsizes,
+                            d->default_size);
+    allowed = d->formats & formats_available();
+    if (pv_request_pick_format(&fmt, &vary, q->format,
+                               apr_table_get(r->headers_in, "Accept"), allowed,
+                               info->has_alpha) != APR_SUCCESS) {
+        return pv_http_error(r, HTTP_BAD_REQUEST, "bad_request",
+                             "invalid parameter: format", NULL, 0);
+    }
+    quality = q->quality ? q->quality : d->quality;
+
+    memset(&key, 0, sizeof(key));
+    key.image_id = id;
+    key.device = info->device;
+    key.inode = info->inode;
+    key.size = (apr_uint64_t)info->size;
+    key.mtime = info->mtime;
+    key.width = (apr_uint32_t)bw;
+    key.height = (apr_uint32_t)bh;
+    key.fit = (apr_uint32_t)q->fit;
+    key.format = (apr_uint32_t)fmt;
+    key.quality = (apr_uint32_t)quality;
+    if (pv_cache_etag(&etag, &key, r->pool) != APR_SUCCESS) {
+        return send_server_error(r);
+    }
+
+    /* A browser keeps the preview no longer than the token that fetched
+     * it; private: never in a shared cache. */
+    max_age = claims.exp - apr_time_sec(r->request_time);
+    if (max_age < 0) {
+        max_age = 0;
+    }
+    apr_table_setn(r->headers_out, "ETag", etag);
+    apr_table_setn(
+        r->headers_out, "Cache-Control",
+        apr_psprintf(r->pool, "private, max-age=%" APR_INT64_T_FMT, max_age));
+    if (vary) {
+        apr_table_mergen(r->headers_out, "Vary", "Accept");
+    }
+    if (none_match(apr_table_get(r->headers_in, "If-None-Match"), etag)) {
+        r->status = HTTP_NOT_MODIFIED;
+        return OK;
+    }
+
+    /* (the preview cache lookup goes here: a hit is sent from its file) */
+
+    slots = apr_hash_get(render_slots, r->server, sizeof(r->server));
+    if (slots && pv_slots_acquire(slots, apr_time_from_sec(c->render_timeout),
+                                  r->pool) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      PVLOGNO(0916) "image %" APR_UINT64_T_FMT
+                                    ": no render slot free within "
+                                    "PreviewRenderTimeout (%" APR_INT64_T_FMT
+                                    " s)",
+                      id, c->render_timeout);
+        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "busy",
+                             "too many previews are being made; retry later",
+                             NULL, PV_RENDER_RETRY_AFTER);
+    }
+    req.width = bw;
+    req.height = bh;
+    req.fit = q->fit;
+    req.format = fmt;
+    req.quality = quality;
+    t0 = apr_time_now();
+    rv = pv_image_render(&out, src, &req, r->pool);
+    if (slots) {
+        pv_slots_release(slots, r->pool);
+    }
+    if (rv != PV_IMAGE_OK) {
+        return send_image_error(r, id, rv);
+    }
+    /* The descriptor was checked; the render reopened it by name. */
+    if (out->source->device != info->device ||
+        out->source->inode != info->inode) {
+        return refuse_path(r, id, "changed during the render");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  PVLOGNO(0917) "image %" APR_UINT64_T_FMT
+                                " rendered: %dx%d %s, %" APR_SIZE_T_FMT
+                                " bytes, %" APR_TIME_T_FMT " ms",
+                  id, out->width, out->height, pv_image_format_name(fmt),
+                  out->len, apr_time_as_msec(apr_time_now() - t0));
+
+    ap_set_content_type(r, out->mime);
+    ap_set_content_length(r, (apr_off_t)out->len);
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    r->status = HTTP_OK;
+    /* No copy: a pool bucket on the request pool that owns the libvips
+     * buffer (its cleanup copies the bytes should the pool go first). HEAD
+     * gets the same headers; httpd drops the body. */
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(
+        bb, apr_bucket_pool_create((const char *)out->data, out->len, r->pool,
+                                   r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    if (rv != APR_SUCCESS && !r->connection->aborted) {
+        return AP_FILTER_ERROR;
+    }
+    return OK;
+}
+
+int pv_preview_handler(request_rec *r)
+{
+    apr_time_t t0;
+    apr_interval_time_t dt;
+    int rc;
+
+    if (!r->handler || strcmp(r->handler, PV_HANDLER_PREVIEW)) {
+        return DECLINED;
+    }
+    t0 = apr_time_now();
+    apr_table_setn(r->notes, PV_NOTE_CACHE, "off");
+    /* On every answer, errors included: the URL may hold the token. */
+    apr_table_setn(r->err_headers_out, "Referrer-Policy", "no-referrer");
+    rc = serve(r);
+    dt = apr_time_now() - t0;
+    apr_table_setn(r->notes, PV_NOTE_MS,
+                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT ".%03d", dt / 1000,
+                                (int)(dt % 1000)));
+    return rc;
+}
