@@ -1,0 +1,210 @@
+# Helpers of the preview tests (tests/t/2x_*.t): fixtures made at test time
+# with the vips CLI and exiftool under the server's PreviewStorageRoot
+# ($PV_RUN_DIR/images), image rows, a user with a token, GET/HEAD with
+# headers, and what the response bytes are (vipsheader, exiftool).
+#
+# Every token a test sends is recorded (record_token) in
+# $PV_RUN_DIR/tmp/tokens-used; tests/t/99_no_tokens_in_logs.t looks for
+# each of them in the logs at the end of the suite.
+package PreviewImages;
+
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use File::Path qw(make_path);
+use File::Temp ();
+use JSON::PP ();
+use Compress::Zlib ();
+use Apache::Test ();
+use Apache::TestRequest ();
+use Apache::TestUtil qw(t_catfile);
+use PreviewLogin qw(dbh add_user bcrypt_hash login_token uniq);
+
+our @EXPORT_OK = qw(storage fixture_dir make_photo make_plain make_alpha
+                    make_bomb add_image new_user record_token tokens_file
+                    preview image_info exif_groups error_log_text
+                    render_count run);
+
+sub storage { "$ENV{PV_RUN_DIR}/images" }
+
+# One folder per test file, under the storage root; returns (abs, rel).
+sub fixture_dir {
+    my ($name) = @_;
+    my $abs = storage() . "/$name";
+    make_path($abs);
+    return ($abs, $name);
+}
+
+sub run {
+    my (@cmd) = @_;
+    my $out = `@{[ join ' ', map { quotemeta } @cmd ]} 2>&1`;
+    die "@cmd: exit " . ($? >> 8) . ": $out\n" if $?;
+    return $out;
+}
+
+# A phone photo: 4032x3024 stored landscape with EXIF orientation 6 (shown
+# portrait), GPS position, camera make and an XMP creator.
+sub make_photo {
+    my ($path, %opt) = @_;
+    my $w = $opt{width} // 4032;
+    my $h = $opt{height} // 3024;
+    my $tmp = File::Temp->newdir;
+    run('vips', 'gaussnoise', "$tmp/n.v", $w, $h, '--mean', 128,
+        '--sigma', 40);
+    run('vips', 'colourspace', "$tmp/n.v", "$tmp/c.v", 'srgb');
+    run('vips', 'copy', "$tmp/c.v", "$path\[Q=85\]");
+    if ($opt{exif} // 1) {
+        run('exiftool', '-q', '-overwrite_original', '-n',
+            '-Orientation=' . ($opt{orientation} // 6),
+            '-GPSLatitude=48.858370', '-GPSLatitudeRef=N',
+            '-GPSLongitude=2.294481', '-GPSLongitudeRef=E',
+            '-Make=PreviewTestCam', '-XMP-dc:Creator=SecretCreator', $path);
+    }
+    return $path;
+}
+
+# A plain JPEG (or any format by the suffix) of w x h, no metadata.
+sub make_plain {
+    my ($path, $w, $h) = @_;
+    my $tmp = File::Temp->newdir;
+    run('vips', 'gaussnoise', "$tmp/n.v", $w, $h);
+    run('vips', 'colourspace', "$tmp/n.v", "$tmp/c.v", 'srgb');
+    run('vips', 'copy', "$tmp/c.v", $path);
+    return $path;
+}
+
+# An sRGB PNG with an alpha channel (half transparent).
+sub make_alpha {
+    my ($path, $w, $h) = @_;
+    my $tmp = File::Temp->newdir;
+    run('vips', 'gaussnoise', "$tmp/n.v", $w, $h);
+    run('vips', 'colourspace', "$tmp/n.v", "$tmp/c.v", 'srgb');
+    run('vips', 'bandjoin_const', "$tmp/c.v", $path, 128);
+    return $path;
+}
+
+sub png_chunk {
+    my ($type, $data) = @_;
+    return pack('N', length $data) . $type . $data
+        . pack('N', Compress::Zlib::crc32($type . $data));
+}
+
+# A decompression bomb: a valid 20000x20000 1-bit grey PNG whose IDAT holds
+# every row (50 MB of zeros) deflated to some 50 KB.
+sub make_bomb {
+    my ($path, $side) = @_;
+    $side //= 20000;
+    my $row = "\0" x (1 + int(($side + 7) / 8));
+    my ($d, $st) = Compress::Zlib::deflateInit(-Level => 9);
+    my $z = '';
+    for (1 .. $side) {
+        my ($o) = $d->deflate($row);
+        $z .= $o;
+    }
+    my ($o) = $d->flush;
+    $z .= $o;
+    open my $fh, '>:raw', $path or die "$path: $!";
+    print {$fh} "\x89PNG\r\n\x1a\n",
+        png_chunk('IHDR', pack('NNCCCCC', $side, $side, 1, 0, 0, 0, 0)),
+        png_chunk('IDAT', $z), png_chunk('IEND', '');
+    close $fh or die "$path: $!";
+    return $path;
+}
+
+# An images row; returns its id.
+sub add_image {
+    my ($dbh, $owner, $path) = @_;
+    $dbh->do('INSERT INTO images (owner_id, path) VALUES (?, ?)', undef,
+             $owner, $path);
+    return $dbh->last_insert_id(undef, undef, 'images', 'id');
+}
+
+sub tokens_file { "$ENV{PV_RUN_DIR}/tmp/tokens-used" }
+
+sub record_token {
+    my ($t) = @_;
+    open my $fh, '>>', tokens_file() or die tokens_file() . ": $!";
+    print {$fh} "$t\n";
+    close $fh;
+    return $t;
+}
+
+# A user with a bcrypt password, logged in: (id, token, name, password).
+sub new_user {
+    my ($dbh, $prefix) = @_;
+    my $name = uniq($prefix // 'pv');
+    my $pw = "pw-$name";
+    my $id = add_user($dbh, $name, bcrypt_hash($pw));
+    my $tok = record_token(login_token($name, $pw));
+    return ($id, $tok, $name, $pw);
+}
+
+# GET (or HEAD with method => 'HEAD') /preview/<id>?<query> with headers.
+# opt: base (default /preview), token (added as token=...), query, method,
+# headers (array ref), path (instead of base/id).
+sub preview {
+    my ($id, %opt) = @_;
+    my $path = $opt{path} // (($opt{base} // '/preview') . "/$id");
+    my @q;
+    push @q, "token=$opt{token}" if defined $opt{token};
+    push @q, $opt{query} if defined $opt{query} && length $opt{query};
+    $path .= '?' . join('&', @q) if @q;
+    my $m = $opt{method} // 'GET';
+    no strict 'refs';
+    return &{"Apache::TestRequest::$m"}($path, @{ $opt{headers} // [] });
+}
+
+# Width, height, bands, format of image bytes (vipsheader).
+sub image_info {
+    my ($bytes) = @_;
+    my $tmp = File::Temp->new(SUFFIX => '.img');
+    binmode $tmp;
+    print {$tmp} $bytes;
+    close $tmp;
+    my %i;
+    for my $f (qw(width height bands)) {
+        my $v = eval { run('vipsheader', '-f', $f, "$tmp") } // '';
+        chomp $v;
+        $i{$f} = $v;
+    }
+    my $loader = eval { run('vipsheader', '-f', 'vips-loader', "$tmp") }
+        // '';
+    chomp $loader;
+    $i{loader} = $loader;
+    return \%i;
+}
+
+# exiftool's groups found in the bytes: { 'EXIF' => [tags], 'GPS' => ... }.
+sub exif_groups {
+    my ($bytes) = @_;
+    my $tmp = File::Temp->new(SUFFIX => '.img');
+    binmode $tmp;
+    print {$tmp} $bytes;
+    close $tmp;
+    my $json = run('exiftool', '-j', '-G0', '-a', '-u', "$tmp");
+    my $all = JSON::PP->new->decode($json)->[0];
+    my %g;
+    for my $k (keys %$all) {
+        my ($grp, $tag) = $k =~ /^([^:]+):(.*)$/ or next;
+        push @{ $g{$grp} }, $tag;
+    }
+    return \%g;
+}
+
+sub error_log_path { t_catfile(Apache::Test::vars('t_logs'), 'error_log') }
+
+sub error_log_text {
+    open my $fh, '<', error_log_path() or return '';
+    local $/;
+    return <$fh>;
+}
+
+# How many renders of image $id the error log shows (PV0917, debug).
+sub render_count {
+    my ($id) = @_;
+    my $n = () = error_log_text() =~ /PV0917: image $id rendered/g;
+    return $n;
+}
+
+1;
