@@ -43,6 +43,14 @@ sub run {
     return $out;
 }
 
+# stdout only (libvips prints warnings on stderr).
+sub run_out {
+    my (@cmd) = @_;
+    my $out = `@{[ join ' ', map { quotemeta } @cmd ]} 2>/dev/null`;
+    die "@cmd: exit " . ($? >> 8) . ": $out\n" if $?;
+    return $out;
+}
+
 # A phone photo: 4032x3024 stored landscape with EXIF orientation 6 (shown
 # portrait), GPS position, camera make and an XMP creator.
 sub make_photo {
@@ -164,11 +172,11 @@ sub image_info {
     close $tmp;
     my %i;
     for my $f (qw(width height bands)) {
-        my $v = eval { run('vipsheader', '-f', $f, "$tmp") } // '';
+        my $v = eval { run_out('vipsheader', '-f', $f, "$tmp") } // '';
         chomp $v;
         $i{$f} = $v;
     }
-    my $loader = eval { run('vipsheader', '-f', 'vips-loader', "$tmp") }
+    my $loader = eval { run_out('vipsheader', '-f', 'vips-loader', "$tmp") }
         // '';
     chomp $loader;
     $i{loader} = $loader;
@@ -182,7 +190,7 @@ sub exif_groups {
     binmode $tmp;
     print {$tmp} $bytes;
     close $tmp;
-    my $json = run('exiftool', '-j', '-G0', '-a', '-u', "$tmp");
+    my $json = run_out('exiftool', '-j', '-G0', '-a', '-u', "$tmp");
     my $all = JSON::PP->new->decode($json)->[0];
     my %g;
     for my $k (keys %$all) {
