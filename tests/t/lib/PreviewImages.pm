@@ -12,7 +12,7 @@ use strict;
 use warnings FATAL => 'all';
 
 use Exporter 'import';
-use File::Path qw(make_path);
+use File::Path qw(make_path remove_tree);
 use File::Temp ();
 use JSON::PP ();
 use Compress::Zlib ();
@@ -28,10 +28,12 @@ our @EXPORT_OK = qw(storage fixture_dir make_photo make_plain make_alpha
 
 sub storage { "$ENV{PV_RUN_DIR}/images" }
 
-# One folder per test file, under the storage root; returns (abs, rel).
+# One folder per test file, under the storage root, made afresh (tests/run
+# outlives a run); returns (abs, rel).
 sub fixture_dir {
     my ($name) = @_;
     my $abs = storage() . "/$name";
+    remove_tree($abs);
     make_path($abs);
     return ($abs, $name);
 }
