@@ -1,0 +1,128 @@
+#!/usr/bin/perl
+# The table of tests/bench/run: reads its results file ("key value" lines)
+# and prints each figure beside its reference, with the ratio and the target.
+#   table.pl RESULTS CORES
+use strict;
+use warnings;
+
+my ($file, $cores) = @ARGV;
+die "usage: table.pl RESULTS CORES\n" unless defined $cores;
+my %r;
+open(my $fh, '<', $file) or die "table.pl: $file: $!\n";
+while (<$fh>) {
+    chomp;
+    my ($k, $v) = split / /, $_, 2;
+    $r{$k} = $v if defined $v && $v ne '';
+}
+close $fh;
+
+sub have { my $ok = 1; for (@_) { $ok = 0 unless defined $r{$_} && $r{$_} ne '' } return $ok }
+sub cpu_ms {    # CPU ms per request of run NAME
+    my ($n) = @_;
+    return undef unless have("$n.cpu_s", "$n.req") && $r{"$n.req"} > 0;
+    return $r{"$n.cpu_s"} * 1000 / $r{"$n.req"};
+}
+sub num {
+    my ($v, $unit) = @_;
+    return undef unless defined $v;
+    my $f = $v >= 1000 ? '%.0f' : $v >= 100 ? '%.0f' : $v >= 10 ? '%.1f' : $v >= 1 ? '%.2f' : '%.3f';
+    my $s = sprintf $f, $v;
+    1 while $s =~ s/^(\d+)(\d{3})/$1 $2/;
+    return "$s $unit";
+}
+
+my @rows;    # [figure, value, reference, ref value, ratio, target]
+sub row {
+    my ($fig, $v, $unit, $ref, $rv, $runit, $target, $na) = @_;
+    if (!defined $v) {
+        my $rs = $ref eq '' ? '' : num($rv, $runit) // 'n/a';
+        push @rows, [$fig, 'n/a' . ($na ? " ($na)" : ''), $ref, $rs, '', $target // ''];
+        return;
+    }
+    my $ratio = defined $rv && $rv > 0 ? sprintf('%.2f', $v / $rv) : '';
+    my $rs = $ref eq '' ? '' : num($rv, $runit) // 'n/a';
+    push @rows, [$fig, num($v, $unit), $ref, $rs, $ratio, $target // ''];
+}
+sub section { push @rows, [shift] }
+
+my $render_na = $r{'render.na'};
+my $bad = sub { my $n = shift; have("$n.bad") && $r{"$n.bad"} > 0 ? " ($r{\"$n.bad\"} errors)" : '' };
+
+section('1. hit: cached 256 px preview (token + DB query + cache file) vs static file');
+row('hit, requests/s' . $bad->('hit'), $r{'hit.rps'}, 'req/s', 'static file, same httpd' . $bad->('static'),
+    $r{'static.rps'}, 'req/s', '>= 0.5', $r{'hit.na'});
+row('hit, httpd CPU per request', defined cpu_ms('hit') ? cpu_ms('hit') * 1000 : undef, 'us',
+    'static file, same httpd', defined cpu_ms('static') ? cpu_ms('static') * 1000 : undef, 'us', '', $r{'hit.na'});
+
+my $floor = have('djpeg.baseline.ms') ? 1000 / $r{'djpeg.baseline.ms'} * $cores : undef;
+section('2. render, no cache, -> 256 px JPEG q80');
+row('12 Mpx baseline JPEG, requests/s' . $bad->('base'), $r{'base.rps'}, 'req/s',
+    "djpeg -scale 1/8 floor x $cores cores", $floor, 'img/s', '', $render_na);
+row('  httpd CPU per image', cpu_ms('base'), 'ms', 'djpeg -scale 1/8, per image', $r{'djpeg.baseline.ms'}, 'ms',
+    '<= 1.5', $render_na);
+row('  httpd CPU per image', cpu_ms('base'), 'ms', 'vipsthumbnail, batch, per image', $r{'vt.baseline.ms'}, 'ms',
+    '< 1', $render_na);
+row('  httpd CPU per image', cpu_ms('base'), 'ms', 'vipsthumbnail, 1 invocation (CPU)', $r{'vt.single.ms'}, 'ms',
+    '', $render_na);
+row('14 Mpx progressive JPEG, requests/s' . $bad->('prog'), $r{'prog.rps'}, 'req/s', '', undef, '', '', $render_na);
+row('  httpd CPU per image', cpu_ms('prog'), 'ms', 'djpeg -scale 1/8, per image', $r{'djpeg.progressive.ms'},
+    'ms', '', $render_na);
+row('  httpd CPU per image', cpu_ms('prog'), 'ms', 'vipsthumbnail, batch, per image', $r{'vt.progressive.ms'},
+    'ms', '< 1', $render_na);
+row('8 Mpx PNG, requests/s' . $bad->('png'), $r{'png.rps'}, 'req/s', '', undef, '', '', $render_na);
+row('  httpd CPU per image', cpu_ms('png'), 'ms', 'vipsthumbnail, batch, per image', $r{'vt.png.ms'}, 'ms', '< 1',
+    $render_na);
+
+section('3. peer: nginx secure_link + image_filter resize 256, 12 Mpx baseline JPEG');
+row('mod_preview render, requests/s', $r{'base.rps'}, 'req/s', 'nginx image_filter' . $bad->('nginx'),
+    $r{'nginx.rps'}, 'req/s', '>= 10', $render_na);
+row('mod_preview CPU per image', cpu_ms('base'), 'ms', 'nginx CPU per image', cpu_ms('nginx'), 'ms', '', $render_na);
+
+section('4. memory (resident set of the httpd child)');
+my $mb = sub { defined $_[0] ? $_[0] / 1024 : undef };
+row('peak, 8 concurrent 14 Mpx renders' . $bad->('mem'), $mb->($r{'mem.peak_kib'}), 'MB', 'target',
+    400, 'MB', '<= 1', $r{'mem.na'});
+row('  idle before them (fresh child, 1 render done)', $mb->($r{'mem.idle_kib'}), 'MB', '', undef, '', '', $r{'mem.na'});
+my $growth;
+if (have('growth.before_kib', 'growth.after_kib') && $r{'growth.before_kib'} > 0) {
+    $growth = ($r{'growth.after_kib'} - $r{'growth.before_kib'}) * 100 / $r{'growth.before_kib'};
+}
+row(have('growth.req') ? 'after ' . num($r{'growth.req'}, 'mixed requests') : 'after the mixed requests', $mb->($r{'growth.after_kib'}), 'MB',
+    'after the warm-up', $mb->($r{'growth.before_kib'}), 'MB', '<= 1.05', $r{'mem.na'});
+push @rows, ['  growth', defined $growth ? sprintf('%+.1f %%', $growth) : 'n/a', '', '', '', '<= 5 %']
+    if !$r{'mem.na'};
+
+section('5. token verification (core micro-benchmark, HS256)');
+row('verifications/s, 1 thread', $r{'verify.1t'}, '/s', '', undef, '', '');
+row("verifications/s, 2 threads", $r{'verify.2t'}, '/s', '1 thread', $r{'verify.1t'}, '/s', '');
+
+my @head = ('figure', 'value', 'reference', 'value', 'ratio', 'target');
+my @w = map { length } @head;
+for my $row (@rows) {
+    next if @$row == 1;
+    for my $i (0 .. $#$row) { $w[$i] = length $row->[$i] if length $row->[$i] > $w[$i] }
+}
+my $fmt = sprintf "%%-%ds  %%%ds  %%-%ds  %%%ds  %%%ds  %%s\n", @w[0 .. 4];
+printf $fmt, @head;
+for my $row (@rows) {
+    if (@$row == 1) {
+        print "$row->[0]\n";
+        next;
+    }
+    printf $fmt, @$row;
+}
+
+# Details: latency of every wrk run
+print "\nwrk runs (requests, p50 / p99 latency, non-2xx + socket errors):\n";
+for my $n (qw(static hit base prog png nginx mem)) {
+    next unless have("$n.req");
+    printf "  %-7s %8d requests  %8s / %-8s  %d errors\n", $n, $r{"$n.req"}, $r{"$n.p50"}, $r{"$n.p99"},
+        $r{"$n.bad"} // 0;
+}
+if (have('growth.req')) {
+    printf "  %-7s %8d requests (mix: renders of small.jpg at 64/128/256 px, a 404, a 401), %s req/s\n",
+        'growth', $r{'growth.req'}, $r{'growth.rps'} // '?';
+}
+printf "  hits among the measured hit requests: %.1f %%\n", $r{'hit.hits'} * 100 if have('hit.hits');
+printf "  djpeg start-up (exec, taken off the floor): %.2f ms; vipsthumbnail 1 invocation: %.0f ms wall\n",
+    $r{'djpeg.start.ms'} // 0, $r{'vt.single.wall_ms'} // 0;
