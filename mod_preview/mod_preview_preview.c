@@ -403,7 +403,8 @@ static int serve(request_rec *r)
     }
     if (pv_request_id_from_path(&id, r->uri, NULL) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      PVLOGNO(0911) "not an image id: %s", r->uri);
+                      PVLOGNO(0911) "not an image id: %s",
+                      ap_escape_logitem(r->pool, r->uri));
         return send_not_found(r);
     }
     apr_table_setn(r->notes, PV_NOTE_IMAGE,
