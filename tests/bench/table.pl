@@ -15,12 +15,17 @@ while (<$fh>) {
     $r{$k} = $v if defined $v && $v ne '';
 }
 close $fh;
+# a run that completed nothing has no rate
+for my $k (grep { /\.req$/ && !$r{$_} } keys %r) {
+    (my $n = $k) =~ s/\.req$//;
+    delete $r{"$n.rps"};
+}
 
 sub have { my $ok = 1; for (@_) { $ok = 0 unless defined $r{$_} && $r{$_} ne '' } return $ok }
-sub cpu_ms {    # CPU ms per request of run NAME
+sub cpu_ms {    # CPU ms per request the server logged during run NAME
     my ($n) = @_;
-    return undef unless have("$n.cpu_s", "$n.req") && $r{"$n.req"} > 0;
-    return $r{"$n.cpu_s"} * 1000 / $r{"$n.req"};
+    return undef unless have("$n.cpu_s", "$n.served") && $r{"$n.served"} > 0;
+    return $r{"$n.cpu_s"} * 1000 / $r{"$n.served"};
 }
 sub num {
     my ($v, $unit) = @_;
@@ -88,7 +93,7 @@ if (have('growth.before_kib', 'growth.after_kib') && $r{'growth.before_kib'} > 0
     $growth = ($r{'growth.after_kib'} - $r{'growth.before_kib'}) * 100 / $r{'growth.before_kib'};
 }
 row(have('growth.req') ? 'after ' . num($r{'growth.req'}, 'mixed requests') : 'after the mixed requests', $mb->($r{'growth.after_kib'}), 'MB',
-    'after the warm-up', $mb->($r{'growth.before_kib'}), 'MB', '<= 1.05', $r{'mem.na'});
+    'after a warm-up (fresh child)', $mb->($r{'growth.before_kib'}), 'MB', '<= 1.05', $r{'mem.na'});
 push @rows, ['  growth', defined $growth ? sprintf('%+.1f %%', $growth) : 'n/a', '', '', '', '<= 5 %']
     if !$r{'mem.na'};
 
@@ -112,17 +117,25 @@ for my $row (@rows) {
     printf $fmt, @$row;
 }
 
-# Details: latency of every wrk run
-print "\nwrk runs (requests, p50 / p99 latency, non-2xx + socket errors):\n";
+# Details: every wrk run, then what httpd logged
+print "\nwrk runs (requests wrk completed, p50 / p99 latency, non-2xx + socket errors; requests the server logged):\n";
 for my $n (qw(static hit base prog png nginx mem)) {
     next unless have("$n.req");
-    printf "  %-7s %8d requests  %8s / %-8s  %d errors\n", $n, $r{"$n.req"}, $r{"$n.p50"}, $r{"$n.p99"},
-        $r{"$n.bad"} // 0;
+    printf "  %-7s %8d requests  %8s / %-8s  %d errors  %8d logged\n", $n, $r{"$n.req"}, $r{"$n.p50"},
+        $r{"$n.p99"}, $r{"$n.bad"} // 0, $r{"$n.served"} // 0;
 }
 if (have('growth.req')) {
-    printf "  %-7s %8d requests (mix: renders of small.jpg at 64/128/256 px, a 404, a 401), %s req/s\n",
+    printf "  %-7s %8d requests (mix: renders of small.jpg at 64 and 256 px, a 404, a 401, a 400), %s req/s\n",
         'growth', $r{'growth.req'}, $r{'growth.rps'} // '?';
 }
-printf "  hits among the measured hit requests: %.1f %%\n", $r{'hit.hits'} * 100 if have('hit.hits');
-printf "  djpeg start-up (exec, taken off the floor): %.2f ms; vipsthumbnail 1 invocation: %.0f ms wall\n",
+print "status and preview-cache note of what httpd logged per run (renders must say off):\n";
+for my $n (qw(static hit base prog png mem)) {
+    printf "  %-7s %s\n", $n, $r{"$n.notes"} if have("$n.notes");
+}
+for my $n (qw(base prog png mem)) {
+    print "WARNING: the $n run was served from a cache: its figures are not renders\n"
+        if ($r{"$n.notes"} // '') =~ / hit /;
+}
+print "WARNING: the hit run was not all cache hits\n" if ($r{'hit.notes'} // '') =~ / (miss|off) /;
+printf "djpeg start-up (exec, taken off the floor): %.2f ms; vipsthumbnail 1 invocation: %.0f ms wall\n",
     $r{'djpeg.start.ms'} // 0, $r{'vt.single.wall_ms'} // 0;
