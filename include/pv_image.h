@@ -60,6 +60,11 @@ typedef enum {
 const char *pv_image_format_mime(pv_image_format_e f);
 const char *pv_image_format_name(pv_image_format_e f);
 
+/* The libvips version this process runs ("8.14.1"), not the one built
+ * against: part of every cache key and ETag, so that an upgrade that
+ * changes the bytes changes them too. */
+const char *pv_image_version(void);
+
 /* A zero field means its default (never "unlimited"). */
 typedef struct pv_image_limits_t {
     apr_off_t max_bytes;     /* file size */

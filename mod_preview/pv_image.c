@@ -67,6 +67,11 @@ const char *pv_image_format_name(pv_image_format_e f)
     return ((unsigned)f < 4) ? format_names[f] : NULL;
 }
 
+const char *pv_image_version(void)
+{
+    return vips_version_string();
+}
+
 /* Take libvips' (global) error text so that it does not pile up, and keep
  * it at debug level: the status is what the caller acts on. */
 static void drain_vips_error(const char *what, const char *path)
