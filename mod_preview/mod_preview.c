@@ -6,6 +6,7 @@
 #include "http_request.h"
 
 #include "mod_preview.h"
+#include "mod_preview_cache.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_limit.h"
@@ -49,7 +50,11 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             limit_needed = 1;
         }
     }
-    return pv_limit_post_config(pconf, plog, ptemp, s, limit_needed);
+    rc = pv_limit_post_config(pconf, plog, ptemp, s, limit_needed);
+    if (rc != OK) {
+        return rc;
+    }
+    return pv_preview_cache_post_config(pconf, plog, ptemp, s);
 }
 
 static void pv_child_init(apr_pool_t *pchild, server_rec *s)
@@ -57,6 +62,7 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
     pv_limit_child_init(pchild, s);
     pv_dbpool_child_init(pchild, s);
     pv_preview_child_init(pchild, s);
+    pv_preview_cache_child_init(pchild, s);
 }
 
 /* Hooks, in the order httpd runs them:
@@ -69,13 +75,17 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  * - post_config: the core's log goes to httpd; each server's token
  *   verifier is built (it needs the merged config, hence after
  *   check_config); then the login limiter's shared cache, created only when
- *   some server has PreviewDBParams and a PreviewLoginLimit.
+ *   some server has PreviewDBParams and a PreviewLoginLimit; then one
+ *   shared size counter (anonymous shm) per distinct PreviewCacheDir.
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
  * - child_init: the limiter's mutex attached; MariaDB's client library
  *   started (once, before the worker threads) and one pool per distinct
  *   database created (connections open lazily, on first use).
  *   Then libvips is started (the core's log already goes to httpd) and
- *   the render slots (PreviewMaxRenders) are made, per process.
+ *   the render slots (PreviewMaxRenders) are made, per process; then the
+ *   preview caches (one per folder, probed: child_init runs as the httpd
+ *   user already) and their sweeper thread (it keeps each folder under
+ *   PreviewCacheMaxSize where no request waits for it).
  * - post_read_request (REALLY_FIRST, and before mod_log_forensic, which
  *   logs there too): token values in the request line, URI and query
  *   become REDACTED; the original query is kept for our handlers.

@@ -4,8 +4,9 @@
  * database round trip for ownership and revocation (401/404), the source
  * path checked under PreviewStorageRoot (404), its header probed (413/415),
  * the output format negotiated, the ETag (304 on If-None-Match, no render),
- * [the preview cache will be looked up here], a render slot (503), the
- * render, and the bytes sent without a copy. */
+ * the preview cache (a hit is sent from its file, no render slot taken;
+ * concurrent misses of one key render once), a render slot (503), the
+ * render, stored in the cache, and the bytes sent without a copy. */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "mod_preview.h"
+#include "mod_preview_cache.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
@@ -61,6 +63,7 @@ void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
     for (sv = s; sv; sv = sv->next) {
         const pv_srv_conf *c = pv_srv_conf_get(sv);
         pv_slots_t *slots = NULL;
+        server_rec **k;
 
         if (main_slots && c->max_renders == mc->max_renders) {
             slots = main_slots;
@@ -75,7 +78,11 @@ void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
         if (sv == s) {
             main_slots = slots;
         }
-        apr_hash_set(render_slots, sv, sizeof(sv), slots);
+        /* Keyed by the pointer's value, not by the server_rec's first
+         * bytes (which every server shares). */
+        k = apr_palloc(pchild, sizeof(*k));
+        *k = sv;
+        apr_hash_set(render_slots, k, sizeof(*k), slots);
     }
 }
 
@@ -374,8 +381,13 @@ static int serve(request_rec *r)
     pv_image_format_e fmt;
     pv_db_pool_t *db;
     pv_slots_t *slots;
+    pv_cache_t *cache;
+    pv_cache_flight_t *flight = NULL;
+    apr_file_t *cfile = NULL;
+    apr_finfo_t cfinfo;
     apr_bucket_brigade *bb;
     const char *perr = NULL, *err = NULL, *src = NULL, *etag = NULL;
+    const char *ckey = NULL;
     apr_uint64_t id;
     apr_int64_t max_age;
     apr_status_t rv;
@@ -494,6 +506,7 @@ static int serve(request_rec *r)
     key.fit = (apr_uint32_t)q->fit;
     key.format = (apr_uint32_t)fmt;
     key.quality = (apr_uint32_t)quality;
+    key.variant = pv_preview_cache_variant();
     if (pv_cache_etag(&etag, &key, r->pool) != APR_SUCCESS) {
         return send_server_error(r);
     }
@@ -516,9 +529,21 @@ static int serve(request_rec *r)
         return OK;
     }
 
-    /* (the preview cache lookup goes here: a hit is sent from its file) */
+    /* Only now, the token and the row having said yes: the cache. The
+     * key hashes exactly the ETag's inputs. */
+    cache = pv_preview_cache_get(r->server);
+    if (cache && pv_cache_key(&ckey, &key, r->pool) == APR_SUCCESS) {
+        if (pv_preview_cache_lookup(&cfile, &cfinfo, &flight, r, cache, ckey,
+                                    apr_time_from_sec(c->render_timeout)) ==
+            APR_SUCCESS) {
+            apr_table_setn(r->notes, PV_NOTE_CACHE, "hit");
+            return pv_preview_cache_send(r, cfile, &cfinfo,
+                                         pv_image_format_mime(fmt));
+        }
+        apr_table_setn(r->notes, PV_NOTE_CACHE, "miss");
+    }
 
-    slots = apr_hash_get(render_slots, r->server, sizeof(r->server));
+    slots = apr_hash_get(render_slots, &r->server, sizeof(r->server));
     if (slots && pv_slots_acquire(slots, apr_time_from_sec(c->render_timeout),
                                   r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -527,6 +552,7 @@ static int serve(request_rec *r)
                                     "PreviewRenderTimeout (%" APR_INT64_T_FMT
                                     " s)",
                       id, c->render_timeout);
+        pv_cache_flight_end(flight, 0);
         return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "busy",
                              "too many previews are being made; retry later",
                              NULL, PV_RENDER_RETRY_AFTER);
@@ -542,12 +568,17 @@ static int serve(request_rec *r)
         pv_slots_release(slots, r->pool);
     }
     if (rv != PV_IMAGE_OK) {
+        pv_cache_flight_end(flight, 0);
         return send_image_error(r, id, rv);
     }
     /* The descriptor was checked; the render reopened it by name. */
     if (out->source->device != info->device ||
         out->source->inode != info->inode) {
+        pv_cache_flight_end(flight, 0);
         return refuse_path(r, id, "changed during the render");
+    }
+    if (ckey) {
+        pv_preview_cache_store(r, cache, ckey, flight, out->data, out->len);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   PVLOGNO(0917) "image %" APR_UINT64_T_FMT
