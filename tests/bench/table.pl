@@ -27,6 +27,11 @@ sub cpu_ms {    # CPU ms per request the server logged during run NAME
     return undef unless have("$n.cpu_s", "$n.served") && $r{"$n.served"} > 0;
     return $r{"$n.cpu_s"} * 1000 / $r{"$n.served"};
 }
+sub db_us {    # MariaDB CPU us per request the server logged during run NAME
+    my ($n) = @_;
+    return undef unless have("$n.db_cpu_s", "$n.served") && $r{"$n.served"} > 0;
+    return $r{"$n.db_cpu_s"} * 1e6 / $r{"$n.served"};
+}
 sub num {
     my ($v, $unit) = @_;
     return undef unless defined $v;
@@ -58,6 +63,7 @@ row('hit, requests/s' . $bad->('hit'), $r{'hit.rps'}, 'req/s', 'static file, sam
     $r{'static.rps'}, 'req/s', '>= 0.5', $r{'hit.na'});
 row('hit, httpd CPU per request', defined cpu_ms('hit') ? cpu_ms('hit') * 1000 : undef, 'us',
     'static file, same httpd', defined cpu_ms('static') ? cpu_ms('static') * 1000 : undef, 'us', '', $r{'hit.na'});
+row('hit, MariaDB CPU per request', db_us('hit'), 'us', '', undef, '', '', $r{'hit.na'});
 
 my $floor = have('djpeg.baseline.ms') ? 1000 / $r{'djpeg.baseline.ms'} * $cores : undef;
 section('2. render, no cache, -> 256 px JPEG q80');
@@ -137,5 +143,7 @@ for my $n (qw(base prog png mem)) {
         if ($r{"$n.notes"} // '') =~ / hit /;
 }
 print "WARNING: the hit run was not all cache hits\n" if ($r{'hit.notes'} // '') =~ / (miss|off) /;
-printf "djpeg start-up (exec, taken off the floor): %.2f ms; vipsthumbnail 1 invocation: %.0f ms wall\n",
-    $r{'djpeg.start.ms'} // 0, $r{'vt.single.wall_ms'} // 0;
+printf "djpeg start-up (exec, taken off the floor): %.2f ms; vipsthumbnail 1 invocation: %.0f ms CPU, %.0f ms wall,\n"
+    . "of which start-up (1 invocation - batch per image): %.0f ms CPU\n",
+    $r{'djpeg.start.ms'} // 0, $r{'vt.single.ms'} // 0, $r{'vt.single.wall_ms'} // 0,
+    ($r{'vt.single.ms'} // 0) - ($r{'vt.baseline.ms'} // 0);
