@@ -81,12 +81,14 @@ sub req {
     return ($res, note_of($m));
 }
 
-# Status, headers (minus the per-response ones) and body.
+# Status, headers (minus the per-response ones; max-age counts down with
+# the clock) and body.
 sub norm {
     my ($r) = @_;
     my $h = $r->headers->clone;
     $h->remove_header($_) for qw(Date Client-Date Client-Peer
-        Client-Response-Num Keep-Alive Connection Client-Transfer-Encoding);
+        Client-Response-Num Keep-Alive Connection Client-Transfer-Encoding
+        Cache-Control);
     return $r->code . "\n" . $h->as_string . "\n" . $r->content;
 }
 
@@ -119,6 +121,8 @@ is($n2, 'hit', '... preview-cache hit');
 ok($r2->content eq $r1->content, '... byte-identical body');
 is($r2->header('ETag'), $r1->header('ETag'), '... the same ETag');
 is(norm($r2), norm($r1), '... the same status, headers and body');
+like($r2->header('Cache-Control') // '', qr/^private, max-age=\d+$/,
+     '... and Cache-Control');
 is($r2->header('Content-Length'), length $r1->content,
    '... Content-Length is the file size');
 is(render_count($img_a), $renders, '... no render for the hit');
@@ -131,7 +135,7 @@ my ($h, $hn) = req('pv_cache', $img_a, token => $atok, method => 'HEAD');
 is($h->code, 200, 'HEAD on a hit: 200');
 is($hn, 'hit', '... a hit');
 is($h->content, '', '... no body');
-for my $hd (qw(Content-Type Content-Length ETag Cache-Control Vary
+for my $hd (qw(Content-Type Content-Length ETag Vary
                X-Content-Type-Options)) {
     is($h->header($hd), $r1->header($hd), "... $hd as GET's");
 }
