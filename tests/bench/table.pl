@@ -133,6 +133,7 @@ for my $n (qw(static hit base prog png nginx mem)) {
 if (have('growth.req')) {
     printf "  %-7s %8d requests (mix: renders of small.jpg at 64 and 256 px, a 404, a 401, a 400), %s req/s\n",
         'growth', $r{'growth.req'}, $r{'growth.rps'} // '?';
+    printf "          RSS (MB) after each 5 s round: %s\n", $r{'growth.trail'} if have('growth.trail');
 }
 print "status and preview-cache note of what httpd logged per run (renders must say off):\n";
 for my $n (qw(static hit base prog png mem)) {
