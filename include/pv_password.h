@@ -35,20 +35,26 @@
  * is unusable (EFORMAT, EBOUNDS), the password is too long (ETOOLONG), or
  * the crypto library failed. An unusable hash still costs the time of a
  * dummy check, so it cannot be told from a wrong password by timing.
- * Each usable hash checked becomes this process's dummy profile (below).
- * Thread-safe. */
+ * Each usable hash checked becomes this process's dummy profile (below)
+ * when it costs more than the profile learned so far. Thread-safe. */
 apr_status_t pv_password_check(int *pmatch, const char *password,
                                apr_size_t pw_len, const char *hash,
                                apr_pool_t *p);
 
 /* Spend the time a wrong password would cost, for an unknown user: runs the
  * same code on a fixed hash of the same kind and cost parameters as `like`,
- * or, when like is NULL, as the last usable hash pv_password_check saw in
- * this process (before any: bcrypt cost 5, what `htpasswd -B` makes).
+ * or, when like is NULL, as the most expensive usable hash pv_password_check
+ * saw in this process (never downgraded, so that with mixed hash kinds an
+ * unknown user is at least as slow as a known one; before any check: bcrypt
+ * cost 5, what `htpasswd -B` makes).
  * Returns what pv_password_check would (ETOOLONG for a long password;
  * EFORMAT/EBOUNDS when `like` is unusable, after the like-NULL dummy). */
 apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
                                      const char *like, apr_pool_t *p);
+
+/* The fixed hash the dummy check (like NULL) runs now: the learned kind and
+ * cost, filler salt and digest (no secret). For tests and debug lines. */
+const char *pv_password_dummy_hash(apr_pool_t *p);
 
 /* A short name of the hash's format for a log line ("bcrypt", "sha512-crypt",
  * "pbkdf2", "scrypt", ...; "unknown"). Never includes salt or digest. */

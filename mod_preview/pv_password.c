@@ -73,8 +73,10 @@ typedef struct {
     apr_size_t digest_len;
 } pw_parsed_t;
 
-/* The profile of the last usable hash checked here (0: none yet). Shared by
- * the process's threads, so read and written whole, atomically. */
+/* The profile of the most expensive usable hash checked here (0: none
+ * yet); it only ever grows, so an unknown user never costs less than a real
+ * one when kinds are mixed. Shared by the process's threads, so read and
+ * written whole, atomically. */
 static volatile apr_uint64_t learned_profile;
 
 static const pw_profile_t default_profile = {PW_BCRYPT, 0, 0, 5, 0, 0, 0};
@@ -579,6 +581,57 @@ static apr_status_t run_dummy(const pw_profile_t *pf, const char *password,
     return rv;
 }
 
+/* Estimated nanoseconds of one check on this kind of machine (measured with
+ * tests/unit/test_password's timings on 2 cores), to rank profiles of
+ * different kinds; only the order matters. */
+static apr_uint64_t profile_cost(const pw_profile_t *pf)
+{
+    /* pbkdf2 per iteration, in pbkdf2_mds order (sha1 .. sha512). */
+    static const apr_uint64_t pbkdf2_ns[PBKDF2_MD_COUNT] = {300, 570, 570, 700,
+                                                            700};
+
+    switch (pf->kind) {
+        case PW_BCRYPT:
+            return (apr_uint64_t)64000 << pf->cost;
+        case PW_SHA256_CRYPT:
+            return (apr_uint64_t)700 * pf->cost;
+        case PW_SHA512_CRYPT:
+            return (apr_uint64_t)800 * pf->cost;
+        case PW_MD5_CRYPT:
+        case PW_APR1:
+            return 250000;
+        case PW_SHA1:
+            return 1000;
+        case PW_PBKDF2:
+            return pbkdf2_ns[pf->md < PBKDF2_MD_COUNT ? pf->md : 0] * pf->cost;
+        case PW_SCRYPT:
+            return (apr_uint64_t)480 * pf->n * pf->r * pf->sp;
+        default:
+            return 0;
+    }
+}
+
+/* Keep the dearer of the learned profile and pf; the first usable hash
+ * replaces the built-in default whatever its cost. */
+static void learn(const pw_profile_t *pf)
+{
+    apr_uint64_t want = profile_pack(pf), cur;
+    pw_profile_t have;
+
+    for (;;) {
+        cur = apr_atomic_read64(&learned_profile);
+        if (cur != 0) {
+            profile_unpack(&have, cur);
+            if (profile_cost(&have) >= profile_cost(pf)) {
+                return;
+            }
+        }
+        if (apr_atomic_cas64(&learned_profile, want, cur) == cur) {
+            return;
+        }
+    }
+}
+
 static void learned(pw_profile_t *pf)
 {
     apr_uint64_t v = apr_atomic_read64(&learned_profile);
@@ -611,7 +664,7 @@ apr_status_t pv_password_check(int *pmatch, const char *password,
         (void)run_dummy(&pf, password, pw_len, p);
         return rv;
     }
-    apr_atomic_set64(&learned_profile, profile_pack(&h.pf));
+    learn(&h.pf);
     return pw_compute(pmatch, &h, hash, hash_len, password, pw_len, p);
 }
 
@@ -637,6 +690,14 @@ apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
     }
     drv = run_dummy(&pf, password, pw_len, p);
     return rv != APR_SUCCESS ? rv : drv;
+}
+
+const char *pv_password_dummy_hash(apr_pool_t *p)
+{
+    pw_profile_t pf;
+
+    learned(&pf);
+    return profile_hash(&pf, p);
 }
 
 const char *pv_password_kind(const char *hash)

@@ -449,6 +449,62 @@ START_TEST(dummy_check)
 }
 END_TEST
 
+/* The dummy (like NULL) runs the dearest profile checked so far in this
+ * process: the first usable hash replaces the default, cheaper ones never
+ * downgrade it, unusable hashes and dummies with `like` never teach it.
+ * Check forks a process per test, so this one starts from the default. */
+START_TEST(dummy_keeps_the_dearest_profile)
+{
+    static const struct {
+        const char *checked; /* prefix of a vector's hash, or a bad hash */
+        const char *dummy;   /* what the dummy hash starts with afterwards */
+    } steps[] = {
+        {NULL, "$2y$05$"},
+        {"pbkdf2:sha1:1000$", "pbkdf2:sha1:1000$"},
+        {"$2y$10$", "$2y$10$"},
+        {"pbkdf2:sha256:1000$", "$2y$10$"},
+        {"$2y$05$", "$2y$10$"},
+        {"$6$rounds=10000$", "$2y$10$"},
+        {"scrypt:32768:8:1$", "scrypt:32768:8:1$"},
+        {"$2y$10$", "scrypt:32768:8:1$"},
+        {"scrypt:1024:8:2$", "scrypt:32768:8:1$"},
+        {"bad", "scrypt:32768:8:1$"},
+    };
+    unsigned i;
+    int match;
+
+    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        const char *dummy;
+
+        if (steps[i].checked && !strcmp(steps[i].checked, "bad")) {
+            ck_assert_int_eq(check(&match, WRONG_PW, "pbkdf2:sha256:9$x$00"),
+                             PV_PASSWORD_EFORMAT);
+        }
+        else if (steps[i].checked) {
+            ck_assert_int_eq(
+                check(&match, WRONG_PW, vector_hash(steps[i].checked)),
+                APR_SUCCESS);
+            ck_assert_int_eq(match, 0);
+        }
+        dummy = pv_password_dummy_hash(pool);
+        ck_assert_msg(strncmp(dummy, steps[i].dummy, strlen(steps[i].dummy)) ==
+                          0,
+                      "step %u (after %s): dummy is %.24s, expected %s", i,
+                      steps[i].checked ? steps[i].checked : "nothing", dummy,
+                      steps[i].dummy);
+    }
+    /* A dummy like a cheaper hash runs that hash, and teaches nothing. */
+    ck_assert_int_eq(pv_password_check_dummy(WRONG_PW, strlen(WRONG_PW),
+                                             vector_hash("$2y$05$"), pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(pv_password_dummy_hash(pool),
+                     "scrypt:32768:8:1$klmnopqrstuvwxyz$"
+                     "00000000000000000000000000000000000000000000000000000000"
+                     "00000000000000000000000000000000000000000000000000000000"
+                     "0000000000000000");
+}
+END_TEST
+
 static double ms_per_call(const char *pw, const char *hash, int dummy, int reps)
 {
     apr_time_t best = 0;
@@ -471,7 +527,8 @@ static double ms_per_call(const char *pw, const char *hash, int dummy, int reps)
 }
 
 /* Prints: wrong password, right password, dummy like this hash, and the
- * learned dummy (like NULL) right after checking this hash. */
+ * learned dummy (like NULL) right after checking this hash (the dearest
+ * profile checked so far, so it only grows down the table). */
 START_TEST(timings)
 {
     unsigned i;
@@ -513,6 +570,7 @@ static Suite *password_suite(void)
     tcase_add_test(tc, password_length_bounds);
     tcase_add_test(tc, nul_in_password_never_matches);
     tcase_add_test(tc, dummy_check);
+    tcase_add_test(tc, dummy_keeps_the_dearest_profile);
     tcase_add_test(tc, timings);
     suite_add_tcase(s, tc);
     return s;
