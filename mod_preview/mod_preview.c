@@ -87,14 +87,16 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   user already) and their sweeper thread (it keeps each folder under
  *   PreviewCacheMaxSize where no request waits for it).
  * - post_read_request (REALLY_FIRST, and before mod_log_forensic, which
- *   logs there too): token values in the request line, URI and query
- *   become REDACTED; the original query is kept for our handlers.
- * - fixups (REALLY_LAST, once the handler is known): a request none of our
- *   handlers serves gets its original request line and query back.
+ *   logs there too): token values in the request line and the Referer
+ *   header become REDACTED; the URI and query stay as sent (mod_rewrite,
+ *   mod_proxy and other applications on the server read them).
  * - handler: preview-login, preview-logout and preview, each declining any
- *   other handler name.
- * - log_transaction (REALLY_FIRST, before mod_log_config): redacted again,
- *   along the whole internal-redirect chain. */
+ *   other handler name; once the token has been read, each redacts its
+ *   request's URI and query (error lines written later).
+ * - log_transaction (REALLY_FIRST, before mod_log_config): request line,
+ *   URI, query, Referer and the environment (QUERY_STRING and its REDIRECT_
+ *   copies) redacted for every request, along the whole internal-redirect
+ *   chain. */
 static void pv_register_hooks(apr_pool_t *p)
 {
     static const char *const before_forensic[] = {"mod_log_forensic.c", NULL};
@@ -110,7 +112,6 @@ static void pv_register_hooks(apr_pool_t *p)
     ap_hook_handler(pv_preview_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(pv_redact_post_read_request, NULL,
                               before_forensic, APR_HOOK_REALLY_FIRST);
-    ap_hook_fixups(pv_redact_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_log_transaction(pv_redact_log_transaction, NULL, NULL,
                             APR_HOOK_REALLY_FIRST);
 }

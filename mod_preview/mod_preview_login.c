@@ -18,6 +18,7 @@
 #include "mod_preview_http.h"
 #include "mod_preview_limit.h"
 #include "mod_preview_login.h"
+#include "mod_preview_redact.h"
 #include "mod_preview_token.h"
 #include "pv_db.h"
 #include "pv_log.h"
@@ -513,6 +514,8 @@ int pv_login_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGIN)) {
         return DECLINED;
     }
+    /* A login reads no token from the URL: hide any from error lines. */
+    pv_redact_request(r);
     c = pv_srv_conf_get(r->server);
     if (r->method_number == M_GET && !r->header_only &&
         c->login_from_remote_user) {
@@ -578,6 +581,7 @@ int pv_logout_handler(request_rec *r)
     const char *err = NULL;
     pv_db_pool_t *db;
     apr_status_t rv;
+    int rc;
 
     if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGOUT)) {
         return DECLINED;
@@ -591,7 +595,10 @@ int pv_logout_handler(request_rec *r)
     if (!(db = handler_db(r, c))) {
         return send_server_error(r);
     }
-    if (pv_token_authenticate(&claims, r, NULL) != OK) {
+    rc = pv_token_authenticate(&claims, r, NULL);
+    /* Read: no error line from here on can show the token. */
+    pv_redact_request(r);
+    if (rc != OK) {
         return OK;
     }
     /* Image 0 is nobody's: one round trip for the current token_version. */

@@ -370,7 +370,8 @@ static int serve(request_rec *r)
 {
     const pv_srv_conf *c = pv_srv_conf_get(r->server);
     const pv_dir_conf *d = pv_dir_conf_get(r);
-    const char *args = pv_redact_original_args(r);
+    /* Kept: pv_redact_request() replaces r->args once the token is read. */
+    const char *args = r->args;
     pv_request_query_t *q = NULL, *qtok = NULL;
     pv_token_claims_t claims;
     pv_db_image_t *img = NULL;
@@ -402,7 +403,10 @@ static int serve(request_rec *r)
 
     /* 401 before anything else about the request. */
     pv_request_parse_query(&qtok, &perr, token_pairs(args, r->pool), r->pool);
-    if (pv_token_authenticate(&claims, r, qtok) != OK) {
+    rc = pv_token_authenticate(&claims, r, qtok);
+    /* Read: no error line from here on can show the token. */
+    pv_redact_request(r);
+    if (rc != OK) {
         return OK;
     }
     apr_table_setn(r->notes, PV_NOTE_USER,
@@ -505,7 +509,8 @@ static int serve(request_rec *r)
     key.height = (apr_uint32_t)bh;
     key.fit = (apr_uint32_t)q->fit;
     key.format = (apr_uint32_t)fmt;
-    key.quality = (apr_uint32_t)quality;
+    /* PNG is lossless and ignores q: one ETag and cache entry for any q. */
+    key.quality = fmt == PV_FORMAT_PNG ? 0 : (apr_uint32_t)quality;
     key.variant = pv_preview_cache_variant();
     if (pv_cache_etag(&etag, &key, r->pool) != APR_SUCCESS) {
         return send_server_error(r);

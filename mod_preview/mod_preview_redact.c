@@ -1,129 +1,124 @@
-/* Tokens out of the logs: redact at post_read_request, restore for other
- * handlers at fixups, redact again at log_transaction. The string work is
- * the core's (pv_redact.c). */
+/* Tokens out of the logs, other applications untouched: the request line
+ * and Referer at post_read_request, the URI and query in our handlers
+ * (pv_redact_request), everything a log format reads at log_transaction.
+ * The string work is the core's (pv_redact.c). */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
 #include "http_request.h"
 #include "apr_strings.h"
+#include "apr_tables.h"
 
 #include "mod_preview.h"
-#include "mod_preview_config.h"
 #include "mod_preview_redact.h"
 #include "pv_log.h"
 #include "pv_redact.h"
 
 APLOG_USE_MODULE(preview);
 
-/* What the request held before redaction (r->request_config). */
-typedef struct {
-    const char *the_request;
-    const char *unparsed_uri;
-    const char *uri;
-    const char *args;
-    const char *query;
-} pv_req_orig;
+#define PV_QS_SUFFIX "QUERY_STRING"
 
-/* Redact the five fields in place; 1 when any changed. */
-static int redact_fields(request_rec *r)
+/* *field redacted as a request line or URI; 1 when it changed. */
+static int redact_uri(char **field, apr_pool_t *p)
 {
     const char *out;
-    int changed, any = 0;
+    int changed = 0;
 
-    if (pv_redact_query(&out, &changed, r->the_request, r->pool) ==
-            APR_SUCCESS &&
-        changed) {
-        r->the_request = (char *)out;
-        any = 1;
+    if (pv_redact_query(&out, &changed, *field, p) == APR_SUCCESS && changed) {
+        *field = (char *)out;
     }
-    if (pv_redact_query(&out, &changed, r->unparsed_uri, r->pool) ==
-            APR_SUCCESS &&
-        changed) {
-        r->unparsed_uri = (char *)out;
-        any = 1;
+    return changed;
+}
+
+/* *field redacted as a query (no '?' before it). */
+static void redact_args(char **field, apr_pool_t *p)
+{
+    const char *out;
+    int changed = 0;
+
+    if (pv_redact_args(&out, &changed, *field, p) == APR_SUCCESS && changed) {
+        *field = (char *)out;
     }
-    if (pv_redact_query(&out, &changed, r->uri, r->pool) == APR_SUCCESS &&
-        changed) {
-        r->uri = (char *)out;
-        any = 1;
+}
+
+static int is_query_string_key(const char *key)
+{
+    apr_size_t klen = strlen(key), slen = sizeof(PV_QS_SUFFIX) - 1;
+
+    return klen >= slen && !strcasecmp(key + klen - slen, PV_QS_SUFFIX);
+}
+
+/* Values replaced in place (keys, and so the table's index, unchanged).
+ * name: only the entries of that header, as URIs; NULL: every entry, those
+ * named *QUERY_STRING as queries (CGI's QUERY_STRING, its REDIRECT_ copies
+ * after each internal redirect), the others as URIs. */
+static void redact_table(apr_table_t *t, const char *name, apr_pool_t *p)
+{
+    const apr_array_header_t *arr;
+    apr_table_entry_t *e;
+    int i;
+
+    if (!t) {
+        return;
     }
-    if (pv_redact_args(&out, &changed, r->args, r->pool) == APR_SUCCESS &&
-        changed) {
-        r->args = (char *)out;
-        any = 1;
+    arr = apr_table_elts(t);
+    e = (apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        if (!e[i].key || !e[i].val) {
+            continue;
+        }
+        if (name) {
+            if (!strcasecmp(e[i].key, name)) {
+                redact_uri(&e[i].val, p);
+            }
+        }
+        else if (is_query_string_key(e[i].key)) {
+            redact_args(&e[i].val, p);
+        }
+        else {
+            redact_uri(&e[i].val, p);
+        }
     }
-    if (pv_redact_args(&out, &changed, r->parsed_uri.query, r->pool) ==
-            APR_SUCCESS &&
-        changed) {
-        r->parsed_uri.query = (char *)out;
-        any = 1;
-    }
-    return any;
 }
 
 int pv_redact_post_read_request(request_rec *r)
 {
-    pv_req_orig o;
+    int changed = redact_uri(&r->the_request, r->pool);
 
-    o.the_request = r->the_request;
-    o.unparsed_uri = r->unparsed_uri;
-    o.uri = r->uri;
-    o.args = r->args;
-    o.query = r->parsed_uri.query;
-    if (redact_fields(r)) {
-        pv_req_orig *keep = apr_pmemdup(r->pool, &o, sizeof(o));
-
-        ap_set_module_config(r->request_config, &preview_module, keep);
+    /* Informational only; error lines end with ", referer: <value>". */
+    redact_table(r->headers_in, "Referer", r->pool);
+    if (changed) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                       PVLOGNO(0900) "token redacted from the request line");
     }
     return DECLINED;
 }
 
-static int is_our_handler(const char *h)
+void pv_redact_request(request_rec *r)
 {
-    return h && (!strcmp(h, PV_HANDLER_PREVIEW) ||
-                 !strcmp(h, PV_HANDLER_LOGIN) || !strcmp(h, PV_HANDLER_LOGOUT));
-}
-
-int pv_redact_fixups(request_rec *r)
-{
-    pv_req_orig *o;
-
-    if (r->main || is_our_handler(r->handler)) {
-        return DECLINED;
-    }
-    o = ap_get_module_config(r->request_config, &preview_module);
-    if (!o) {
-        return DECLINED;
-    }
-    /* Not one of ours: its "token" parameter is its own business. */
-    r->the_request = (char *)o->the_request;
-    r->unparsed_uri = (char *)o->unparsed_uri;
-    r->uri = (char *)o->uri;
-    r->args = (char *)o->args;
-    r->parsed_uri.query = (char *)o->query;
-    return DECLINED;
+    redact_uri(&r->the_request, r->pool);
+    redact_uri(&r->unparsed_uri, r->pool);
+    redact_uri(&r->uri, r->pool);
+    redact_args(&r->args, r->pool);
+    redact_args(&r->parsed_uri.query, r->pool);
 }
 
 int pv_redact_log_transaction(request_rec *r)
 {
     request_rec *rr = r;
 
-    /* mod_log_config reads the first request of the chain (%r, %q, %U) and
-     * the last (%>s): redact them all. */
+    /* mod_log_config reads the first request of the chain (%r, %U, %q by
+     * default) and the last (%>s, %{...}e): redact them all. */
+    while (rr->main) {
+        rr = rr->main;
+    }
     while (rr->prev) {
         rr = rr->prev;
     }
     for (; rr; rr = rr->next) {
-        redact_fields(rr);
+        pv_redact_request(rr);
+        redact_table(rr->headers_in, "Referer", rr->pool);
+        redact_table(rr->subprocess_env, NULL, rr->pool);
     }
     return DECLINED;
-}
-
-const char *pv_redact_original_args(request_rec *r)
-{
-    pv_req_orig *o = ap_get_module_config(r->request_config, &preview_module);
-
-    return o ? o->args : r->args;
 }

@@ -8,7 +8,6 @@
 
 #include "mod_preview_config.h"
 #include "mod_preview_http.h"
-#include "mod_preview_redact.h"
 #include "mod_preview_token.h"
 #include "pv_log.h"
 
@@ -55,8 +54,9 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
         *psrc = PV_TOKSRC_BEARER;
         return APR_EINVAL;
     }
-    /* The query as sent: r->args has been redacted for the logs. */
-    args = pv_redact_original_args(r);
+    /* The query as sent (or as a rewrite left it): mod_preview redacts
+     * r->args only after this. */
+    args = r->args;
     if (!q && args &&
         pv_request_parse_query(&parsed, &perr, args, r->pool) == APR_SUCCESS) {
         q = parsed;
