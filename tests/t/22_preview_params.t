@@ -24,7 +24,7 @@ my @bad = (
     [ 'q=-5', 'q' ],
 );
 
-plan tests => 2 * @bad + 9;
+plan tests => 2 * @bad + 12;
 
 my $dbh = dbh();
 my ($dir, $rel) = fixture_dir('pv22');
@@ -66,3 +66,13 @@ is(preview($img, token => $tok, query => 'w=100000')->code, 200,
    'w=100000 (clamped to the largest size)');
 is(preview($img, token => $tok, query => 'w=64#frag')->code, 200,
    'a fragment is not part of the query');
+
+# PNG is lossless and ignores q: any q gives the same bytes and ETag (one
+# cache entry); for JPEG q changes both.
+my $p1 = preview($img, token => $tok, query => 'format=png&q=1');
+my $p2 = preview($img, token => $tok, query => 'format=png&q=2');
+is($p1->header('ETag'), $p2->header('ETag'), 'format=png: q=1 and q=2 share the ETag');
+ok($p1->content eq $p2->content, '... and the bytes');
+isnt(preview($img, token => $tok, query => 'format=jpeg&q=1')->header('ETag'),
+     preview($img, token => $tok, query => 'format=jpeg&q=2')->header('ETag'),
+     'format=jpeg: q=1 and q=2 differ');

@@ -1,7 +1,8 @@
 # Runs last (file names sort): after the whole suite, no token any test sent
-# appears in the error log, the access log or the notes log, and nothing
-# shaped like a signed token either (header.payload.signature in base64url,
-# as every JWS starts with "eyJ"); the access log does show REDACTED.
+# appears in the error log, the access log, the notes log or the redaction
+# log (environment, Referer), and nothing shaped like a signed token either
+# (header.payload.signature in base64url, as every JWS starts with "eyJ");
+# the access log does show REDACTED.
 use strict;
 use warnings FATAL => 'all';
 
@@ -14,7 +15,7 @@ use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh);
 use PreviewImages qw(new_user tokens_file);
 
-plan tests => 9;
+plan tests => 11;
 
 # One more token through every query form, so that this file checks
 # something even when run alone.
@@ -32,7 +33,7 @@ if (open my $fh, '<', tokens_file()) {
 ok(@tokens >= 1, scalar(@tokens) . ' tokens recorded by the suite');
 
 my $logs = Apache::Test::vars('t_logs');
-for my $name (qw(error_log access_log preview_log)) {
+for my $name (qw(error_log access_log preview_log redact_log)) {
     my $path = t_catfile($logs, $name);
     open my $fh, '<', $path or do { fail("$name: $!") for 1 .. 2; next };
     my $text = do { local $/; <$fh> };
