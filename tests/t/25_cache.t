@@ -212,9 +212,12 @@ like(error_log_text(),
 }
 my $img_n = add_image($dbh, $alice, "$rel/noise.png");
 my ($stored, @sizes) = (0);
-for my $q (50 .. 55) {
+# Six boxes and fits, one 512 px PNG each (q would not do: PNG ignores it
+# and so do its ETag and cache key).
+for my $box ('w=512', 'h=512', 'w=512&h=512', 'w=512&h=512&fit=cover',
+             'w=512&h=1024', 'w=1024&h=512') {
     my ($r, $n) = req('pv_cache_small', $img_n, token => $atok,
-                      query => "w=512&format=png&q=$q");
+                      query => "$box&format=png");
     push @sizes, $r->code == 200 && $n eq 'miss' ? length $r->content : -1;
 }
 ok(!(grep { $_ < 300_000 || $_ > 1_048_576 } @sizes),
