@@ -84,7 +84,7 @@ typedef struct pv_cache_key_t {
     apr_uint32_t width;   /* box after PreviewSizes rounding, 0: unset */
     apr_uint32_t height;  /* 0: unset */
     apr_uint32_t fit;     /* pv_image_fit_e */
-    apr_uint32_t format;  /* pv_image_format_e, after negotiation */
+    apr_uint32_t format;  /* the format, or a code that fixes it */
     apr_uint32_t quality; /* 1..100 */
     /* Optional renderer identity (e.g. libvips version), so that an
      * upgrade that changes the bytes changes the ETag too; NULL = "". */

@@ -15,6 +15,7 @@
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include "mod_preview.h"
@@ -394,6 +395,38 @@ void pv_preview_cache_store(request_rec *r, pv_cache_t *c, const char *key,
     else if (pv_cache_sweep_due(c)) {
         sweeper_nudge();
     }
+}
+
+apr_status_t pv_preview_cache_sniff(pv_image_format_e *pout, apr_file_t *f)
+{
+    unsigned char b[16];
+    apr_os_file_t fd;
+    ssize_t n;
+
+    /* pread: the file bucket's offsets stay untouched. */
+    if (apr_os_file_get(&fd, f) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    n = pread(fd, b, sizeof(b), 0);
+    if (n < (ssize_t)sizeof(b)) {
+        return APR_EINVAL;
+    }
+    if (b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) {
+        *pout = PV_FORMAT_JPEG;
+    }
+    else if (!memcmp(b, "\x89PNG\r\n\x1a\n", 8)) {
+        *pout = PV_FORMAT_PNG;
+    }
+    else if (!memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4)) {
+        *pout = PV_FORMAT_WEBP;
+    }
+    else if (!memcmp(b + 4, "ftypavif", 8) || !memcmp(b + 4, "ftypavis", 8)) {
+        *pout = PV_FORMAT_AVIF;
+    }
+    else {
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
 }
 
 int pv_preview_cache_send(request_rec *r, apr_file_t *f, const apr_finfo_t *fi,

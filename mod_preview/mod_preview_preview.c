@@ -2,11 +2,14 @@
  *
  * In order: method (405), token (401), query (400), image id (404), one
  * database round trip for ownership and revocation (401/404), the source
- * path checked under PreviewStorageRoot (404), its header probed (413/415),
- * the output format negotiated, the ETag (304 on If-None-Match, no render),
- * the preview cache (a hit is sent from its file, no render slot taken;
- * concurrent misses of one key render once), a render slot (503), the
- * render, stored in the cache, and the bytes sent without a copy. */
+ * path checked under PreviewStorageRoot (404), the format negotiated as
+ * far as the request decides it, the ETag from the source's fstat() and
+ * the request (304 on If-None-Match), the preview cache (a hit is sent
+ * from its file, no render slot taken; concurrent misses of one key render
+ * once); on a miss only: the header probed (413/415), the format settled
+ * by the alpha channel, a render slot (503), the render, stored in the
+ * cache, and the bytes sent without a copy. A hit and a 304 never touch
+ * libvips. */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -209,12 +212,13 @@ static int refuse_path(request_rec *r, apr_uint64_t id, const char *why)
  * followed by '/'; the resolved path is opened with O_NOFOLLOW and
  * /proc/self/fd/N must name that same path; libvips then reads
  * /proc/self/fd/N, which reopens the very inode that was checked, so
- * nothing swapped in between check and use is read. Chosen over an
+ * nothing swapped in between check and use is read. *pst: that inode's
+ * fstat(), the source identity of the ETag and cache key. Chosen over an
  * O_NOFOLLOW walk of each component so that symlinks inside the root keep
  * working. Without /proc the resolved path is used (a narrow race with
  * someone who can write inside the root). Any refusal: 404 and a
  * warning. */
-static int resolve_source(const char **psrc, request_rec *r,
+static int resolve_source(const char **psrc, struct stat *pst, request_rec *r,
                           const pv_srv_conf *c, apr_uint64_t id,
                           const pv_db_image_t *img)
 {
@@ -293,6 +297,7 @@ static int resolve_source(const char **psrc, request_rec *r,
     n = readlink(proc, linkbuf, sizeof(linkbuf) - 1);
     if (n < 0) {
         *psrc = full;
+        *pst = st;
         return OK;
     }
     linkbuf[n] = '\0';
@@ -300,6 +305,7 @@ static int resolve_source(const char **psrc, request_rec *r,
         return refuse_path(r, id, "changed while it was opened");
     }
     *psrc = proc;
+    *pst = st;
     return OK;
 }
 
@@ -366,6 +372,11 @@ static int formats_available(void)
     return mask;
 }
 
+/* pv_cache_key_t.format of an auto request that the JPEG/PNG fallback
+ * answers, or'ed with the allowed mask: above every pv_image_format_e, so
+ * it never equals a known format's key. */
+#define KEY_FMT_FALLBACK 0x100u
+
 static int serve(request_rec *r)
 {
     const pv_srv_conf *c = pv_srv_conf_get(r->server);
@@ -379,7 +390,8 @@ static int serve(request_rec *r)
     pv_image_out_t *out = NULL;
     pv_render_req_t req;
     pv_cache_key_t key;
-    pv_image_format_e fmt;
+    pv_image_format_e fmt, fmt_alpha;
+    struct stat st;
     pv_db_pool_t *db;
     pv_slots_t *slots;
     pv_cache_t *cache;
@@ -393,7 +405,7 @@ static int serve(request_rec *r)
     apr_int64_t max_age;
     apr_status_t rv;
     apr_time_t t0;
-    int rc, vary = 0, allowed, bw, bh, quality;
+    int rc, vary = 0, allowed, bw, bh, quality, fmt_known;
 
     ap_discard_request_body(r);
     if (r->method_number != M_GET) {
@@ -474,43 +486,60 @@ static int serve(request_rec *r)
         return send_not_found(r);
     }
 
-    rc = resolve_source(&src, r, c, id, img);
+    rc = resolve_source(&src, &st, r, c, id, img);
     if (rc != OK || !src) {
         return OK;
     }
     memset(&req, 0, sizeof(req));
     req.limits.max_bytes = (apr_off_t)c->max_source_bytes;
     req.limits.max_pixels = (apr_uint64_t)c->max_source_pixels;
-    /* Header only (no pixel decoded): limits, alpha for the format, and
-     * the identity of the file for the ETag. */
-    rv = pv_image_probe(&info, src, &req.limits, r->pool);
-    if (rv != PV_IMAGE_OK) {
-        return send_image_error(r, id, rv);
+    if (st.st_size == 0 ||
+        (req.limits.max_bytes > 0 && st.st_size > req.limits.max_bytes)) {
+        /* Refused on its size alone: the probe gives the answer (413/415)
+         * before any ETag, as for any other source it refuses. */
+        rv = pv_image_probe(&info, src, &req.limits, r->pool);
+        return send_image_error(r, id,
+                                rv != PV_IMAGE_OK ? rv : PV_IMAGE_FAILED);
     }
 
     pv_request_resolve_size(&bw, &bh, q->w, q->h, d->sizes, d->nsizes,
                             d->default_size);
     allowed = d->formats & formats_available();
+    /* The negotiation without libvips: its only source input is the alpha
+     * channel. When both answers agree the format is known now; when they
+     * differ (auto, no AVIF/WebP in Accept: the JPEG/PNG fallback) it is
+     * decided by the probe on a miss. */
     if (pv_request_pick_format(&fmt, &vary, q->format,
                                apr_table_get(r->headers_in, "Accept"), allowed,
-                               info->has_alpha) != APR_SUCCESS) {
+                               0) != APR_SUCCESS ||
+        pv_request_pick_format(&fmt_alpha, &vary, q->format,
+                               apr_table_get(r->headers_in, "Accept"), allowed,
+                               1) != APR_SUCCESS) {
         return pv_http_error(r, HTTP_BAD_REQUEST, "bad_request",
                              "invalid parameter: format", NULL, 0);
     }
+    fmt_known = fmt == fmt_alpha;
     quality = q->quality ? q->quality : d->quality;
 
+    /* The ETag and cache key from fstat() and the request alone: no
+     * libvips on a hit or a 304. The source identity (device, inode, size,
+     * mtime) fixes its alpha channel, so the negotiation's inputs fix the
+     * output bytes: the format when known, else KEY_FMT_FALLBACK with the
+     * allowed mask the fallback is chosen from. */
     memset(&key, 0, sizeof(key));
     key.image_id = id;
-    key.device = info->device;
-    key.inode = info->inode;
-    key.size = (apr_uint64_t)info->size;
-    key.mtime = info->mtime;
+    key.device = (apr_uint64_t)st.st_dev;
+    key.inode = (apr_uint64_t)st.st_ino;
+    key.size = (apr_uint64_t)st.st_size;
+    key.mtime = apr_time_from_sec(st.st_mtim.tv_sec) +
+                (apr_time_t)(st.st_mtim.tv_nsec / 1000);
     key.width = (apr_uint32_t)bw;
     key.height = (apr_uint32_t)bh;
     key.fit = (apr_uint32_t)q->fit;
-    key.format = (apr_uint32_t)fmt;
+    key.format = fmt_known ? (apr_uint32_t)fmt
+                           : KEY_FMT_FALLBACK | (apr_uint32_t)allowed;
     /* PNG is lossless and ignores q: one ETag and cache entry for any q. */
-    key.quality = fmt == PV_FORMAT_PNG ? 0 : (apr_uint32_t)quality;
+    key.quality = fmt_known && fmt == PV_FORMAT_PNG ? 0 : (apr_uint32_t)quality;
     key.variant = pv_preview_cache_variant();
     if (pv_cache_etag(&etag, &key, r->pool) != APR_SUCCESS) {
         return send_server_error(r);
@@ -541,11 +570,35 @@ static int serve(request_rec *r)
         if (pv_preview_cache_lookup(&cfile, &cfinfo, &flight, r, cache, ckey,
                                     apr_time_from_sec(c->render_timeout)) ==
             APR_SUCCESS) {
-            apr_table_setn(r->notes, PV_NOTE_CACHE, "hit");
-            return pv_preview_cache_send(r, cfile, &cfinfo,
-                                         pv_image_format_mime(fmt));
+            pv_image_format_e hfmt = fmt;
+
+            /* The fallback's format is in the entry's first bytes. */
+            if (fmt_known ||
+                pv_preview_cache_sniff(&hfmt, cfile) == APR_SUCCESS) {
+                apr_table_setn(r->notes, PV_NOTE_CACHE, "hit");
+                return pv_preview_cache_send(r, cfile, &cfinfo,
+                                             pv_image_format_mime(hfmt));
+            }
+            /* Not a preview of ours: rendered again and replaced. */
+            apr_file_close(cfile);
         }
         apr_table_setn(r->notes, PV_NOTE_CACHE, "miss");
+    }
+
+    /* A miss: the header (no pixel decoded) for the limits and the alpha
+     * channel, from the very inode that was checked and keyed. */
+    rv = pv_image_probe(&info, src, &req.limits, r->pool);
+    if (rv != PV_IMAGE_OK) {
+        pv_cache_flight_end(flight, 0);
+        return send_image_error(r, id, rv);
+    }
+    if (info->device != key.device || info->inode != key.inode ||
+        (apr_uint64_t)info->size != key.size || info->mtime != key.mtime) {
+        pv_cache_flight_end(flight, 0);
+        return refuse_path(r, id, "changed while it was probed");
+    }
+    if (!fmt_known) {
+        fmt = info->has_alpha ? fmt_alpha : fmt;
     }
 
     slots = apr_hash_get(render_slots, &r->server, sizeof(r->server));
@@ -577,8 +630,7 @@ static int serve(request_rec *r)
         return send_image_error(r, id, rv);
     }
     /* The descriptor was checked; the render reopened it by name. */
-    if (out->source->device != info->device ||
-        out->source->inode != info->inode) {
+    if (out->source->device != key.device || out->source->inode != key.inode) {
         pv_cache_flight_end(flight, 0);
         return refuse_path(r, id, "changed during the render");
     }
