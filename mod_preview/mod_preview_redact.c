@@ -107,8 +107,8 @@ int pv_redact_log_transaction(request_rec *r)
 {
     request_rec *rr = r;
 
-    /* mod_log_config reads the first request of the chain (%r, %U, %q by
-     * default) and the last (%>s, %{...}e): redact them all. */
+    /* mod_log_config reads the first request of the chain (%r, %U by
+     * default) and the last (%q, %>s, %{...}e): redact them all. */
     while (rr->main) {
         rr = rr->main;
     }
