@@ -29,8 +29,12 @@
 #define PV_DEFAULT_CACHE_MAX_SIZE    (APR_INT64_C(1024) * 1024 * 1024)
 #define PV_DEFAULT_MAX_RENDERS       2
 #define PV_DEFAULT_RENDER_TIMEOUT    10
-#define PV_DEFAULT_DEFAULT_SIZE      256
-#define PV_DEFAULT_QUALITY           80
+#define PV_DEFAULT_MAX_LOGINS        4
+/* A legacy secret shorter than this is warned about at start-up. */
+#define PV_LEGACY_SECRET_MIN    32
+#define PV_DEFAULT_LOGIN_WAIT   5
+#define PV_DEFAULT_DEFAULT_SIZE 256
+#define PV_DEFAULT_QUALITY      80
 
 /* Bounds of PreviewSizes: a box side in pixels, and how many entries. */
 #define PV_SIZE_MAX  8192
@@ -82,6 +86,8 @@ typedef struct pv_srv_conf {
     apr_int64_t max_source_bytes;  /* PreviewMaxSourceBytes */
     apr_int64_t max_renders;       /* PreviewMaxRenders, per process */
     apr_int64_t render_timeout;    /* PreviewRenderTimeout, seconds */
+    apr_int64_t max_logins; /* PreviewMaxLogins: password checks at once */
+    apr_int64_t login_wait; /* its second number: seconds one may wait */
 
     /* Built at post_config from ring, clock skew and legacy settings;
      * NULL when this server has no key ring. Shared by threads. */

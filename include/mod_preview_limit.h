@@ -1,9 +1,30 @@
-/* Failed-login counting per client IP and per username, shared by every
- * httpd process through a socache (shmcb), for PreviewLoginLimit. */
+/* Login attempts counted per client IP and per account, shared by every
+ * httpd process through a socache (shmcb), for PreviewLoginLimit.
+ *
+ * An attempt is taken (counted as a failure) before it is made, in the same
+ * critical section as the check, so a burst cannot slip more than the limit
+ * through; it is given back when it was not a failed guess (success, 503),
+ * and a success forgets the account's failures. */
 #ifndef MOD_PREVIEW_LIMIT_H
 #define MOD_PREVIEW_LIMIT_H
 
 #include "httpd.h"
+
+/* Keys are SHA-256 digests: every entry is the same small size. */
+#define PV_LIMIT_KEY_LEN 32
+
+/* Kinds of counter (part of the key). */
+#define PV_LIMIT_IP   "ip"   /* who: the client IP (r->useragent_ip) */
+#define PV_LIMIT_UID  "uid"  /* who: the decimal users.id of a found user */
+#define PV_LIMIT_NAME "name" /* who: an unknown username, normalised */
+
+/* One taken attempt: where it was counted, to give it back. */
+typedef struct pv_limit_hold_t {
+    unsigned char key[PV_LIMIT_KEY_LEN];
+    apr_int64_t start; /* the window it was counted in */
+    int window;
+    int held; /* 0: nothing was counted (no limit, or refused) */
+} pv_limit_hold_t;
 
 /* pre_config: register our mutex type with httpd ("Mutex preview-login"). */
 void pv_limit_pre_config(apr_pool_t *pconf);
@@ -15,15 +36,18 @@ int pv_limit_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
 void pv_limit_child_init(apr_pool_t *p, server_rec *s);
 
-/* 0 when a login attempt for user from this client may go on; otherwise
- * the seconds until it may (for Retry-After). user may be NULL. */
-apr_int64_t pv_limit_check(request_rec *r, const char *user, int failures,
-                           int window);
+/* Take one attempt on the counter (kind, who) of this virtual host: 0 when
+ * it may go on (it is counted now, *hold says where), else the seconds
+ * until it may (for Retry-After; nothing counted). No limit configured or
+ * no shared cache: 0 and nothing held. */
+apr_int64_t pv_limit_take(pv_limit_hold_t *hold, request_rec *r,
+                          const char *kind, const char *who, apr_size_t who_len,
+                          int failures, int window);
 
-/* Count one failed attempt against the client and the user. */
-void pv_limit_fail(request_rec *r, const char *user, int window);
+/* The attempt was no failed guess (success, server error, 503): uncount it. */
+void pv_limit_give_back(request_rec *r, pv_limit_hold_t *hold);
 
-/* A success forgets the user's failures (not the client's). */
-void pv_limit_success(request_rec *r, const char *user);
+/* A success: forget every failure of this counter (used for the account). */
+void pv_limit_forget(request_rec *r, pv_limit_hold_t *hold);
 
 #endif /* MOD_PREVIEW_LIMIT_H */

@@ -61,6 +61,7 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pv_limit_child_init(pchild, s);
     pv_dbpool_child_init(pchild, s);
+    pv_login_child_init(pchild, s);
     pv_preview_child_init(pchild, s);
     pv_preview_cache_child_init(pchild, s);
 }
@@ -80,7 +81,8 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
  * - child_init: the limiter's mutex attached; MariaDB's client library
  *   started (once, before the worker threads) and one pool per distinct
- *   database created (connections open lazily, on first use).
+ *   database created (connections open lazily, on first use); the login
+ *   slots (PreviewMaxLogins) made, per process.
  *   Then libvips is started (the core's log already goes to httpd) and
  *   the render slots (PreviewMaxRenders) are made, per process; then the
  *   preview caches (one per folder, probed: child_init runs as the httpd

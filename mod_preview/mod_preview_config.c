@@ -83,6 +83,8 @@ void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->max_source_bytes = PV_UNSET;
     c->max_renders = PV_UNSET;
     c->render_timeout = PV_UNSET;
+    c->max_logins = PV_UNSET;
+    c->login_wait = PV_UNSET;
     return c;
 }
 
@@ -129,6 +131,15 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     else {
         c->login_limit_failures = base->login_limit_failures;
         c->login_limit_seconds = base->login_limit_seconds;
+    }
+    /* And both numbers of PreviewMaxLogins. */
+    if (add->max_logins != PV_UNSET) {
+        c->max_logins = add->max_logins;
+        c->login_wait = add->login_wait;
+    }
+    else {
+        c->max_logins = base->max_logins;
+        c->login_wait = base->login_wait;
     }
     PV_MERGE_NUM(db_pool_max);
     PV_MERGE_PTR(storage_root);
@@ -244,6 +255,10 @@ static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
     }
     if (c->render_timeout == PV_UNSET) {
         c->render_timeout = PV_DEFAULT_RENDER_TIMEOUT;
+    }
+    if (c->max_logins == PV_UNSET) {
+        c->max_logins = PV_DEFAULT_MAX_LOGINS;
+        c->login_wait = PV_DEFAULT_LOGIN_WAIT;
     }
     c->resolved = 1;
 }
@@ -704,6 +719,25 @@ static const char *set_login_limit(cmd_parms *cmd, void *dummy, const char *a1,
     return NULL;
 }
 
+/* PreviewMaxLogins <n> [<seconds>]: password checks at once per process,
+ * and how long a login waits for one (default PV_DEFAULT_LOGIN_WAIT). */
+static const char *set_max_logins(cmd_parms *cmd, void *dummy, const char *a1,
+                                  const char *a2)
+{
+    pv_srv_conf *c = pv_cmd_srv(cmd);
+    apr_int64_t n, seconds = PV_DEFAULT_LOGIN_WAIT;
+    const char *err;
+
+    if ((err = pv_parse_bounded(&n, cmd, a1, PV_SFX_NONE, 1, 1024)) ||
+        (a2 &&
+         (err = pv_parse_bounded(&seconds, cmd, a2, PV_SFX_NONE, 1, 60)))) {
+        return err;
+    }
+    c->max_logins = n;
+    c->login_wait = seconds;
+    return NULL;
+}
+
 static const char *set_login_from_remote_user(cmd_parms *cmd, void *dummy,
                                               int on)
 {
@@ -869,6 +903,9 @@ const command_rec pv_cmds[] = {
                   PV_SRV, "SQL: user id -> bump token_version"),
     AP_INIT_TAKE12("PreviewLoginLimit", set_login_limit, NULL, PV_SRV,
                    "<failures> <seconds> per client IP and username, or Off"),
+    AP_INIT_TAKE12("PreviewMaxLogins", set_max_logins, NULL, PV_SRV,
+                   "<n> [<seconds>]: password checks at once per process, "
+                   "and the longest wait for one"),
     AP_INIT_FLAG("PreviewLoginFromRemoteUser", set_login_from_remote_user, NULL,
                  PV_SRV, "On: GET login trusts r->user of another module"),
     AP_INIT_TAKE1("PreviewCookieName", set_cookie_name, NULL, PV_SRV,
@@ -934,10 +971,172 @@ static int pv_check_dir(server_rec *s, const pv_dir_conf *base,
     return 1;
 }
 
+/* 1 when a and b hold a key with the same secret: a token one signs, the
+ * other accepts (an inherited ring, the same file, or a copy of a line). */
+static int pv_rings_share_key(const pv_keyring_t *a, const pv_keyring_t *b)
+{
+    int i, j;
+
+    if (a == b) {
+        return 1;
+    }
+    for (i = 0; i < pv_keyring_count(a); i++) {
+        const pv_key_t *ka = pv_keyring_get(a, i);
+
+        for (j = 0; j < pv_keyring_count(b); j++) {
+            const pv_key_t *kb = pv_keyring_get(b, j);
+
+            if (ka->secret_len == kb->secret_len &&
+                !memcmp(ka->secret, kb->secret, ka->secret_len)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Legacy tokens of a and b are interchangeable: same secret, same salt. */
+static int pv_legacy_shared(const pv_srv_conf *a, const pv_srv_conf *b)
+{
+    if (a->legacy != PV_LEGACY_ITSDANGEROUS ||
+        b->legacy != PV_LEGACY_ITSDANGEROUS || !a->legacy_secret ||
+        !b->legacy_secret || a->legacy_secret_len != b->legacy_secret_len ||
+        memcmp(a->legacy_secret, b->legacy_secret, a->legacy_secret_len)) {
+        return 0;
+    }
+    return (!a->legacy_salt && !b->legacy_salt) ||
+           (a->legacy_salt && b->legacy_salt &&
+            !strcmp(a->legacy_salt, b->legacy_salt));
+}
+
+/* 1 when a comes before b in the configuration (the main server first):
+ * messages name two servers in the order a reader finds them. */
+static int pv_server_before(const server_rec *a, const server_rec *b)
+{
+    int d;
+
+    if (!a->is_virtual || !b->is_virtual) {
+        return !a->is_virtual;
+    }
+    d = strcmp(a->defn_name ? a->defn_name : "",
+               b->defn_name ? b->defn_name : "");
+    return d != 0 ? d < 0 : a->defn_line_number < b->defn_line_number;
+}
+
+/* Token users are ids in one database: two servers that accept each other's
+ * tokens must look them up in the same one, or user 5 of A is user 5 of
+ * B. Returns 0 (and logs both servers) when they do not. */
+static int pv_check_token_scopes(server_rec *s, apr_pool_t *ptemp)
+{
+    server_rec *a, *b, *x, *y;
+
+    for (a = s; a; a = a->next) {
+        const pv_srv_conf *ca = pv_srv_conf_get(a);
+
+        if (!ca->ring || !ca->db_params) {
+            continue;
+        }
+        for (b = a->next; b; b = b->next) {
+            const pv_srv_conf *cb = pv_srv_conf_get(b);
+            const char *what;
+
+            if (!cb->ring || !cb->db_params) {
+                continue;
+            }
+            if (!pv_db_params_equal(ca->db_params, cb->db_params)) {
+                what = "PreviewDBParams";
+            }
+            else if (strcmp(ca->image_query, cb->image_query)) {
+                what = "PreviewImageQuery";
+            }
+            else if (strcmp(ca->logout_query, cb->logout_query)) {
+                what = "PreviewLogoutQuery";
+            }
+            else {
+                continue;
+            }
+            x = pv_server_before(a, b) ? a : b;
+            y = x == a ? b : a;
+            if (pv_rings_share_key(ca->ring, cb->ring)) {
+                ap_log_error(
+                    APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, y,
+                    PVLOGNO(1154) "the %s and the %s accept each other's "
+                                  "tokens (a key of PreviewKeyFile %s is in "
+                                  "%s) but their %s differ: a token of one "
+                                  "would be taken for the user with the same "
+                                  "id in the other. Give each its own "
+                                  "PreviewKeyFile",
+                    pv_server_where(x, ptemp), pv_server_where(y, ptemp),
+                    pv_srv_conf_get(x)->key_file, pv_srv_conf_get(y)->key_file,
+                    what);
+                return 0;
+            }
+            if (pv_legacy_shared(ca, cb)) {
+                ap_log_error(
+                    APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, y,
+                    PVLOGNO(1155) "the %s and the %s accept each other's "
+                                  "legacy tokens (the same "
+                                  "PreviewLegacySecretFile secret and salt) "
+                                  "but their %s differ: a token of one would "
+                                  "be taken for the user with the same id in "
+                                  "the other. Turn PreviewLegacyTokens off in "
+                                  "one of them",
+                    pv_server_where(x, ptemp), pv_server_where(y, ptemp), what);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* A short SECRET_KEY can be found offline from one captured legacy token
+ * (HMAC of known text): say so, once per secret, without the secret. */
+static void pv_warn_weak_legacy_secrets(server_rec *s, int flags,
+                                        apr_pool_t *ptemp)
+{
+    apr_array_header_t *seen = apr_array_make(ptemp, 4, sizeof(void *));
+    server_rec *sv;
+    int i;
+
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
+
+        if (c->legacy != PV_LEGACY_ITSDANGEROUS || !c->legacy_secret ||
+            c->legacy_secret_len >= PV_LEGACY_SECRET_MIN) {
+            continue;
+        }
+        for (i = 0; i < seen->nelts; i++) {
+            if (APR_ARRAY_IDX(seen, i, const void *) == c->legacy_secret) {
+                break;
+            }
+        }
+        if (i < seen->nelts) {
+            continue;
+        }
+        APR_ARRAY_PUSH(seen, const void *) = c->legacy_secret;
+        ap_log_error(APLOG_MARK, flags | APLOG_WARNING, 0, sv,
+                     PVLOGNO(1156) "PreviewLegacySecretFile %s holds a "
+                                   "%" APR_SIZE_T_FMT "-byte secret, under "
+                                   "%d bytes: one captured legacy token "
+                                   "lets anyone search for it offline (%s)",
+                     c->legacy_secret_file, c->legacy_secret_len,
+                     PV_LEGACY_SECRET_MIN, pv_server_where(sv, ptemp));
+    }
+}
+
 int pv_config_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *sv;
+
+    if (!pv_check_token_scopes(s, ptemp)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* Shown on the console in the first pass (and by configtest); the
+     * error log gets it from post_config. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        pv_warn_weak_legacy_secrets(s, APLOG_STARTUP, ptemp);
+    }
 
     for (sv = s; sv; sv = sv->next) {
         const pv_srv_conf *c = pv_srv_conf_get(sv);
@@ -986,6 +1185,9 @@ int pv_config_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     server_rec *sv;
 
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        pv_warn_weak_legacy_secrets(s, 0, ptemp);
+    }
     for (sv = s; sv; sv = sv->next) {
         pv_srv_conf *c = (pv_srv_conf *)pv_srv_conf_get(sv);
         pv_token_config_t tc;

@@ -1,5 +1,7 @@
-/* PreviewLoginLimit: failed logins counted in a socache shared by all
- * processes, keyed by client IP and by username, in fixed windows. */
+/* PreviewLoginLimit: login attempts counted in a socache shared by all
+ * processes, in fixed windows, under keys of a fixed size (a hash of vhost,
+ * kind and who); an attempt is counted before it is made and given back
+ * when it was not a failed guess. */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -7,6 +9,8 @@
 #include "ap_socache.h"
 #include "util_mutex.h"
 #include "apr_strings.h"
+
+#include <openssl/evp.h>
 
 #include "mod_preview_limit.h"
 #include "pv_log.h"
@@ -45,8 +49,8 @@ static apr_status_t limit_cleanup(void *data)
 int pv_limit_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          server_rec *s, int needed)
 {
-    static struct ap_socache_hints hints = {48, sizeof(limit_entry),
-                                            apr_time_from_sec(300)};
+    static struct ap_socache_hints hints = {
+        PV_LIMIT_KEY_LEN, sizeof(limit_entry), apr_time_from_sec(300)};
     const char *err;
     apr_status_t rv;
 
@@ -101,99 +105,114 @@ void pv_limit_child_init(apr_pool_t *p, server_rec *s)
     }
 }
 
-/* Keys carry the virtual host, so each vhost counts on its own. */
-static const char *limit_key(request_rec *r, const char *kind, const char *who)
+/* A fixed-size key: SHA-256 of vhost, kind and who. However long a
+ * username is, every entry takes the same room in the small shared cache,
+ * so long names cannot crowd out other clients' counts. */
+static void limit_key(unsigned char key[PV_LIMIT_KEY_LEN], request_rec *r,
+                      const char *kind, const char *who, apr_size_t who_len)
 {
-    return apr_psprintf(r->pool, "%s:%u|%s|%s", r->server->server_hostname,
-                        (unsigned)r->server->port, kind, who);
+    const char *vhost = apr_psprintf(
+        r->pool, "%s:%u",
+        r->server->server_hostname ? r->server->server_hostname : "",
+        (unsigned)r->server->port);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int len = 0;
+
+    /* NULs between the parts: none of them holds one (the login checked
+     * the username), so no two triples hash the same text. */
+    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+        !EVP_DigestUpdate(md, vhost, strlen(vhost) + 1) ||
+        !EVP_DigestUpdate(md, kind, strlen(kind) + 1) ||
+        !EVP_DigestUpdate(md, who, who_len) ||
+        !EVP_DigestFinal_ex(md, key, &len)) {
+        /* Out of memory in OpenSSL: one shared key still meters. */
+        memset(key, 0, PV_LIMIT_KEY_LEN);
+    }
+    EVP_MD_CTX_free(md);
 }
 
 /* Caller holds the mutex. A missing or stale entry reads as empty. */
-static void limit_get(request_rec *r, const char *key, apr_int64_t now,
+static void limit_get(request_rec *r, const unsigned char *key, apr_int64_t now,
                       int window, limit_entry *e)
 {
     unsigned int len = sizeof(*e);
 
-    if (limit_provider->retrieve(
-            limit_cache, r->server, (const unsigned char *)key, strlen(key),
-            (unsigned char *)e, &len, r->pool) != APR_SUCCESS ||
+    if (limit_provider->retrieve(limit_cache, r->server, key, PV_LIMIT_KEY_LEN,
+                                 (unsigned char *)e, &len,
+                                 r->pool) != APR_SUCCESS ||
         len != sizeof(*e) || e->start + window <= now) {
         e->count = 0;
         e->start = now;
     }
 }
 
-static apr_int64_t limit_wait(request_rec *r, const char *key, apr_int64_t now,
-                              int failures, int window)
+static void limit_put(request_rec *r, const unsigned char *key,
+                      const limit_entry *e, int window)
 {
-    limit_entry e;
-
-    limit_get(r, key, now, window, &e);
-    if (e.count >= (apr_uint32_t)failures) {
-        return e.start + window - now;
-    }
-    return 0;
+    limit_provider->store(limit_cache, r->server, key, PV_LIMIT_KEY_LEN,
+                          apr_time_from_sec(e->start + window),
+                          (unsigned char *)e, sizeof(*e), r->pool);
 }
 
-apr_int64_t pv_limit_check(request_rec *r, const char *user, int failures,
-                           int window)
+apr_int64_t pv_limit_take(pv_limit_hold_t *hold, request_rec *r,
+                          const char *kind, const char *who, apr_size_t who_len,
+                          int failures, int window)
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
-    apr_int64_t wait, wait_user = 0;
+    apr_int64_t wait = 0;
+    limit_entry e;
 
+    memset(hold, 0, sizeof(*hold));
     if (!limit_cache || failures <= 0) {
         return 0;
     }
+    limit_key(hold->key, r, kind, who, who_len);
     if (apr_global_mutex_lock(limit_mutex) != APR_SUCCESS) {
         /* Refusing is safer than letting a guesser through unmetered. */
         return 1;
     }
-    wait = limit_wait(r, limit_key(r, "ip", r->useragent_ip), now, failures,
-                      window);
-    if (user) {
-        wait_user =
-            limit_wait(r, limit_key(r, "user", user), now, failures, window);
+    /* Check and count in one critical section: of a burst, only the first
+     * `failures` attempts get through, however many arrive at once. */
+    limit_get(r, hold->key, now, window, &e);
+    if (e.count >= (apr_uint32_t)failures) {
+        wait = e.start + window - now;
+    }
+    else {
+        e.count++;
+        limit_put(r, hold->key, &e, window);
+        hold->start = e.start;
+        hold->window = window;
+        hold->held = 1;
     }
     apr_global_mutex_unlock(limit_mutex);
-    return wait > wait_user ? wait : wait_user;
+    return wait > 0 ? wait : (hold->held ? 0 : 1);
 }
 
-static void limit_bump(request_rec *r, const char *key, apr_int64_t now,
-                       int window)
-{
-    limit_entry e;
-
-    limit_get(r, key, now, window, &e);
-    e.count++;
-    limit_provider->store(limit_cache, r->server, (const unsigned char *)key,
-                          strlen(key), apr_time_from_sec(e.start + window),
-                          (unsigned char *)&e, sizeof(e), r->pool);
-}
-
-void pv_limit_fail(request_rec *r, const char *user, int window)
+void pv_limit_give_back(request_rec *r, pv_limit_hold_t *hold)
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
+    limit_entry e;
 
-    if (!limit_cache || apr_global_mutex_lock(limit_mutex) != APR_SUCCESS) {
+    if (!hold->held || apr_global_mutex_lock(limit_mutex) != APR_SUCCESS) {
         return;
     }
-    limit_bump(r, limit_key(r, "ip", r->useragent_ip), now, window);
-    if (user) {
-        limit_bump(r, limit_key(r, "user", user), now, window);
+    /* Only into the window it was taken from: a new window starts at 0. */
+    limit_get(r, hold->key, now, hold->window, &e);
+    if (e.start == hold->start && e.count > 0) {
+        e.count--;
+        limit_put(r, hold->key, &e, hold->window);
     }
     apr_global_mutex_unlock(limit_mutex);
+    hold->held = 0;
 }
 
-void pv_limit_success(request_rec *r, const char *user)
+void pv_limit_forget(request_rec *r, pv_limit_hold_t *hold)
 {
-    const char *key;
-
-    if (!limit_cache || !user ||
-        apr_global_mutex_lock(limit_mutex) != APR_SUCCESS) {
+    if (!hold->held || apr_global_mutex_lock(limit_mutex) != APR_SUCCESS) {
         return;
     }
-    key = limit_key(r, "user", user);
-    limit_provider->remove(limit_cache, r->server, (const unsigned char *)key,
-                           strlen(key), r->pool);
+    limit_provider->remove(limit_cache, r->server, hold->key, PV_LIMIT_KEY_LEN,
+                           r->pool);
     apr_global_mutex_unlock(limit_mutex);
+    hold->held = 0;
 }

@@ -6,6 +6,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "apr_hash.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
 #include "mod_ssl.h"
@@ -24,6 +25,7 @@
 #include "pv_log.h"
 #include "pv_password.h"
 #include "pv_request.h"
+#include "pv_slots.h"
 #include "pv_token.h"
 
 APLOG_USE_MODULE(preview);
@@ -377,81 +379,202 @@ static int issue_token(request_rec *r, const pv_srv_conf *c,
     return pv_http_json(r, obj);
 }
 
-static int login_failed(request_rec *r, const pv_srv_conf *c,
-                        const login_fields *f, const char *why)
+static int login_failed(request_rec *r, const char *why)
 {
-    /* The username is not logged: people type passwords into it. */
+    /* The username is not logged: people type passwords into it. The
+     * attempt was counted against the limits before it was made. */
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   PVLOGNO(0724) "login failed from %s: %s", r->useragent_ip,
                   why);
-    if (c->login_limit_failures > 0) {
-        pv_limit_fail(r, f->user, (int)c->login_limit_seconds);
-    }
     return send_login_failed(r);
+}
+
+static int send_too_many(request_rec *r, apr_int64_t wait, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  PVLOGNO(0725) "login refused from %s: %s over "
+                                "PreviewLoginLimit, retry in "
+                                "%" APR_INT64_T_FMT " s",
+                  r->useragent_ip, what, wait);
+    return pv_http_error(r, HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
+                         "too many failed logins; retry later", NULL, wait);
+}
+
+/* The counter of a name no user has: ASCII letters lower-cased and trailing
+ * spaces dropped, as MariaDB's default collations compare (case-insensitive,
+ * PAD SPACE), so "Bob " and "bob" share one. Other foldings of the
+ * collation (full-width letters, accents) are not copied here: a found user
+ * is counted by id, which catches every spelling. */
+static const char *unknown_name_key(apr_size_t *plen, const login_fields *f,
+                                    apr_pool_t *p)
+{
+    char *k = apr_pstrmemdup(p, f->user, f->user_len);
+    apr_size_t i, n = f->user_len;
+
+    while (n > 0 && k[n - 1] == ' ') {
+        n--;
+    }
+    for (i = 0; i < n; i++) {
+        if (k[i] >= 'A' && k[i] <= 'Z') {
+            k[i] = (char)(k[i] - 'A' + 'a');
+        }
+    }
+    *plen = n;
+    return k;
+}
+
+/* server_rec -> pv_slots_t bounding password checks (PreviewMaxLogins),
+ * written in child_init only. */
+static apr_hash_t *login_slots;
+
+void pv_login_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    const pv_srv_conf *mc = pv_srv_conf_get(s);
+    pv_slots_t *main_slots = NULL;
+    server_rec *sv;
+
+    login_slots = apr_hash_make(pchild);
+    /* Servers with the main server's PreviewMaxLogins share its slots, so
+     * that the bound holds per process, not per vhost. */
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
+        pv_slots_t *slots = NULL;
+        server_rec **k;
+
+        if (main_slots && c->max_logins == mc->max_logins) {
+            slots = main_slots;
+        }
+        else if (pv_slots_create(&slots, (int)c->max_logins, pchild) !=
+                 APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv,
+                         PVLOGNO(1150) "cannot create %d login slots",
+                         (int)c->max_logins);
+            continue;
+        }
+        if (sv == s) {
+            main_slots = slots;
+        }
+        k = apr_palloc(pchild, sizeof(*k));
+        *k = sv;
+        apr_hash_set(login_slots, k, sizeof(*k), slots);
+    }
+}
+
+/* A password check (or the dummy of an unknown user) holds a slot: scrypt
+ * takes 32 MiB and every hash a core, so a flood of logins must queue
+ * rather than take the process's memory. The slot, or NULL when none came
+ * in time (*prc: the answer sent). */
+static pv_slots_t *take_login_slot(int *prc, request_rec *r,
+                                   const pv_srv_conf *c)
+{
+    pv_slots_t *slots =
+        login_slots ? apr_hash_get(login_slots, &r->server, sizeof(r->server))
+                    : NULL;
+
+    if (!slots) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      PVLOGNO(1151) "no login slots in this process");
+        *prc = send_server_error(r);
+        return NULL;
+    }
+    if (pv_slots_acquire(slots, apr_time_from_sec(c->login_wait), r->pool) !=
+        APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      PVLOGNO(1152) "login from %s: no password check slot "
+                                    "free within %d s (PreviewMaxLogins %d)",
+                      r->useragent_ip, (int)c->login_wait, (int)c->max_logins);
+        *prc = pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                             "too many logins in progress; retry later", NULL,
+                             PV_LOGIN_RETRY_AFTER);
+        return NULL;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  PVLOGNO(1153) "password check: %d of %d login slots in use",
+                  pv_slots_in_use(slots), (int)c->max_logins);
+    return slots;
 }
 
 static int login_with_password(request_rec *r, const pv_srv_conf *c,
                                pv_db_pool_t *db, const login_fields *f)
 {
+    int failures = (int)c->login_limit_failures;
+    int window = (int)c->login_limit_seconds;
+    pv_limit_hold_t ip_hold, who_hold;
     pv_db_user_t *u = NULL;
-    const char *err = NULL;
+    pv_slots_t *slots = NULL;
+    const char *err = NULL, *who, *why = NULL;
+    apr_size_t who_len;
     apr_int64_t wait;
     apr_status_t rv;
-    int match = 0;
+    int match = 0, rc;
 
-    /* Before the database and the hash: a guesser over the limit costs
-     * neither a round trip nor a hash. */
-    if (c->login_limit_failures > 0) {
-        wait = pv_limit_check(r, f->user, (int)c->login_limit_failures,
-                              (int)c->login_limit_seconds);
-        if (wait > 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          PVLOGNO(0725) "login refused from %s: over "
-                                        "PreviewLoginLimit, retry in "
-                                        "%" APR_INT64_T_FMT " s",
-                          r->useragent_ip, wait);
-            return pv_http_error(r, HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
-                                 "too many failed logins; retry later", NULL,
-                                 wait);
-        }
+    /* The client first, before the database: a guesser over the limit
+     * costs neither a round trip nor a hash. */
+    wait = pv_limit_take(&ip_hold, r, PV_LIMIT_IP, r->useragent_ip,
+                         strlen(r->useragent_ip), failures, window);
+    if (wait > 0) {
+        return send_too_many(r, wait, "client");
     }
     rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
-    if (rv == PV_DB_UNAVAILABLE) {
-        return send_db_unavailable(r, err);
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        pv_limit_give_back(r, &ip_hold);
+        return rv == PV_DB_UNAVAILABLE ? send_db_unavailable(r, err)
+                                       : send_db_error(r, err);
     }
-    if (rv == APR_NOTFOUND) {
+    /* Then the account, before the hash: a found user by id, so that every
+     * spelling the collation matches ("ALICE", "alice ") shares one count. */
+    if (rv == APR_SUCCESS) {
+        who = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id);
+        who_len = strlen(who);
+        wait = pv_limit_take(&who_hold, r, PV_LIMIT_UID, who, who_len, failures,
+                             window);
+    }
+    else {
+        u = NULL;
+        who = unknown_name_key(&who_len, f, r->pool);
+        wait = pv_limit_take(&who_hold, r, PV_LIMIT_NAME, who, who_len,
+                             failures, window);
+    }
+    if (wait > 0) {
+        pv_limit_give_back(r, &ip_hold);
+        return send_too_many(r, wait, "account");
+    }
+    slots = take_login_slot(&rc, r, c);
+    if (!slots) {
+        pv_limit_give_back(r, &who_hold);
+        pv_limit_give_back(r, &ip_hold);
+        return rc;
+    }
+    if (!u || !u->password_hash) {
         /* The same cost as a wrong password. */
         pv_password_check_dummy(f->pass, f->pass_len, NULL, r->pool);
-        return login_failed(r, c, f, "unknown user");
+        why = u ? "user has no password hash" : "unknown user";
     }
-    if (rv != APR_SUCCESS) {
-        return send_db_error(r, err);
-    }
-    if (!u->password_hash) {
-        pv_password_check_dummy(f->pass, f->pass_len, NULL, r->pool);
-        return login_failed(r, c, f, "user has no password hash");
-    }
-    rv = pv_password_check(&match, f->pass, f->pass_len, u->password_hash,
-                           r->pool);
-    if (rv != APR_SUCCESS) {
-        if (rv != PV_PASSWORD_ETOOLONG) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          PVLOGNO(0726) "user %" APR_UINT64_T_FMT
-                                        ": password hash (%s) unusable: %s",
-                          u->id, pv_password_kind(u->password_hash),
-                          pv_password_strerror(rv));
+    else {
+        rv = pv_password_check(&match, f->pass, f->pass_len, u->password_hash,
+                               r->pool);
+        if (rv != APR_SUCCESS) {
+            if (rv != PV_PASSWORD_ETOOLONG) {
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                              PVLOGNO(0726) "user %" APR_UINT64_T_FMT
+                                            ": password hash (%s) unusable: %s",
+                              u->id, pv_password_kind(u->password_hash),
+                              pv_password_strerror(rv));
+            }
+            why = pv_password_strerror(rv);
         }
-        return login_failed(r, c, f, pv_password_strerror(rv));
+        else if (!match) {
+            why = apr_psprintf(
+                r->pool, "wrong password for user %" APR_UINT64_T_FMT, u->id);
+        }
     }
-    if (!match) {
-        return login_failed(
-            r, c, f,
-            apr_psprintf(r->pool, "wrong password for user %" APR_UINT64_T_FMT,
-                         u->id));
+    pv_slots_release(slots, r->pool);
+    if (why) {
+        return login_failed(r, why);
     }
-    if (c->login_limit_failures > 0) {
-        pv_limit_success(r, f->user);
-    }
+    /* A success is no failed guess, and clears the account's failures. */
+    pv_limit_give_back(r, &ip_hold);
+    pv_limit_forget(r, &who_hold);
     return issue_token(r, c, u);
 }
 
@@ -624,6 +747,17 @@ int pv_logout_handler(request_rec *r)
                          " is at token_version %u, the token has %u",
                          claims.sub, (unsigned)img->token_version,
                          (unsigned)claims.ver),
+            PV_TOKSRC_NONE);
+    }
+    /* Legacy tokens carry no ver and all predate any logout: the first
+     * logout (token_version above 0) ends every one of them. */
+    if (claims.legacy && img->token_version != 0) {
+        return pv_token_refuse(
+            r,
+            apr_psprintf(r->pool,
+                         "revoked: legacy token of user %" APR_UINT64_T_FMT
+                         ", who logged out since (token_version %u)",
+                         claims.sub, (unsigned)img->token_version),
             PV_TOKSRC_NONE);
     }
     rv = pv_db_logout(&affected, &err, db, claims.sub, r->pool);

@@ -477,6 +477,17 @@ static int serve(request_rec *r)
                          (unsigned)claims.ver),
             PV_TOKSRC_NONE);
     }
+    /* Legacy tokens carry no ver and all predate any logout: the first
+     * logout (token_version above 0) ends every one of them. */
+    if (claims.legacy && img->token_version != 0) {
+        return pv_token_refuse(
+            r,
+            apr_psprintf(r->pool,
+                         "revoked: legacy token of user %" APR_UINT64_T_FMT
+                         ", who logged out since (token_version %u)",
+                         claims.sub, (unsigned)img->token_version),
+            PV_TOKSRC_NONE);
+    }
     if (!img->path) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       PVLOGNO(0915) "image %" APR_UINT64_T_FMT
