@@ -1,6 +1,9 @@
 # Two servers, two key rings, two databases: the vhost pv_other has its own
 # PreviewKeyFile, PreviewDBParams (database preview2), PreviewCookieName and
 # PreviewTokenTTL. A token of one server is refused (401) by the other.
+# At start-up, servers that accept each other's tokens (shared keys or
+# legacy secret) must use the same database and queries; a legacy secret
+# under 32 bytes is warned about.
 use strict;
 use warnings FATAL => 'all';
 
@@ -10,10 +13,11 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use Apache::TestUtil qw(t_catfile);
+use PreviewTest qw(configtest test_key_line write_file);
 use PreviewLogin qw(dbh admin_dbh add_user bcrypt_hash json_body post_form
                     pyjwt_decode uniq key_file);
 
-plan tests => 20;
+plan tests => 39;
 
 my $other_keys = t_catfile(Apache::Test::vars('t_conf'), 'pv_other.keys');
 my $top = $ENV{PV_TOP} // t_catfile(Apache::Test::vars('serverroot'), '..', '..');
@@ -113,3 +117,92 @@ $x = Apache::TestRequest::POST('/logout', Cookie => "other_token=$to",
                                content => '');
 is($x->code, 204, 'pv_other: its cookie works');
 Apache::TestRequest::module('default');
+
+# --- start-up: servers that accept each other's tokens share a database ----
+# A token names a user by id; two servers that verify each other's tokens
+# (an inherited PreviewKeyFile, the same file, or a copy of a key) must look
+# that id up in the same database with the same queries, else httpd refuses
+# to start, naming both servers.
+{
+    my $k1 = write_file('scope1.keys', test_key_line('a1') . "\n");
+    my $k1_copy = write_file('scope1-copy.keys', "# a copy\n"
+                             . test_key_line('c1') . "\n");
+    my $k2 = write_file('scope2.keys', 'b1 ' . ('B' x 42) . "A\n");
+    my $db = sub { "PreviewDBParams \"host=127.0.0.1 user=u pass=p dbname=$_[0]\"" };
+    my $vhost = sub {
+        my ($n, $body) = @_;
+        return "<VirtualHost 127.0.0.1:8>\n    ServerName v$n.example\n"
+             . "$body\n</VirtualHost>\n";
+    };
+    my $legacy = "PreviewLegacyTokens itsdangerous\nPreviewLegacySecretFile \""
+               . write_file('scope.secret', 'S' x 40) . '"';
+    my @cases = (
+        [ 'a vhost inherits the key file, names another database',
+          "PreviewKeyFile \"$k1\"\n" . $db->('a') . "\n"
+          . $vhost->(1, $db->('b')),
+          qr/PV1154: the main server and the virtual host v1\.example \(\S+:\d+\) accept each other's tokens \(a key of PreviewKeyFile \Q$k1\E is in \Q$k1\E\) but their PreviewDBParams differ: .*Give each its own PreviewKeyFile/ ],
+        [ 'two vhosts name the same key file, two databases',
+          $vhost->(1, "PreviewKeyFile \"$k1\"\n" . $db->('a'))
+          . $vhost->(2, "PreviewKeyFile \"$k1\"\n" . $db->('b')),
+          qr/PV1154: the virtual host v1\.example .* and the virtual host v2\.example .* PreviewDBParams differ/ ],
+        [ 'two files holding the same key, two databases',
+          $vhost->(1, "PreviewKeyFile \"$k1\"\n" . $db->('a'))
+          . $vhost->(2, "PreviewKeyFile \"$k1_copy\"\n" . $db->('b')),
+          qr/PV1154: .*PreviewKeyFile \Q$k1\E is in \Q$k1_copy\E\) but their PreviewDBParams differ/ ],
+        [ 'one key, one database, another PreviewImageQuery',
+          "PreviewKeyFile \"$k1\"\n" . $db->('a') . "\n"
+          . $vhost->(1, 'PreviewImageQuery "SELECT 0, NULL FROM t WHERE ? = ? "'),
+          qr/PV1154: .*but their PreviewImageQuery differ/ ],
+        [ 'own keys, one legacy secret, two databases',
+          $vhost->(1, "PreviewKeyFile \"$k1\"\n" . $db->('a') . "\n$legacy")
+          . $vhost->(2, "PreviewKeyFile \"$k2\"\n" . $db->('b') . "\n$legacy"),
+          qr/PV1155: the virtual host v1\.example .* and the virtual host v2\.example .* accept each other's legacy tokens .* but their PreviewDBParams differ/ ],
+    );
+    for my $c (@cases) {
+        my ($rc, $out) = configtest($c->[1]);
+        isnt($rc, 0, "refused: $c->[0]");
+        like($out, $c->[2], "... naming both servers and the way out")
+            or diag $out;
+    }
+    my @fine = (
+        [ 'a vhost inherits the key file and the database',
+          "PreviewKeyFile \"$k1\"\n" . $db->('a') . "\n"
+          . $vhost->(1, 'PreviewTokenTTL 600') ],
+        [ 'two vhosts, same key file, the same database written twice',
+          $vhost->(1, "PreviewKeyFile \"$k1\"\n" . $db->('a'))
+          . $vhost->(2, "PreviewKeyFile \"$k1\"\n" . $db->('a')) ],
+        [ 'own keys, own databases',
+          "PreviewKeyFile \"$k1\"\n" . $db->('a') . "\n"
+          . $vhost->(1, "PreviewKeyFile \"$k2\"\n" . $db->('b')) ],
+        [ 'a vhost without a database shares the keys',
+          "PreviewKeyFile \"$k1\"\n"
+          . $vhost->(1, $db->('b')) ],
+    );
+    for my $c (@fine) {
+        my ($rc, $out) = configtest($c->[1]);
+        is($rc, 0, "accepted: $c->[0]") or diag $out;
+    }
+}
+
+# --- start-up: a short legacy secret is warned about ----------------------
+{
+    my $k = write_file('weak.keys', test_key_line() . "\n");
+    my $short = write_file('weak.secret', "short-secret\n");
+    my $long = write_file('strong.secret', ('x' x 32) . "\n");
+    my $conf = sub {
+        "PreviewKeyFile \"$k\"\nPreviewLegacyTokens itsdangerous\n"
+      . "PreviewLegacySecretFile \"$_[0]\"\n"
+      . "<VirtualHost 127.0.0.1:8>\n    ServerName w.example\n</VirtualHost>\n";
+    };
+    my ($rc, $out) = configtest($conf->($short));
+    is($rc, 0, 'a 12-byte legacy secret: accepted');
+    my @warn = $out =~ /(PV1156: [^\n]*)/g;
+    is_deeply(\@warn,
+              [ "PV1156: PreviewLegacySecretFile $short holds a 12-byte secret, under 32 bytes: one captured legacy token lets anyone search for it offline (main server)" ],
+              '... with one warning (the vhost inherits the same secret)')
+        or diag $out;
+    unlike($out, qr/short-secret/, '... that does not show the secret');
+    ($rc, $out) = configtest($conf->($long));
+    is($rc, 0, 'a 32-byte legacy secret: accepted');
+    unlike($out, qr/PV1156/, '... without a warning');
+}

@@ -1,0 +1,194 @@
+# PreviewLoginLimit 3 60 (vhost pv_limit_ip; the client IP comes from the
+# X-Test-Client header through mod_remoteip, so each case has addresses of
+# its own). What is counted:
+# - a user the database found, by id: every spelling MariaDB's collation
+#   matches to that user ("NAME", "name ", a full-width first letter)
+#   shares one count, and over it even the right password is 429;
+# - a name no user has, lower-cased (ASCII) and without trailing spaces;
+#   other foldings of the collation count apart;
+# - an attempt is counted before it is made, in the same critical section
+#   as the check: of 30 at once, exactly 3 are answered 401, 27 are 429;
+# - a success forgets the account's failures, not the client's, and is
+#   not one itself;
+# - keys are fixed-size hashes: a thousand failures under ~670-byte
+#   usernames do not push a client's count out of the shared cache.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest ();
+use Digest::SHA qw(sha1);
+use Encode qw(encode_utf8);
+use LWP::UserAgent ();
+use MIME::Base64 qw(encode_base64);
+use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form uniq);
+
+plan tests => 41;
+
+my $dbh = dbh();
+Apache::TestRequest::module('pv_limit_ip');
+
+# Addresses of this run (a server kept from an earlier run has counts of
+# its own): 10.<run>.<n / 250>.<n % 250 + 1>.
+my $run = $$ % 250;
+sub ip { my ($n) = @_; return sprintf '10.%d.%d.%d', $run, $n / 250, $n % 250 + 1 }
+
+sub login_from {
+    my ($n, $user, $pw) = @_;
+    return post_form('/login', { username => $user, password => $pw },
+                     'X-Test-Client' => ip($n));
+}
+
+sub code_from { my $res = login_from(@_); return $res->code }
+
+# The same login from many processes at once; returns { code => count }.
+sub burst {
+    my (@reqs) = @_;    # [ ip number, username, password ] each
+    my $url = Apache::TestRequest::module2url('pv_limit_ip',
+                                              { path => '/login' });
+    pipe my $rd, my $wr or die "pipe: $!";
+    my @pids;
+    for my $q (@reqs) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $rd;
+            my $res = LWP::UserAgent->new(timeout => 60)->post(
+                $url, 'X-Test-Client' => ip($q->[0]),
+                Content => { username => $q->[1], password => $q->[2] });
+            syswrite $wr, $res->code . "\n";
+            require POSIX;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    close $wr;
+    my @codes = <$rd>;
+    waitpid $_, 0 for @pids;
+    my %by;
+    chomp @codes;
+    $by{$_}++ for @codes;
+    return \%by;
+}
+
+# --- a found user, by id --------------------------------------------------
+my $name = uniq('limituser');
+my $pw   = 'pw-limituser';
+my $id   = add_user($dbh, $name, bcrypt_hash($pw));
+(my $wide = $name) =~ s/^l/\x{FF4C}/;    # FULLWIDTH LATIN SMALL LETTER L
+my @spellings = ([ 'upper case', uc $name ], [ 'a trailing space', "$name " ],
+                 [ 'a full-width first letter', $wide ]);
+
+# The database takes every spelling for this user (the bypass's premise).
+for my $s (@spellings) {
+    my ($found) = $dbh->selectrow_array(
+        'SELECT id FROM users WHERE username = ?', undef, $s->[1]);
+    is($found, $id, "MariaDB finds the user by $s->[0]");
+}
+
+is(code_from(1, $name, 'wrong-1'), 401, 'failure 1 (client 1): 401');
+is(code_from(2, uc $name, 'wrong-2'), 401, 'failure 2 (client 2, NAME): 401');
+is(code_from(3, "$name ", 'wrong-3'), 401,
+   'failure 3 (client 3, "name "): 401');
+my $n = 4;
+for my $s (@spellings) {
+    my $res = login_from($n++, encode_utf8($s->[1]), $pw);
+    is($res->code, 429, "right password with $s->[0], a fresh client: 429");
+}
+{
+    my $res = login_from($n++, $name, $pw);
+    is($res->code, 429, 'right password as written, a fresh client: 429');
+    my $ra = $res->header('Retry-After') // '';
+    ok($ra =~ /^[0-9]+$/ && $ra >= 1 && $ra <= 60,
+       "Retry-After $ra within the window");
+}
+# Another account from one of those clients is not limited.
+my $other = uniq('limitother');
+add_user($dbh, $other, bcrypt_hash('pw-other'));
+is(code_from(1, $other, 'pw-other'), 200, 'another account: 200');
+
+# --- an unknown name, normalised -------------------------------------------
+my $ghost = uniq('ghost');
+is(code_from(10, $ghost, 'x'), 401, 'unknown name, failure 1: 401');
+is(code_from(11, uc $ghost, 'x'), 401, 'unknown NAME, failure 2: 401');
+is(code_from(12, "$ghost  ", 'x'), 401,
+   'unknown name with trailing spaces, failure 3: 401');
+is(code_from(13, uc($ghost) . ' ', 'x'), 429,
+   'unknown NAME with a trailing space, a fresh client: 429');
+(my $ghost_wide = $ghost) =~ s/^g/\x{FF47}/;
+is(code_from(14, encode_utf8($ghost_wide), 'x'), 401,
+   'unknown name with a full-width letter counts apart: 401');
+
+# --- a success clears the account, not the client ---------------------------
+my $third = uniq('limitthird');
+add_user($dbh, $third, bcrypt_hash('pw-third'));
+is(code_from(20, $third, 'wrong'), 401, 'client 20: failure 1');
+is(code_from(20, $third, 'wrong'), 401, 'client 20: failure 2');
+is(code_from(20, $third, 'pw-third'), 200, 'client 20: success');
+is(code_from(21, $third, 'wrong'), 401, 'account cleared: failure 1 again');
+is(code_from(22, $third, 'wrong'), 401, 'account cleared: failure 2 again');
+is(code_from(23, $third, 'wrong'), 401, 'account cleared: failure 3 again');
+is(code_from(24, $third, 'pw-third'), 429, 'account over again: 429');
+is(code_from(20, uniq('nobody'), 'x'), 401,
+   'client 20: its third failure (the success was not one)');
+is(code_from(20, uniq('nobody'), 'x'), 429, 'client 20: over the limit');
+
+# --- bursts ------------------------------------------------------------------
+# One client, 30 different unknown names at once: only the client's count
+# binds.
+my $by = burst(map { [ 30, uniq('burst'), 'x' ] } 1 .. 30);
+is($by->{401} // 0, 3, 'one client, 30 at once: exactly 3 are 401');
+is($by->{429} // 0, 27, '... and 27 are 429');
+is(keys %$by, 2, '... nothing else') or diag explain $by;
+
+# One account, 30 clients at once: only the account's count binds.
+my $fourth = uniq('limitburst');
+add_user($dbh, $fourth, bcrypt_hash('pw-fourth'));
+$by = burst(map { [ 40 + $_, $fourth, "wrong-$_" ] } 1 .. 30);
+is($by->{401} // 0, 3, 'one account, 30 clients at once: exactly 3 are 401');
+is($by->{429} // 0, 27, '... and 27 are 429');
+is(keys %$by, 2, '... nothing else') or diag explain $by;
+is(code_from(99, $fourth, 'pw-fourth'), 429,
+   '... and the right password then: 429');
+
+# --- long usernames do not evict counts ---------------------------------------
+# Client 100 goes over the limit.
+is(code_from(100, uniq('evict'), 'x'), 401, 'client 100: failure 1');
+is(code_from(100, uniq('evict'), 'x'), 401, 'client 100: failure 2');
+is(code_from(100, uniq('evict'), 'x'), 401, 'client 100: failure 3');
+is(code_from(100, uniq('evict'), 'x'), 429, 'client 100: 429');
+
+# A thousand users whose names take ~670 bytes (160 four-byte characters
+# after a unique prefix, within VARCHAR(190)), with a {SHA} hash (cheap to
+# check), each failing once from its own client: ~670 KB of usernames, more
+# than the limiter's 512 KB cache held when its keys were the names.
+my $long_n = 1000;
+my $tag = uniq('long');
+my $sha = '{SHA}' . encode_base64(sha1('pw-long'), '');
+my @long = map { sprintf('%s-%04d-', $tag, $_) . ("\x{1F600}" x 160) }
+           1 .. $long_n;
+{
+    my $sth = $dbh->prepare(
+        'INSERT INTO users (username, password_hash) VALUES (?, ?)');
+    $dbh->begin_work;
+    $sth->execute($_, $sha) for @long;
+    $dbh->commit;
+}
+is(length(encode_utf8($long[0])), length($tag) + 6 + 640,
+   'usernames of ' . length(encode_utf8($long[0])) . ' bytes');
+my ($ok, $bad) = (0, 0);
+my $ua = LWP::UserAgent->new(timeout => 60, keep_alive => 1);
+my $url = Apache::TestRequest::module2url('pv_limit_ip', { path => '/login' });
+for my $i (0 .. $#long) {
+    my $res = $ua->post($url, 'X-Test-Client' => ip(1000 + $i),
+                        Content => { username => encode_utf8($long[$i]),
+                                     password => 'wrong' });
+    $res->code == 401 ? $ok++ : $bad++;
+}
+is($ok, $long_n, "$long_n failures under long names: each 401");
+is($bad, 0, '... none answered otherwise');
+is(code_from(100, uniq('evict'), 'x'), 429,
+   'client 100 is still over the limit afterwards');
+$dbh->do("DELETE FROM users WHERE username LIKE ?", undef, "$tag-%");
