@@ -7,7 +7,8 @@
 # - a name no user has, lower-cased (ASCII) and without trailing spaces;
 #   other foldings of the collation count apart;
 # - an attempt is counted before it is made, in the same critical section
-#   as the check: of 30 at once, exactly 3 are answered 401, 27 are 429;
+#   as the check: of 30 at once (against a slow hash), exactly 3 are
+#   answered 401, 27 are 429;
 # - a success forgets the account's failures, not the client's, and is
 #   not one itself;
 # - keys are fixed-size hashes: a thousand failures under ~670-byte
@@ -24,6 +25,7 @@ use Digest::SHA qw(sha1);
 use Encode qw(encode_utf8);
 use LWP::UserAgent ();
 use MIME::Base64 qw(encode_base64);
+use Time::HiRes ();
 use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form uniq);
 
 plan tests => 41;
@@ -44,18 +46,23 @@ sub login_from {
 
 sub code_from { my $res = login_from(@_); return $res->code }
 
-# The same login from many processes at once; returns { code => count }.
+# Logins from many processes at once (each sleeps until a common start
+# time, then posts); returns { code => count }.
 sub burst {
     my (@reqs) = @_;    # [ ip number, username, password ] each
     my $url = Apache::TestRequest::module2url('pv_limit_ip',
                                               { path => '/login' });
+    my $start = Time::HiRes::time() + 1.5;
     pipe my $rd, my $wr or die "pipe: $!";
     my @pids;
     for my $q (@reqs) {
         my $pid = fork // die "fork: $!";
         if (!$pid) {
             close $rd;
-            my $res = LWP::UserAgent->new(timeout => 60)->post(
+            my $ua = LWP::UserAgent->new(timeout => 60);
+            my $wait = $start - Time::HiRes::time();
+            Time::HiRes::sleep($wait) if $wait > 0;
+            my $res = $ua->post(
                 $url, 'X-Test-Client' => ip($q->[0]),
                 Content => { username => $q->[1], password => $q->[2] });
             syswrite $wr, $res->code . "\n";
@@ -136,21 +143,29 @@ is(code_from(20, uniq('nobody'), 'x'), 401,
 is(code_from(20, uniq('nobody'), 'x'), 429, 'client 20: over the limit');
 
 # --- bursts ------------------------------------------------------------------
-# One client, 30 different unknown names at once: only the client's count
-# binds.
-my $by = burst(map { [ 30, uniq('burst'), 'x' ] } 1 .. 30);
+# Wrong passwords against a bcrypt cost 12 hash (a quarter of a second each):
+# counting after the check, as the limiter once did, let a whole burst
+# through.
+my $slow = `htpasswd -nbB -C 12 u pw-slow`;
+$slow =~ s/^u:(\S+)\s*$/$1/ or die "htpasswd: $slow\n";
+my @slow_users = map { uniq('burst') } 1 .. 30;
+$dbh->do('INSERT INTO users (username, password_hash) VALUES (?, ?)',
+         undef, $_, $slow) for @slow_users;
+
+# One client, 30 accounts at once: only the client's count binds.
+my $by = burst(map { [ 30, $_, 'wrong' ] } @slow_users);
 is($by->{401} // 0, 3, 'one client, 30 at once: exactly 3 are 401');
 is($by->{429} // 0, 27, '... and 27 are 429');
 is(keys %$by, 2, '... nothing else') or diag explain $by;
 
 # One account, 30 clients at once: only the account's count binds.
 my $fourth = uniq('limitburst');
-add_user($dbh, $fourth, bcrypt_hash('pw-fourth'));
+add_user($dbh, $fourth, $slow);
 $by = burst(map { [ 40 + $_, $fourth, "wrong-$_" ] } 1 .. 30);
 is($by->{401} // 0, 3, 'one account, 30 clients at once: exactly 3 are 401');
 is($by->{429} // 0, 27, '... and 27 are 429');
 is(keys %$by, 2, '... nothing else') or diag explain $by;
-is(code_from(99, $fourth, 'pw-fourth'), 429,
+is(code_from(99, $fourth, 'pw-slow'), 429,
    '... and the right password then: 429');
 
 # --- long usernames do not evict counts ---------------------------------------
