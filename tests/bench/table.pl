@@ -32,13 +32,18 @@ sub db_us {    # MariaDB CPU us per request the server logged during run NAME
     return undef unless have("$n.db_cpu_s", "$n.served") && $r{"$n.served"} > 0;
     return $r{"$n.db_cpu_s"} * 1e6 / $r{"$n.served"};
 }
+sub per_req {    # counter KEY of run NAME per request the server logged
+    my ($n, $key) = @_;
+    return undef unless have("$n.$key", "$n.served") && $r{"$n.served"} > 0;
+    return $r{"$n.$key"} / $r{"$n.served"};
+}
 sub num {
     my ($v, $unit) = @_;
     return undef unless defined $v;
     my $f = $v >= 1000 ? '%.0f' : $v >= 100 ? '%.0f' : $v >= 10 ? '%.1f' : $v >= 1 ? '%.2f' : '%.3f';
     my $s = sprintf $f, $v;
     1 while $s =~ s/^(\d+)(\d{3})/$1 $2/;
-    return "$s $unit";
+    return $unit eq '' ? $s : "$s $unit";
 }
 
 my @rows;    # [figure, value, reference, ref value, ratio, target]
@@ -64,6 +69,15 @@ row('hit, requests/s' . $bad->('hit'), $r{'hit.rps'}, 'req/s', 'static file, sam
 row('hit, httpd CPU per request', defined cpu_ms('hit') ? cpu_ms('hit') * 1000 : undef, 'us',
     'static file, same httpd', defined cpu_ms('static') ? cpu_ms('static') * 1000 : undef, 'us', '', $r{'hit.na'});
 row('hit, MariaDB CPU per request', db_us('hit'), 'us', '', undef, '', '', $r{'hit.na'});
+row('hit, httpd context switches per request', per_req('hit', 'ctx'), '', 'static file, same httpd',
+    per_req('static', 'ctx'), '', '', $r{'hit.na'});
+row('hit, MariaDB context switches per request', per_req('hit', 'db_ctx'), '', '', undef, '', '', $r{'hit.na'});
+row('hit, MariaDB query cache on, requests/s' . $bad->('hitqc'), $r{'hitqc.rps'}, 'req/s',
+    'static file, same httpd', $r{'static.rps'}, 'req/s', '', $r{'hit.na'});
+row('  httpd CPU per request', defined cpu_ms('hitqc') ? cpu_ms('hitqc') * 1000 : undef, 'us',
+    'hit, MariaDB defaults', defined cpu_ms('hit') ? cpu_ms('hit') * 1000 : undef, 'us', '', $r{'hit.na'});
+row('  MariaDB CPU per request', db_us('hitqc'), 'us', 'hit, MariaDB defaults', db_us('hit'), 'us', '',
+    $r{'hit.na'});
 
 my $floor = have('djpeg.baseline.ms') ? 1000 / $r{'djpeg.baseline.ms'} * $cores : undef;
 section('2. render, no cache, -> 256 px JPEG q80');
@@ -88,6 +102,9 @@ section('3. peer: nginx secure_link + image_filter resize 256, 12 Mpx baseline J
 row('mod_preview render, requests/s', $r{'base.rps'}, 'req/s', 'nginx image_filter' . $bad->('nginx'),
     $r{'nginx.rps'}, 'req/s', '>= 10', $render_na);
 row('mod_preview CPU per image', cpu_ms('base'), 'ms', 'nginx CPU per image', cpu_ms('nginx'), 'ms', '', $render_na);
+# Every renderer decodes the whole JPEG: the floor is the most any can do.
+row("  decode floor, djpeg -scale 1/8 x $cores cores", $floor, 'img/s', 'nginx image_filter', $r{'nginx.rps'},
+    'req/s', '', $render_na);
 
 section('4. memory (resident set of the httpd child)');
 my $mb = sub { defined $_[0] ? $_[0] / 1024 : undef };
@@ -125,7 +142,7 @@ for my $row (@rows) {
 
 # Details: every wrk run, then what httpd logged
 print "\nwrk runs (requests wrk completed, p50 / p99 latency, non-2xx + socket errors; requests the server logged):\n";
-for my $n (qw(static hit base prog png nginx mem)) {
+for my $n (qw(static hit hitqc base prog png nginx mem)) {
     next unless have("$n.req");
     printf "  %-7s %8d requests  %8s / %-8s  %d errors  %8d logged\n", $n, $r{"$n.req"}, $r{"$n.p50"},
         $r{"$n.p99"}, $r{"$n.bad"} // 0, $r{"$n.served"} // 0;
@@ -136,14 +153,16 @@ if (have('growth.req')) {
     printf "          RSS (MB) after each 5 s round: %s\n", $r{'growth.trail'} if have('growth.trail');
 }
 print "status and preview-cache note of what httpd logged per run (renders must say off):\n";
-for my $n (qw(static hit base prog png mem)) {
+for my $n (qw(static hit hitqc base prog png mem)) {
     printf "  %-7s %s\n", $n, $r{"$n.notes"} if have("$n.notes");
 }
 for my $n (qw(base prog png mem)) {
     print "WARNING: the $n run was served from a cache: its figures are not renders\n"
         if ($r{"$n.notes"} // '') =~ / hit /;
 }
-print "WARNING: the hit run was not all cache hits\n" if ($r{'hit.notes'} // '') =~ / (miss|off) /;
+for my $n (qw(hit hitqc)) {
+    print "WARNING: the $n run was not all cache hits\n" if ($r{"$n.notes"} // '') =~ / (miss|off) /;
+}
 printf "djpeg start-up (exec, taken off the floor): %.2f ms; vipsthumbnail 1 invocation: %.0f ms CPU, %.0f ms wall,\n"
     . "of which start-up (1 invocation - batch per image): %.0f ms CPU\n",
     $r{'djpeg.start.ms'} // 0, $r{'vt.single.ms'} // 0, $r{'vt.single.wall_ms'} // 0,
