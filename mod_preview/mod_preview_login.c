@@ -20,6 +20,7 @@
 #include "mod_preview_limit.h"
 #include "mod_preview_login.h"
 #include "mod_preview_redact.h"
+#include "mod_preview_slots.h"
 #include "mod_preview_token.h"
 #include "pv_db.h"
 #include "pv_log.h"
@@ -429,35 +430,8 @@ static apr_hash_t *login_slots;
 
 void pv_login_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    const pv_srv_conf *mc = pv_srv_conf_get(s);
-    pv_slots_t *main_slots = NULL;
-    server_rec *sv;
-
-    login_slots = apr_hash_make(pchild);
-    /* Servers with the main server's PreviewMaxLogins share its slots, so
-     * that the bound holds per process, not per vhost. */
-    for (sv = s; sv; sv = sv->next) {
-        const pv_srv_conf *c = pv_srv_conf_get(sv);
-        pv_slots_t *slots = NULL;
-        server_rec **k;
-
-        if (main_slots && c->max_logins == mc->max_logins) {
-            slots = main_slots;
-        }
-        else if (pv_slots_create(&slots, (int)c->max_logins, pchild) !=
-                 APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv,
-                         PVLOGNO(1150) "cannot create %d login slots",
-                         (int)c->max_logins);
-            continue;
-        }
-        if (sv == s) {
-            main_slots = slots;
-        }
-        k = apr_palloc(pchild, sizeof(*k));
-        *k = sv;
-        apr_hash_set(login_slots, k, sizeof(*k), slots);
-    }
+    login_slots = pv_server_slots_make(s, APR_OFFSETOF(pv_srv_conf, max_logins),
+                                       PVLOGNO(1150), "login", pchild);
 }
 
 /* A password check (or the dummy of an unknown user) holds a slot: scrypt
@@ -467,9 +441,7 @@ void pv_login_child_init(apr_pool_t *pchild, server_rec *s)
 static pv_slots_t *take_login_slot(int *prc, request_rec *r,
                                    const pv_srv_conf *c)
 {
-    pv_slots_t *slots =
-        login_slots ? apr_hash_get(login_slots, &r->server, sizeof(r->server))
-                    : NULL;
+    pv_slots_t *slots = pv_server_slots_get(login_slots, r->server);
 
     if (!slots) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

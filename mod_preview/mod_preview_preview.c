@@ -34,6 +34,7 @@
 #include "mod_preview_login.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
+#include "mod_preview_slots.h"
 #include "mod_preview_token.h"
 #include "pv_cache.h"
 #include "pv_db.h"
@@ -49,10 +50,7 @@ static apr_hash_t *render_slots;
 
 void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    const pv_srv_conf *mc = pv_srv_conf_get(s);
-    pv_slots_t *main_slots = NULL;
     apr_status_t rv;
-    server_rec *sv;
 
     rv = pv_image_init(1);
     if (rv != APR_SUCCESS) {
@@ -60,33 +58,9 @@ void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
                      PVLOGNO(0901) "libvips did not start: previews will "
                                    "fail with 500");
     }
-    render_slots = apr_hash_make(pchild);
-    /* Virtual hosts with the main server's PreviewMaxRenders share its
-     * slots, so that the bound holds per process, not per vhost. */
-    for (sv = s; sv; sv = sv->next) {
-        const pv_srv_conf *c = pv_srv_conf_get(sv);
-        pv_slots_t *slots = NULL;
-        server_rec **k;
-
-        if (main_slots && c->max_renders == mc->max_renders) {
-            slots = main_slots;
-        }
-        else if (pv_slots_create(&slots, (int)c->max_renders, pchild) !=
-                 APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv,
-                         PVLOGNO(0902) "cannot create %d render slots",
-                         (int)c->max_renders);
-            continue;
-        }
-        if (sv == s) {
-            main_slots = slots;
-        }
-        /* Keyed by the pointer's value, not by the server_rec's first
-         * bytes (which every server shares). */
-        k = apr_palloc(pchild, sizeof(*k));
-        *k = sv;
-        apr_hash_set(render_slots, k, sizeof(*k), slots);
-    }
+    render_slots =
+        pv_server_slots_make(s, APR_OFFSETOF(pv_srv_conf, max_renders),
+                             PVLOGNO(0902), "render", pchild);
 }
 
 /* ------------------------------------------------------------ responses */
@@ -655,7 +629,7 @@ static int serve(request_rec *r)
         fmt = info->has_alpha ? fmt_alpha : fmt;
     }
 
-    slots = apr_hash_get(render_slots, &r->server, sizeof(r->server));
+    slots = pv_server_slots_get(render_slots, r->server);
     if (slots && pv_slots_acquire(slots, apr_time_from_sec(c->render_timeout),
                                   r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,

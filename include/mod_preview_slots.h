@@ -1,0 +1,24 @@
+/* The per-process slots (pv_slots_t) of each server for one bound, such as
+ * PreviewMaxRenders or PreviewMaxLogins: made in child_init, looked up per
+ * request. */
+#ifndef MOD_PREVIEW_SLOTS_H
+#define MOD_PREVIEW_SLOTS_H
+
+#include "httpd.h"
+#include "apr_hash.h"
+
+#include "pv_slots.h"
+
+/* server_rec -> pv_slots_t for s and every server after it, sized by the
+ * apr_int64_t at bound_offset in each server's pv_srv_conf (e.g.
+ * APR_OFFSETOF(pv_srv_conf, max_renders)). A server whose slots cannot be
+ * made is left out, logged at crit as "<tag>cannot create <n> <what>
+ * slots". */
+apr_hash_t *pv_server_slots_make(server_rec *s, apr_size_t bound_offset,
+                                 const char *tag, const char *what,
+                                 apr_pool_t *pchild);
+
+/* The slots of server s in map (NULL: none, or no map yet). */
+pv_slots_t *pv_server_slots_get(apr_hash_t *map, const server_rec *s);
+
+#endif /* MOD_PREVIEW_SLOTS_H */

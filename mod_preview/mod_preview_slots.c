@@ -1,0 +1,59 @@
+/* Per-process slots of each server, for the bounds that hold per process
+ * (PreviewMaxRenders, PreviewMaxLogins). */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_hash.h"
+
+#include "mod_preview_config.h"
+#include "mod_preview_slots.h"
+
+APLOG_USE_MODULE(preview);
+
+static apr_int64_t bound_of(server_rec *s, apr_size_t bound_offset)
+{
+    const pv_srv_conf *c = pv_srv_conf_get(s);
+
+    return *(const apr_int64_t *)((const char *)c + bound_offset);
+}
+
+apr_hash_t *pv_server_slots_make(server_rec *s, apr_size_t bound_offset,
+                                 const char *tag, const char *what,
+                                 apr_pool_t *pchild)
+{
+    apr_hash_t *map = apr_hash_make(pchild);
+    apr_int64_t main_bound = bound_of(s, bound_offset);
+    pv_slots_t *main_slots = NULL;
+    server_rec *sv;
+
+    /* Virtual hosts with the main server's bound share its slots, so that
+     * the bound holds per process, not per vhost. */
+    for (sv = s; sv; sv = sv->next) {
+        apr_int64_t bound = bound_of(sv, bound_offset);
+        pv_slots_t *slots = NULL;
+        server_rec **k;
+
+        if (main_slots && bound == main_bound) {
+            slots = main_slots;
+        }
+        else if (pv_slots_create(&slots, (int)bound, pchild) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv,
+                         "%scannot create %d %s slots", tag, (int)bound, what);
+            continue;
+        }
+        if (sv == s) {
+            main_slots = slots;
+        }
+        /* Keyed by the pointer's value, not by the server_rec's first
+         * bytes (which every server shares). */
+        k = apr_palloc(pchild, sizeof(*k));
+        *k = sv;
+        apr_hash_set(map, k, sizeof(*k), slots);
+    }
+    return map;
+}
+
+pv_slots_t *pv_server_slots_get(apr_hash_t *map, const server_rec *s)
+{
+    return map ? apr_hash_get(map, &s, sizeof(s)) : NULL;
+}
