@@ -179,6 +179,23 @@ static int refuse_path(request_rec *r, apr_uint64_t id, const char *why)
     return send_not_found(r);
 }
 
+/* A source that could not be reached (errno e from `what`). A missing file
+ * (which errors mean that depends on the step) has a warning of its own,
+ * tagged per step; anything else is a refused path. Both answer the one
+ * 404. */
+static int source_unreachable(request_rec *r, apr_uint64_t id, int e,
+                              int missing, const char *tag, const char *what)
+{
+    if (missing) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "%simage %" APR_UINT64_T_FMT ": source file missing", tag,
+                      id);
+        return send_not_found(r);
+    }
+    return refuse_path(r, id,
+                       apr_psprintf(r->pool, "%s: %s", what, strerror(e)));
+}
+
 /* The database's path, resolved under PreviewStorageRoot. Returns OK;
  * *psrc is set (the name to give libvips) only when the source may be
  * read, else the answer has been sent. The check: no NUL, not absolute, no ".."
@@ -239,15 +256,8 @@ static int resolve_source(const char **psrc, struct stat *pst, request_rec *r,
     if (fd < 0) {
         int e = errno;
 
-        if (e == ENOENT || e == ENOTDIR) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          PVLOGNO(0909) "image %" APR_UINT64_T_FMT
-                                        ": source file missing",
-                          id);
-            return send_not_found(r);
-        }
-        return refuse_path(
-            r, id, apr_psprintf(r->pool, "cannot resolve: %s", strerror(e)));
+        return source_unreachable(r, id, e, e == ENOENT || e == ENOTDIR,
+                                  PVLOGNO(0909), "cannot resolve");
     }
     apr_pool_cleanup_register(r->pool, (void *)(apr_uintptr_t)fd, close_fd,
                               apr_pool_cleanup_null);
@@ -274,15 +284,8 @@ static int resolve_source(const char **psrc, struct stat *pst, request_rec *r,
     if (!real) {
         int e = errno;
 
-        if (e == ENOENT || e == ENOTDIR) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          PVLOGNO(1200) "image %" APR_UINT64_T_FMT
-                                        ": source file missing",
-                          id);
-            return send_not_found(r);
-        }
-        return refuse_path(
-            r, id, apr_psprintf(r->pool, "cannot resolve: %s", strerror(e)));
+        return source_unreachable(r, id, e, e == ENOENT || e == ENOTDIR,
+                                  PVLOGNO(1200), "cannot resolve");
     }
     full = apr_pstrdup(r->pool, real);
     free(real);
@@ -295,15 +298,8 @@ static int resolve_source(const char **psrc, struct stat *pst, request_rec *r,
     if (fd < 0) {
         int e = errno;
 
-        if (e == ENOENT) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          PVLOGNO(0910) "image %" APR_UINT64_T_FMT
-                                        ": source file missing",
-                          id);
-            return send_not_found(r);
-        }
-        return refuse_path(
-            r, id, apr_psprintf(r->pool, "cannot open: %s", strerror(e)));
+        return source_unreachable(r, id, e, e == ENOENT, PVLOGNO(0910),
+                                  "cannot open");
     }
     apr_pool_cleanup_register(r->pool, (void *)(apr_uintptr_t)fd, close_fd,
                               apr_pool_cleanup_null);
