@@ -710,6 +710,45 @@ static int nul_inside(const char *s, unsigned long len)
     return memchr(s, '\0', len) != NULL;
 }
 
+/* One parameter or result column, every other field of b zeroed. Integers
+ * are bound unsigned: ids and token_version are. */
+static void bind_u64(MYSQL_BIND *b, unsigned long long *v)
+{
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->is_unsigned = 1;
+    b->buffer = v;
+}
+
+static void bind_u32(MYSQL_BIND *b, unsigned int *v)
+{
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = MYSQL_TYPE_LONG;
+    b->is_unsigned = 1;
+    b->buffer = v;
+}
+
+static void bind_str(MYSQL_BIND *b, char *buf, unsigned long size)
+{
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = MYSQL_TYPE_STRING;
+    b->buffer = buf;
+    b->buffer_length = size;
+}
+
+/* Where the n result columns report NULL, truncation and length. */
+static void bind_result_state(MYSQL_BIND *out, unsigned int n, my_bool *null,
+                              my_bool *err, unsigned long *len)
+{
+    unsigned int i;
+
+    for (i = 0; i < n; i++) {
+        out[i].is_null = &null[i];
+        out[i].error = &err[i];
+        out[i].length = &len[i];
+    }
+}
+
 apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
                                 pv_db_pool_t *db, const char *username,
                                 apr_size_t username_len, apr_pool_t *p)
@@ -732,27 +771,14 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
     if (username_len > PV_DB_USERNAME_MAX || (!username && username_len)) {
         return APR_NOTFOUND;
     }
-    memset(in, 0, sizeof(in));
-    in[0].buffer_type = MYSQL_TYPE_STRING;
-    in[0].buffer = (void *)(username ? username : "");
-    in[0].buffer_length = ulen;
+    /* a parameter: MariaDB only reads the buffer */
+    bind_str(&in[0], (char *)(username ? username : ""), ulen);
     in[0].length = &ulen;
 
-    memset(out, 0, sizeof(out));
-    out[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    out[0].is_unsigned = 1;
-    out[0].buffer = &id;
-    out[1].buffer_type = MYSQL_TYPE_STRING;
-    out[1].buffer = hash;
-    out[1].buffer_length = PV_DB_HASH_MAX + 1;
-    out[2].buffer_type = MYSQL_TYPE_LONG;
-    out[2].is_unsigned = 1;
-    out[2].buffer = &version;
-    for (int i = 0; i < 3; i++) {
-        out[i].is_null = &null[i];
-        out[i].error = &err[i];
-        out[i].length = &len[i];
-    }
+    bind_u64(&out[0], &id);
+    bind_str(&out[1], hash, PV_DB_HASH_MAX + 1);
+    bind_u32(&out[2], &version);
+    bind_result_state(out, 3, null, err, len);
 
     rv = read_with_retry(db, Q_LOGIN, in, out, perr, p);
     if (rv != APR_SUCCESS) {
@@ -799,26 +825,12 @@ apr_status_t pv_db_image_lookup(pv_db_image_t **pout, const char **perr,
     if (!perr) {
         perr = &dummy;
     }
-    memset(in, 0, sizeof(in));
-    in[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    in[0].is_unsigned = 1;
-    in[0].buffer = &iid;
-    in[1].buffer_type = MYSQL_TYPE_LONGLONG;
-    in[1].is_unsigned = 1;
-    in[1].buffer = &uid;
+    bind_u64(&in[0], &iid);
+    bind_u64(&in[1], &uid);
 
-    memset(out, 0, sizeof(out));
-    out[0].buffer_type = MYSQL_TYPE_LONG;
-    out[0].is_unsigned = 1;
-    out[0].buffer = &version;
-    out[1].buffer_type = MYSQL_TYPE_STRING;
-    out[1].buffer = path;
-    out[1].buffer_length = PV_DB_PATH_MAX + 1;
-    for (int i = 0; i < 2; i++) {
-        out[i].is_null = &null[i];
-        out[i].error = &err[i];
-        out[i].length = &len[i];
-    }
+    bind_u32(&out[0], &version);
+    bind_str(&out[1], path, PV_DB_PATH_MAX + 1);
+    bind_result_state(out, 2, null, err, len);
 
     rv = read_with_retry(db, Q_IMAGE, in, out, perr, p);
     if (rv != APR_SUCCESS) {
@@ -860,10 +872,7 @@ apr_status_t pv_db_logout(apr_uint64_t *paffected, const char **perr,
     if (!perr) {
         perr = &dummy;
     }
-    memset(in, 0, sizeof(in));
-    in[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    in[0].is_unsigned = 1;
-    in[0].buffer = &uid;
+    bind_u64(&in[0], &uid);
 
     rv = conn_acquire(&c, perr, db, p);
     if (rv != APR_SUCCESS) {
