@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include <jansson.h>
 
 #include "pv_keyring.h"
@@ -67,6 +67,14 @@ static const char usage_verify[] =
     "\n"
     "Prints the claims as JSON and exits 0, or prints\n"
     "'" PROG ": token refused: <reason>' and exits 1.\n";
+
+/* Seconds from the precise clock, as httpd's request time is: time(2) reads
+ * the coarse clock, which can still show the previous second a few
+ * milliseconds after another program saw the new one. */
+static apr_int64_t clock_now(void)
+{
+    return (apr_int64_t)apr_time_sec(apr_time_now());
+}
 
 static int usage_error(const char *usage, const char *fmt, const char *arg)
 {
@@ -245,8 +253,8 @@ static int cmd_mint(int argc, char **argv, apr_pool_t *p)
     if (load_ring(&ring, key_file, p)) {
         return 1;
     }
-    if (pv_token_mint(&token, ring, alg, sub, (apr_uint32_t)ver,
-                      (apr_int64_t)time(NULL), ttl, p) != APR_SUCCESS) {
+    if (pv_token_mint(&token, ring, alg, sub, (apr_uint32_t)ver, clock_now(),
+                      ttl, p) != APR_SUCCESS) {
         fprintf(stderr, PROG ": cannot sign with the first key of %s\n",
                 key_file);
         return 1;
@@ -329,7 +337,7 @@ static int cmd_verify(int argc, char **argv, apr_pool_t *p)
 {
     const char *key_file = NULL, *legacy_file = NULL, *token = NULL, *v;
     const char *err = NULL;
-    apr_int64_t leeway = 30, now = (apr_int64_t)time(NULL);
+    apr_int64_t leeway = 30, now = clock_now();
     pv_token_config_t cfg;
     pv_token_verifier_t *verifier;
     pv_token_claims_t claims;
