@@ -37,6 +37,15 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
 int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
                           const pv_request_query_t *q);
 
+/* The verified token against its user's row: refused when the user does
+ * not exist (user_exists 0), when the token's ver is not the row's
+ * token_version (a logout since), or when it is a legacy token and the user
+ * has logged out at least once. OK: the token is current. Otherwise the 401
+ * has been sent and HTTP_UNAUTHORIZED is returned (the handler returns
+ * OK). */
+int pv_token_check_user(request_rec *r, const pv_token_claims_t *claims,
+                        int user_exists, apr_uint32_t token_version);
+
 /* Log why (INFO, with the client and, unless PV_TOKSRC_NONE, the source; never
  * the token) and send the 401 JSON body with WWW-Authenticate. Returns OK. */
 int pv_token_refuse(request_rec *r, const char *why, pv_token_source_e src);

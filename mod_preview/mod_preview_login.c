@@ -701,36 +701,12 @@ int pv_logout_handler(request_rec *r)
     if (rv == PV_DB_UNAVAILABLE) {
         return send_db_unavailable(r, err);
     }
-    if (rv == APR_NOTFOUND) {
-        return pv_token_refuse(
-            r,
-            apr_psprintf(r->pool, "user %" APR_UINT64_T_FMT " does not exist",
-                         claims.sub),
-            PV_TOKSRC_NONE);
-    }
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         return send_db_error(r, err);
     }
-    if (claims.has_ver && claims.ver != img->token_version) {
-        return pv_token_refuse(
-            r,
-            apr_psprintf(r->pool,
-                         "revoked: user %" APR_UINT64_T_FMT
-                         " is at token_version %u, the token has %u",
-                         claims.sub, (unsigned)img->token_version,
-                         (unsigned)claims.ver),
-            PV_TOKSRC_NONE);
-    }
-    /* Legacy tokens carry no ver and all predate any logout: the first
-     * logout (token_version above 0) ends every one of them. */
-    if (claims.legacy && img->token_version != 0) {
-        return pv_token_refuse(
-            r,
-            apr_psprintf(r->pool,
-                         "revoked: legacy token of user %" APR_UINT64_T_FMT
-                         ", who logged out since (token_version %u)",
-                         claims.sub, (unsigned)img->token_version),
-            PV_TOKSRC_NONE);
+    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS,
+                            rv == APR_SUCCESS ? img->token_version : 0) != OK) {
+        return OK;
     }
     rv = pv_db_logout(&affected, &err, db, claims.sub, r->pool);
     if (rv == PV_DB_UNAVAILABLE) {

@@ -135,3 +135,34 @@ int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
                   claims->kid ? claims->kid : "-", pv_token_source_str(src));
     return OK;
 }
+
+int pv_token_check_user(request_rec *r, const pv_token_claims_t *claims,
+                        int user_exists, apr_uint32_t token_version)
+{
+    const char *why = NULL;
+
+    if (!user_exists) {
+        why = apr_psprintf(r->pool, "user %" APR_UINT64_T_FMT " does not exist",
+                           claims->sub);
+    }
+    else if (claims->has_ver && claims->ver != token_version) {
+        why = apr_psprintf(r->pool,
+                           "revoked: user %" APR_UINT64_T_FMT
+                           " is at token_version %u, the token has %u",
+                           claims->sub, (unsigned)token_version,
+                           (unsigned)claims->ver);
+    }
+    /* Legacy tokens carry no ver and all predate any logout: the first
+     * logout (token_version above 0) ends every one of them. */
+    else if (claims->legacy && token_version != 0) {
+        why = apr_psprintf(r->pool,
+                           "revoked: legacy token of user %" APR_UINT64_T_FMT
+                           ", who logged out since (token_version %u)",
+                           claims->sub, (unsigned)token_version);
+    }
+    if (why) {
+        pv_token_refuse(r, why, PV_TOKSRC_NONE);
+        return HTTP_UNAUTHORIZED;
+    }
+    return OK;
+}
