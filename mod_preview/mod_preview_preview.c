@@ -170,6 +170,15 @@ static apr_status_t close_fd(void *data)
     return APR_SUCCESS;
 }
 
+/* Whether an absolute, resolved path lies strictly below root (rlen bytes):
+ * "/srv/images2/x" is not below "/srv/images", and the root itself is not a
+ * source. */
+static int under_root(const char *path, const char *root, apr_size_t rlen)
+{
+    return strncmp(path, root, rlen) == 0 &&
+           (root[rlen - 1] == '/' || path[rlen] == '/') && path[rlen] != '\0';
+}
+
 static int refuse_path(request_rec *r, apr_uint64_t id, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -265,8 +274,7 @@ static int resolve_source(const char **psrc, struct stat *pst, request_rec *r,
     n = readlink(proc, linkbuf, sizeof(linkbuf) - 1);
     if (n > 0 && linkbuf[0] == '/') {
         linkbuf[n] = '\0';
-        if (strncmp(linkbuf, root, rlen) != 0 ||
-            (root[rlen - 1] != '/' && linkbuf[rlen] != '/') || !linkbuf[rlen]) {
+        if (!under_root(linkbuf, root, rlen)) {
             return refuse_path(
                 r, id, "resolves outside PreviewStorageRoot (symlink?)");
         }
@@ -289,8 +297,7 @@ static int resolve_source(const char **psrc, struct stat *pst, request_rec *r,
     }
     full = apr_pstrdup(r->pool, real);
     free(real);
-    if (strncmp(full, root, rlen) != 0 ||
-        (root[rlen - 1] != '/' && full[rlen] != '/') || !full[rlen]) {
+    if (!under_root(full, root, rlen)) {
         return refuse_path(r, id,
                            "resolves outside PreviewStorageRoot (symlink?)");
     }
