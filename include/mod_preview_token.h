@@ -7,6 +7,7 @@
 
 #include "httpd.h"
 
+#include "pv_db.h"
 #include "pv_request.h"
 #include "pv_token.h"
 
@@ -37,14 +38,14 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
 int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
                           const pv_request_query_t *q);
 
-/* The verified token against its user's row: refused when the user does
- * not exist (user_exists 0), when the token's ver is not the row's
- * token_version (a logout since), or when it is a legacy token and the user
- * has logged out at least once. OK: the token is current. Otherwise the 401
- * has been sent and HTTP_UNAUTHORIZED is returned (the handler returns
- * OK). */
+/* The verified token against its user's row as pv_db_image_lookup() read
+ * it (NULL: no such user): refused when the user does not exist, when the
+ * token's ver is not the row's token_version (a logout since), or when it
+ * is a legacy token and the user has logged out at least once. OK: the
+ * token is current. Otherwise the 401 has been sent and HTTP_UNAUTHORIZED
+ * is returned (the handler returns OK). */
 int pv_token_check_user(request_rec *r, const pv_token_claims_t *claims,
-                        int user_exists, apr_uint32_t token_version);
+                        const pv_db_image_t *row);
 
 /* Log why (INFO, with the client and, unless PV_TOKSRC_NONE, the source; never
  * the token) and send the 401 JSON body with WWW-Authenticate. Returns OK. */

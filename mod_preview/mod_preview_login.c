@@ -704,8 +704,7 @@ int pv_logout_handler(request_rec *r)
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         return send_db_error(r, err);
     }
-    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS,
-                            rv == APR_SUCCESS ? img->token_version : 0) != OK) {
+    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
         return OK;
     }
     rv = pv_db_logout(&affected, &err, db, claims.sub, r->pool);

@@ -480,8 +480,7 @@ static int serve(request_rec *r)
                       PVLOGNO(0914) "database error: %s", err ? err : "?");
         return send_server_error(r);
     }
-    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS,
-                            rv == APR_SUCCESS ? img->token_version : 0) != OK) {
+    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
         return OK;
     }
     if (!img->path) {

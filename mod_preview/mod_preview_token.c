@@ -137,11 +137,12 @@ int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
 }
 
 int pv_token_check_user(request_rec *r, const pv_token_claims_t *claims,
-                        int user_exists, apr_uint32_t token_version)
+                        const pv_db_image_t *row)
 {
+    apr_uint32_t token_version = row ? row->token_version : 0;
     const char *why = NULL;
 
-    if (!user_exists) {
+    if (!row) {
         why = apr_psprintf(r->pool, "user %" APR_UINT64_T_FMT " does not exist",
                            claims->sub);
     }
