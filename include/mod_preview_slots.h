@@ -7,14 +7,16 @@
 #include "httpd.h"
 #include "apr_hash.h"
 
+#include "mod_preview_config.h"
 #include "pv_slots.h"
 
-/* server_rec -> pv_slots_t for s and every server after it, sized by the
- * apr_int64_t at bound_offset in each server's pv_srv_conf (e.g.
- * APR_OFFSETOF(pv_srv_conf, max_renders)). A server whose slots cannot be
- * made is left out, logged at crit as "<tag>cannot create <n> <what>
- * slots". */
-apr_hash_t *pv_server_slots_make(server_rec *s, apr_size_t bound_offset,
+/* A server's bound, read from its configuration. */
+typedef apr_int64_t pv_slots_bound_fn(const pv_srv_conf *c);
+
+/* server_rec -> pv_slots_t for s and every server after it, sized by
+ * bound(). A server whose slots cannot be made is left out, logged at crit
+ * as "<tag>cannot create <n> <what> slots". */
+apr_hash_t *pv_server_slots_make(server_rec *s, pv_slots_bound_fn *bound,
                                  const char *tag, const char *what,
                                  apr_pool_t *pchild);
 

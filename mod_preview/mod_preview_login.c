@@ -428,10 +428,15 @@ static const char *unknown_name_key(apr_size_t *plen, const login_fields *f,
  * written in child_init only. */
 static apr_hash_t *login_slots;
 
+static apr_int64_t max_logins(const pv_srv_conf *c)
+{
+    return c->max_logins;
+}
+
 void pv_login_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    login_slots = pv_server_slots_make(s, APR_OFFSETOF(pv_srv_conf, max_logins),
-                                       PVLOGNO(1150), "login", pchild);
+    login_slots =
+        pv_server_slots_make(s, max_logins, PVLOGNO(1150), "login", pchild);
 }
 
 /* A password check (or the dummy of an unknown user) holds a slot: scrypt

@@ -48,6 +48,11 @@ APLOG_USE_MODULE(preview);
 /* server_rec -> pv_slots_t, written in child_init only. */
 static apr_hash_t *render_slots;
 
+static apr_int64_t max_renders(const pv_srv_conf *c)
+{
+    return c->max_renders;
+}
+
 void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
@@ -59,8 +64,7 @@ void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
                                    "fail with 500");
     }
     render_slots =
-        pv_server_slots_make(s, APR_OFFSETOF(pv_srv_conf, max_renders),
-                             PVLOGNO(0902), "render", pchild);
+        pv_server_slots_make(s, max_renders, PVLOGNO(0902), "render", pchild);
 }
 
 /* ------------------------------------------------------------ responses */

@@ -10,26 +10,19 @@
 
 APLOG_USE_MODULE(preview);
 
-static apr_int64_t bound_of(server_rec *s, apr_size_t bound_offset)
-{
-    const pv_srv_conf *c = pv_srv_conf_get(s);
-
-    return *(const apr_int64_t *)((const char *)c + bound_offset);
-}
-
-apr_hash_t *pv_server_slots_make(server_rec *s, apr_size_t bound_offset,
+apr_hash_t *pv_server_slots_make(server_rec *s, pv_slots_bound_fn *bound_of,
                                  const char *tag, const char *what,
                                  apr_pool_t *pchild)
 {
     apr_hash_t *map = apr_hash_make(pchild);
-    apr_int64_t main_bound = bound_of(s, bound_offset);
+    apr_int64_t main_bound = bound_of(pv_srv_conf_get(s));
     pv_slots_t *main_slots = NULL;
     server_rec *sv;
 
     /* Virtual hosts with the main server's bound share its slots, so that
      * the bound holds per process, not per vhost. */
     for (sv = s; sv; sv = sv->next) {
-        apr_int64_t bound = bound_of(sv, bound_offset);
+        apr_int64_t bound = bound_of(pv_srv_conf_get(sv));
         pv_slots_t *slots = NULL;
         server_rec **k;
 
