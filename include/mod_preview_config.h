@@ -39,6 +39,9 @@
 /* Bounds of PreviewSizes: a box side in pixels, and how many entries. */
 #define PV_SIZE_MAX  8192
 #define PV_SIZES_MAX 32
+/* How many entries PreviewQualities takes: each is a variant of every
+ * lossy preview, so the list stays short. */
+#define PV_QUALITIES_MAX 16
 
 /* Output formats, a bit each (PreviewFormats, format=). */
 typedef enum {
@@ -102,6 +105,10 @@ typedef struct pv_dir_conf {
     int default_size; /* PreviewDefaultSize */
     int formats;      /* PreviewFormats, pv_format_e bits; 0: unset */
     int quality;      /* PreviewQuality */
+    /* PreviewQualities, ascending; nqualities 0: unset (the list is then
+     * PreviewQuality alone). */
+    int qualities[PV_QUALITIES_MAX];
+    int nqualities;
 } pv_dir_conf;
 
 extern module AP_MODULE_DECLARE_DATA preview_module;
@@ -117,8 +124,8 @@ void *pv_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 const pv_srv_conf *pv_srv_conf_get(server_rec *s);
 
 /* The request's per-directory configuration with defaults applied; the
- * default size is never above the largest size. Allocates in r->pool only
- * when something was left unset. */
+ * default size is never above the largest size, the quality is one of the
+ * qualities. Allocates in r->pool only when something was left unset. */
 const pv_dir_conf *pv_dir_conf_get(request_rec *r);
 
 /* Cross-directive checks that a single setter cannot make (they need the

@@ -34,7 +34,8 @@ typedef struct pv_request_query_t {
     int h;              /* 1..PV_REQUEST_MAX_SIDE, 0: absent */
     pv_image_fit_e fit; /* PV_FIT_INSIDE when absent */
     int format;         /* one PV_REQ_FMT_* bit, PV_REQ_FMT_AUTO when absent */
-    int quality;        /* q, 1..100, 0: absent (PreviewQuality applies) */
+    int quality; /* q, 1..100, 0: absent (PreviewQuality applies); as sent,
+                  * snapped by pv_request_snap_quality() */
     /* Percent-decoded token values, NUL-terminated, with their length (a
      * decoded %00 makes strlen shorter: verify with the length). NULL when
      * absent or empty. A value with a bad %-escape is kept as sent (it then
@@ -85,6 +86,13 @@ apr_status_t pv_request_id_from_path(apr_uint64_t *pout, const char *path,
  * Never upscaling past the source is the image core's job, not this one. */
 void pv_request_resolve_size(int *pw, int *ph, int w, int h, const int *sizes,
                              int nsizes, int default_size);
+
+/* The quality to encode with: q (1..100, the query's or PreviewQuality)
+ * snapped to the nearest of qualities[0..nqualities-1] (PreviewQualities,
+ * any order), so that one image has a small, known number of variants. A
+ * tie (q halfway between two entries) goes to the higher one: the client
+ * asked for at least that much. nqualities 0: q as it is. */
+int pv_request_snap_quality(int q, const int *qualities, int nqualities);
 
 /* The output format, as the image core's enum. requested: the query's
  * PV_REQ_FMT_* bit, or AUTO. allowed: the

@@ -18,6 +18,7 @@
 
 #include "mod_preview_config.h"
 #include "pv_log.h"
+#include "pv_request.h"
 
 APLOG_USE_MODULE(preview);
 
@@ -173,6 +174,7 @@ void *pv_create_dir_conf(apr_pool_t *p, char *dir)
     c->default_size = PV_UNSET;
     c->formats = 0;
     c->quality = PV_UNSET;
+    c->nqualities = 0;
     return c;
 }
 
@@ -193,6 +195,14 @@ void *pv_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     PV_MERGE_NUM(default_size);
     c->formats = add->formats ? add->formats : base->formats;
     PV_MERGE_NUM(quality);
+    if (add->nqualities) {
+        memcpy(c->qualities, add->qualities, sizeof(c->qualities));
+        c->nqualities = add->nqualities;
+    }
+    else {
+        memcpy(c->qualities, base->qualities, sizeof(c->qualities));
+        c->nqualities = base->nqualities;
+    }
     return c;
 }
 
@@ -292,8 +302,19 @@ static void pv_dir_conf_apply_defaults(pv_dir_conf *c)
         c->formats = PV_DEFAULT_FORMATS;
     }
     if (c->quality == PV_UNSET) {
-        c->quality = PV_DEFAULT_QUALITY;
+        c->quality = pv_request_snap_quality(PV_DEFAULT_QUALITY, c->qualities,
+                                             c->nqualities);
     }
+    /* Unset, the list is PreviewQuality alone: a config written before
+     * PreviewQualities keeps its quality, and q= no longer multiplies. */
+    if (!c->nqualities) {
+        c->qualities[0] = c->quality;
+        c->nqualities = 1;
+    }
+    /* Nested sections may combine a quality from one with qualities from
+     * another; check_config cannot see every such mix, so snap. */
+    c->quality =
+        pv_request_snap_quality(c->quality, c->qualities, c->nqualities);
 }
 
 const pv_dir_conf *pv_dir_conf_get(request_rec *r)
@@ -303,7 +324,10 @@ const pv_dir_conf *pv_dir_conf_get(request_rec *r)
     pv_dir_conf *c;
 
     if (d->sizes && d->default_size != PV_UNSET && d->formats &&
-        d->quality != PV_UNSET && d->default_size <= d->sizes[d->nsizes - 1]) {
+        d->quality != PV_UNSET && d->default_size <= d->sizes[d->nsizes - 1] &&
+        d->nqualities &&
+        pv_request_snap_quality(d->quality, d->qualities, d->nqualities) ==
+            d->quality) {
         return d;
     }
     c = apr_pmemdup(r->pool, d, sizeof(*c));
@@ -850,6 +874,31 @@ static const char *set_formats(cmd_parms *cmd, void *dconf, int argc,
     return NULL;
 }
 
+/* 1 when q is one of qualities[0..n-1]. */
+static int pv_quality_listed(const int *qualities, int n, int q)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (qualities[i] == q) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "40 60 80", for messages. */
+static const char *pv_qualities_text(const int *qualities, int n, apr_pool_t *p)
+{
+    const char *t = "";
+    int i;
+
+    for (i = 0; i < n; i++) {
+        t = apr_psprintf(p, "%s%s%d", t, i ? " " : "", qualities[i]);
+    }
+    return t;
+}
+
 static const char *set_quality(cmd_parms *cmd, void *dconf, const char *arg)
 {
     pv_dir_conf *d = dconf;
@@ -859,7 +908,55 @@ static const char *set_quality(cmd_parms *cmd, void *dconf, const char *arg)
     if (err) {
         return err;
     }
+    if (d->nqualities &&
+        !pv_quality_listed(d->qualities, d->nqualities, (int)v)) {
+        return apr_psprintf(
+            cmd->pool,
+            "PreviewQuality: '%s' is not one of PreviewQualities (%s)", arg,
+            pv_qualities_text(d->qualities, d->nqualities, cmd->temp_pool));
+    }
     d->quality = (int)v;
+    return NULL;
+}
+
+static const char *set_qualities(cmd_parms *cmd, void *dconf, int argc,
+                                 char *const argv[])
+{
+    pv_dir_conf *d = dconf;
+    int qualities[PV_QUALITIES_MAX], i;
+
+    if (argc < 1 || argc > PV_QUALITIES_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewQualities: expected 1 to %d qualities",
+                            PV_QUALITIES_MAX);
+    }
+    for (i = 0; i < argc; i++) {
+        apr_int64_t v;
+        const char *err =
+            pv_parse_bounded(&v, cmd, argv[i], PV_SFX_NONE, 1, 100);
+
+        if (err) {
+            return err;
+        }
+        if (i > 0 && v <= qualities[i - 1]) {
+            return apr_psprintf(cmd->pool,
+                                "PreviewQualities: '%s' after '%s': "
+                                "qualities must be in ascending order, each "
+                                "once",
+                                argv[i], argv[i - 1]);
+        }
+        qualities[i] = (int)v;
+    }
+    if (d->quality != PV_UNSET &&
+        !pv_quality_listed(qualities, argc, d->quality)) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewQualities: '%s' does not hold "
+                            "PreviewQuality %d",
+                            pv_qualities_text(qualities, argc, cmd->temp_pool),
+                            d->quality);
+    }
+    memcpy(d->qualities, qualities, sizeof(*qualities) * argc);
+    d->nqualities = argc;
     return NULL;
 }
 
@@ -928,7 +1025,9 @@ const command_rec pv_cmds[] = {
     AP_INIT_TAKE_ARGV("PreviewFormats", set_formats, NULL, PV_DIR,
                       "output formats offered: jpeg webp avif png"),
     AP_INIT_TAKE1("PreviewQuality", set_quality, NULL, PV_DIR,
-                  "default encoder quality, 1 to 100"),
+                  "encoder quality when q is not given, 1 to 100"),
+    AP_INIT_TAKE_ARGV("PreviewQualities", set_qualities, NULL, PV_DIR,
+                      "ascending qualities a requested q snaps to"),
     {NULL}};
 
 /* ------------------------------------------------------- start-up checks */
@@ -945,14 +1044,28 @@ static const char *pv_server_where(server_rec *s, apr_pool_t *p)
 }
 
 /* An explicit default_size must fit the sizes that apply with it (an unset
- * one is clamped by the getter). */
+ * one is clamped by the getter); an explicit quality must be one of the
+ * explicit qualities that apply with it (an unset one is snapped). */
 static int pv_check_dir(server_rec *s, const pv_dir_conf *base,
                         const pv_dir_conf *add, apr_pool_t *ptemp)
 {
     pv_dir_conf *d = add ? pv_merge_dir_conf(ptemp, (void *)base, (void *)add)
                          : apr_pmemdup(ptemp, base, sizeof(*base));
+    const char *where = d->section
+                            ? apr_psprintf(ptemp, "section '%s'", d->section)
+                            : "the server config";
     int default_size = d->default_size;
 
+    if (d->quality != PV_UNSET && d->nqualities &&
+        !pv_quality_listed(d->qualities, d->nqualities, d->quality)) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                     PVLOGNO(0008) "PreviewQuality %d is not one of "
+                                   "PreviewQualities (%s) in %s of the %s",
+                     d->quality,
+                     pv_qualities_text(d->qualities, d->nqualities, ptemp),
+                     where, pv_server_where(s, ptemp));
+        return 0;
+    }
     if (default_size == PV_UNSET) {
         return 1;
     }
@@ -961,10 +1074,7 @@ static int pv_check_dir(server_rec *s, const pv_dir_conf *base,
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
                      PVLOGNO(0001) "PreviewDefaultSize %d is above the largest "
                                    "of PreviewSizes (%d) in %s of the %s",
-                     default_size, d->sizes[d->nsizes - 1],
-                     d->section
-                         ? apr_psprintf(ptemp, "section '%s'", d->section)
-                         : "the server config",
+                     default_size, d->sizes[d->nsizes - 1], where,
                      pv_server_where(s, ptemp));
         return 0;
     }

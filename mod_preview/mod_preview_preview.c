@@ -529,7 +529,10 @@ static int serve(request_rec *r)
                              "invalid parameter: format", NULL, 0);
     }
     fmt_known = fmt == fmt_alpha;
-    quality = q->quality ? q->quality : d->quality;
+    /* Snapped before the key: q=1..100 is a handful of variants, not 100
+     * renders and 100 cache entries of one image. */
+    quality = pv_request_snap_quality(q->quality ? q->quality : d->quality,
+                                      d->qualities, d->nqualities);
 
     /* The ETag and cache key from fstat() and the request alone: no
      * libvips on a hit or a 304. The source identity (device, inode, size,

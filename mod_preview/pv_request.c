@@ -345,6 +345,24 @@ void pv_request_resolve_size(int *pw, int *ph, int w, int h, const int *sizes,
     *ph = h > 0 ? round_up_to_sizes(h, sizes, nsizes) : 0;
 }
 
+int pv_request_snap_quality(int q, const int *qualities, int nqualities)
+{
+    int i, best = 0, best_d = 0;
+
+    if (!qualities || nqualities <= 0) {
+        return q;
+    }
+    for (i = 0; i < nqualities; i++) {
+        int d = qualities[i] > q ? qualities[i] - q : q - qualities[i];
+
+        if (best == 0 || d < best_d || (d == best_d && qualities[i] > best)) {
+            best = qualities[i];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
 /* RFC 9110 qvalue: "0" ["." 0*3DIGIT] / "1" ["." 0*3"0"], in thousandths;
  * -1 when invalid. */
 static int parse_qvalue(const char *s, apr_size_t len)

@@ -108,6 +108,21 @@ my @bad = (
     ['PreviewQuality 0',                'PreviewQuality', "'0'"],
     ['PreviewQuality 101',              'PreviewQuality', "'101'"],
     ['PreviewQuality 80%',              'PreviewQuality', "'80%'"],
+    ['PreviewQualities 0 80',           'PreviewQualities', "'0'"],
+    ['PreviewQualities 80 101',         'PreviewQualities', "'101'"],
+    ['PreviewQualities 80 60',          'PreviewQualities', "'60'"],
+    ['PreviewQualities 60 60',          'PreviewQualities', "'60'"],
+    ['PreviewQualities 60 high',        'PreviewQualities', "'high'"],
+    ['PreviewQualities ' . join(' ', 1 .. 17),
+                                        'PreviewQualities', '1 to 16'],
+    ["PreviewQualities 60 90\nPreviewQuality 80",
+                                        'PreviewQuality', "'80'"],
+    ["PreviewQuality 80\nPreviewQualities 60 90",
+                                        'PreviewQualities', 'PreviewQuality 80'],
+    ["PreviewQuality 75\n<Location /p>\nPreviewQualities 60 90\n</Location>",
+                            'PreviewQualities (60 90)', "PreviewQuality 75"],
+    ["PreviewQualities 60 90\n<Location /p>\nPreviewQuality 75\n</Location>",
+                            'PreviewQualities (60 90)', "section '/p'"],
     ["PreviewKeyFile keys\nPreviewLegacyTokens itsdangerous",
                            'PreviewLegacyTokens', 'PreviewLegacySecretFile'],
     ["PreviewLegacySecretFile legacy_secret\nPreviewLegacyTokens itsdangerous",
@@ -149,6 +164,7 @@ PreviewSizes 32 64 128 256 512 1024 2048 4096 8192
 PreviewDefaultSize 128
 PreviewFormats jpeg webp avif png
 PreviewQuality 90
+PreviewQualities 1 50 90 100
 <Location /preview>
     PreviewSizes 100 200
     PreviewDefaultSize 200
@@ -175,6 +191,10 @@ my @good = (
      'a vhost inherits or overrides'],
     ["PreviewSizes 64 128\n<Location /small>\nPreviewSizes 32\n</Location>",
      'sizes below the default default size (clamped)'],
+    ["PreviewQuality 75", 'PreviewQuality alone: the list is 75'],
+    ["PreviewQualities 40 60\n<Location /p>\nPreviewQualities 95\n"
+         . "PreviewQuality 95\n</Location>",
+     'PreviewQualities without PreviewQuality (80 snaps), a section its own'],
     ["PreviewSizes 64 128\nPreviewDefaultSize 64\n"
          . "<Location /big>\nPreviewSizes 512 1024\nPreviewDefaultSize 1024\n"
          . "</Location>", 'a section sets its own sizes and default'],

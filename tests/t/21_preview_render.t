@@ -73,9 +73,12 @@ dims_are($small, 'w=1024', 100, 80, 'never upscaled past the source');
 dims_are($small, 'fit=cover&w=512&h=512', 100, 80,
          'cover never upscales either: the source as it is');
 
-# ---- quality: q changes the bytes, not the size
-my ($q10) = get($photo, 'q=10');
-my ($q95) = get($photo, 'q=95');
+# ---- quality: q changes the bytes, not the size (PreviewQualities 30 60
+# 90 at /preview-qualities: q=10 is 30, q=95 is 90)
+my $q10 = preview($photo, token => $tok, query => 'q=10',
+                  base => '/preview-qualities');
+my $q95 = preview($photo, token => $tok, query => 'q=95',
+                  base => '/preview-qualities');
 ok(length($q10->content) < length($q95->content), 'q=10 smaller than q=95');
 isnt($q10->header('ETag'), $q95->header('ETag'), 'q is in the ETag');
 

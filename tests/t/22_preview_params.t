@@ -73,6 +73,8 @@ my $p1 = preview($img, token => $tok, query => 'format=png&q=1');
 my $p2 = preview($img, token => $tok, query => 'format=png&q=2');
 is($p1->header('ETag'), $p2->header('ETag'), 'format=png: q=1 and q=2 share the ETag');
 ok($p1->content eq $p2->content, '... and the bytes');
-isnt(preview($img, token => $tok, query => 'format=jpeg&q=1')->header('ETag'),
-     preview($img, token => $tok, query => 'format=jpeg&q=2')->header('ETag'),
-     'format=jpeg: q=1 and q=2 differ');
+isnt(preview($img, token => $tok, query => 'format=jpeg&q=1',
+             base => '/preview-qualities')->header('ETag'),
+     preview($img, token => $tok, query => 'format=jpeg&q=100',
+             base => '/preview-qualities')->header('ETag'),
+     'format=jpeg: q=1 and q=100 differ (PreviewQualities 30 60 90)');

@@ -480,6 +480,57 @@ START_TEST(size_config_variants)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Quality snapping (PreviewQualities) */
+
+static void snap(const int *qs, int n, int q, int want)
+{
+    int got = pv_request_snap_quality(q, qs, n);
+
+    ck_assert_msg(got == want, "q=%d: %d, want %d", q, got, want);
+}
+
+START_TEST(quality_snapping)
+{
+    static const int def[] = {80};
+    static const int three[] = {40, 60, 90};
+    static const int unsorted[] = {90, 40, 60};
+    static const int ends[] = {1, 100};
+    int q, n80 = 0;
+
+    /* the default list: every q 1..100 is 80, so one variant */
+    for (q = 1; q <= 100; q++) {
+        n80 += pv_request_snap_quality(q, def, 1) == 80;
+    }
+    ck_assert_int_eq(n80, 100);
+    snap(def, 1, 79, 80);
+    snap(def, 1, 1, 80);
+    snap(def, 1, 100, 80);
+    /* nearest, either way */
+    snap(three, 3, 1, 40);
+    snap(three, 3, 40, 40);
+    snap(three, 3, 49, 40);
+    snap(three, 3, 51, 60);
+    snap(three, 3, 74, 60);
+    snap(three, 3, 76, 90);
+    snap(three, 3, 100, 90);
+    /* a tie goes to the higher entry */
+    snap(three, 3, 50, 60);
+    snap(three, 3, 75, 90);
+    /* 1 and 100: the midpoint is 50.5, no q is a tie */
+    snap(ends, 2, 50, 1);
+    snap(ends, 2, 51, 100);
+    /* the order of the list does not matter */
+    for (q = 1; q <= 100; q++) {
+        ck_assert_int_eq(pv_request_snap_quality(q, unsorted, 3),
+                         pv_request_snap_quality(q, three, 3));
+    }
+    /* no list: q as it is */
+    snap(NULL, 0, 37, 37);
+    snap(three, 0, 37, 37);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Accept and format */
 
 START_TEST(accept_q_values)
@@ -866,6 +917,7 @@ static Suite *request_suite(void)
     tcase_add_test(tc, unescape);
     tcase_add_test(tc, size_resolution);
     tcase_add_test(tc, size_config_variants);
+    tcase_add_test(tc, quality_snapping);
     tcase_add_test(tc, accept_q_values);
     tcase_add_test(tc, format_auto);
     tcase_add_test(tc, format_auto_alpha);
