@@ -91,6 +91,9 @@ typedef struct pv_srv_conf {
     apr_int64_t render_timeout;    /* PreviewRenderTimeout, seconds */
     apr_int64_t max_logins; /* PreviewMaxLogins: password checks at once */
     apr_int64_t login_wait; /* its second number: seconds one may wait */
+    /* PreviewLoginOrigins: canonical origins (const char *) that may log
+     * in besides the request's own; NULL: none. */
+    apr_array_header_t *login_origins;
 
     /* Built at post_config from ring, clock skew and legacy settings;
      * NULL when this server has no key ring. Shared by threads. */

@@ -18,6 +18,7 @@
 
 #include "mod_preview_config.h"
 #include "pv_log.h"
+#include "pv_origin.h"
 #include "pv_request.h"
 
 APLOG_USE_MODULE(preview);
@@ -155,6 +156,7 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     PV_MERGE_PTR(image_query);
     PV_MERGE_PTR(logout_query);
     PV_MERGE_NUM(login_from_remote_user);
+    PV_MERGE_PTR(login_origins);
     PV_MERGE_PTR(cookie_name);
     PV_MERGE_NUM(max_source_pixels);
     PV_MERGE_NUM(max_source_bytes);
@@ -769,6 +771,27 @@ static const char *set_login_from_remote_user(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+/* PreviewLoginOrigins <origin> ...: each one checked and kept canonical, so
+ * that a request's Origin is compared as text. */
+static const char *set_login_origin(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    pv_srv_conf *c = pv_cmd_srv(cmd);
+    const char *origin = NULL, *why = NULL;
+
+    if (pv_origin_parse(&origin, &why, arg, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewLoginOrigins: '%s' is not an origin "
+                            "(scheme://host[:port]): %s",
+                            arg, why);
+    }
+    if (!c->login_origins) {
+        c->login_origins = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->login_origins, const char *) = origin;
+    return NULL;
+}
+
 static const char *set_cookie_name(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *s;
@@ -1005,6 +1028,9 @@ const command_rec pv_cmds[] = {
                    "and the longest wait for one"),
     AP_INIT_FLAG("PreviewLoginFromRemoteUser", set_login_from_remote_user, NULL,
                  PV_SRV, "On: GET login trusts r->user of another module"),
+    AP_INIT_ITERATE("PreviewLoginOrigins", set_login_origin, NULL, PV_SRV,
+                    "origins (scheme://host[:port]) of other sites whose "
+                    "pages may post a login"),
     AP_INIT_TAKE1("PreviewCookieName", set_cookie_name, NULL, PV_SRV,
                   "name of the login cookie"),
     AP_INIT_TAKE1("PreviewMaxSourcePixels", set_srv_num,

@@ -24,6 +24,7 @@
 #include "mod_preview_token.h"
 #include "pv_db.h"
 #include "pv_log.h"
+#include "pv_origin.h"
 #include "pv_password.h"
 #include "pv_request.h"
 #include "pv_slots.h"
@@ -602,6 +603,49 @@ static pv_db_pool_t *handler_db(request_rec *r, const pv_srv_conf *c)
     return db;
 }
 
+/* Login CSRF: a page of another site must not log its visitor in (to an
+ * account of the page's choosing). Browsers say where a POST comes from;
+ * a client that sends neither header is no browser on another site. The
+ * request's own origin is built the way httpd builds its own URLs
+ * (UseCanonicalName, the port, https by mod_ssl or "ServerName https://").
+ * OK, or DONE with the 403 sent, before the body is read, the limiter
+ * consulted or a password hashed. */
+static int check_login_origin(request_rec *r, const pv_srv_conf *c)
+{
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *self = NULL;
+    const apr_array_header_t *list = c->login_origins;
+
+    if (pv_origin_make(&self, request_is_https(r) ? "https" : "http",
+                       ap_get_server_name_for_url(r), ap_get_server_port(r),
+                       r->pool) != APR_SUCCESS) {
+        self = NULL;
+    }
+    if (pv_origin_check(origin, site, self,
+                        list ? (const char *const *)list->elts : NULL,
+                        list ? list->nelts : 0, r->pool) != PV_ORIGIN_CROSS) {
+        return OK;
+    }
+    ap_log_rerror(
+        APLOG_MARK, APLOG_WARNING, 0, r,
+        PVLOGNO(0739) "login refused from %s: Origin %s, Sec-Fetch-Site %s: "
+                      "another site than %s (allow it with "
+                      "PreviewLoginOrigins)",
+        r->useragent_ip,
+        origin ? ap_escape_logitem(r->pool,
+                                   apr_pstrndup(r->pool, origin, PV_ORIGIN_MAX))
+               : "absent",
+        site ? ap_escape_logitem(r->pool, apr_pstrndup(r->pool, site, 64))
+             : "absent",
+        self ? self : "(none)");
+    /* The body is not read: drop the connection after the answer. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    pv_http_error(r, HTTP_FORBIDDEN, "cross_origin",
+                  "a login from another site is refused", NULL, 0);
+    return DONE;
+}
+
 int pv_login_handler(request_rec *r)
 {
     const pv_srv_conf *c;
@@ -629,6 +673,9 @@ int pv_login_handler(request_rec *r)
         ap_discard_request_body(r);
         return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                              "method not allowed", login_allow(c), 0);
+    }
+    if (check_login_origin(r, c) != OK) {
+        return OK;
     }
     ctype = apr_table_get(r->headers_in, "Content-Type");
     if (!media_type_is(ctype, "application/x-www-form-urlencoded") &&

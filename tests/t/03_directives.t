@@ -155,6 +155,7 @@ PreviewImageQuery "SELECT u.v, i.p FROM users u LEFT JOIN images i ON i.id = ? A
 PreviewLogoutQuery "UPDATE users SET token_version = token_version + 1 WHERE id = ?"
 PreviewLoginLimit 5 60
 PreviewLoginFromRemoteUser On
+PreviewLoginOrigins https://app.example.net http://[::1]:8080
 PreviewCookieName __Host-preview
 PreviewMaxSourcePixels 50M
 PreviewMaxSourceBytes 2G
