@@ -16,7 +16,7 @@
 
 /* The render pipeline's revision: part of every ETag and cache key (with
  * the libvips version), so bump it when the bytes of a preview change. */
-#define PV_RENDERER "mod_preview/1"
+#define PV_RENDERER "mod_preview/2"
 
 /* post_config: one shared usage counter (anonymous apr_shm, pconf
  * lifetime) per distinct PreviewCacheDir. */
@@ -28,7 +28,7 @@ int pv_preview_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
  * warning when this user cannot write it), the sweeper thread. */
 void pv_preview_cache_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* "mod_preview/1 vips/8.14.1": pv_cache_key_t.variant of every request. */
+/* "mod_preview/2 vips/8.14.1": pv_cache_key_t.variant of every request. */
 const char *pv_preview_cache_variant(void);
 
 /* The server's cache; NULL when it has no PreviewCacheDir. */

@@ -474,9 +474,10 @@ static int save_buffer(VipsImage *in, pv_image_format_e f, int q, void **buf,
             return vips_webpsave_buffer(in, buf, len, "Q", q, "strip", TRUE,
                                         NULL);
         case PV_FORMAT_AVIF:
-            return vips_heifsave_buffer(
-                in, buf, len, "Q", q, "strip", TRUE, "compression",
-                VIPS_FOREIGN_HEIF_COMPRESSION_AV1, NULL);
+            return vips_heifsave_buffer(in, buf, len, "Q", q, "strip", TRUE,
+                                        "compression",
+                                        VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
+                                        "effort", PV_IMAGE_AVIF_EFFORT, NULL);
         case PV_FORMAT_PNG:
             return vips_pngsave_buffer(in, buf, len, "strip", TRUE,
                                        "compression", 6, NULL);
