@@ -31,7 +31,8 @@
 
 /* Results, distinct apr_status_t values (APR_SUCCESS is PV_IMAGE_OK). The
  * glue maps them: NOT_FOUND 404, TOO_BIG 413, UNSUPPORTED and CORRUPT 415,
- * BAD_REQUEST 400, NO_ENCODER and FAILED 500 (a bug or out of memory). */
+ * BAD_REQUEST 400, NO_ENCODER and FAILED 500 (a bug or out of memory),
+ * DEADLINE 503 (the source is fine; the server would not spend more). */
 #define PV_IMAGE_STATUS_BASE (APR_OS_START_USERERR + 400)
 typedef enum {
     PV_IMAGE_OK = 0,
@@ -41,7 +42,8 @@ typedef enum {
     PV_IMAGE_CORRUPT,     /* header fine, pixels truncated or corrupt */
     PV_IMAGE_BAD_REQUEST, /* box, quality or format out of range */
     PV_IMAGE_NO_ENCODER,  /* this libvips cannot write the format */
-    PV_IMAGE_FAILED       /* anything else libvips refused (I/O, memory) */
+    PV_IMAGE_FAILED,      /* anything else libvips refused (I/O, memory) */
+    PV_IMAGE_DEADLINE     /* stopped: still running at req->time_limit */
 } pv_image_status_e;
 
 /* A short, stable, lower-case name ("too big", "corrupt"...); any other
@@ -119,6 +121,13 @@ typedef struct pv_render_req_t {
     pv_image_format_e format;
     int quality; /* 1..100; 0 means PV_IMAGE_DEFAULT_QUALITY */
     pv_image_limits_t limits;
+    /* How long the render may run, from the call (0: no bound). Checked by
+     * libvips between tiles of the pixel pipeline (its "eval" signal and
+     * vips_image_set_kill()): decoding, resizing and feeding the encoder
+     * stop at the next tile past it. A step that runs as one call (an
+     * AVIF encode, a decoder that reads the whole frame at once) finishes
+     * first; a render that completes is kept, however late. */
+    apr_interval_time_t time_limit;
 } pv_render_req_t;
 
 typedef struct pv_image_out_t {
@@ -141,7 +150,8 @@ typedef struct pv_image_out_t {
  * white for JPEG, first frame only for animations, and no metadata at all
  * in the output (no EXIF, GPS, XMP, IPTC, ICC profile or comment).
  * A truncated or corrupt source gives PV_IMAGE_CORRUPT, never a partial
- * image. */
+ * image; one stopped by req->time_limit gives PV_IMAGE_DEADLINE and no
+ * output. AVIF is encoded at PV_IMAGE_AVIF_EFFORT. */
 apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
                              const pv_render_req_t *req, apr_pool_t *p);
 

@@ -64,6 +64,8 @@ const char *pv_image_status_str(apr_status_t st)
             return "no encoder";
         case PV_IMAGE_FAILED:
             return "failed";
+        case PV_IMAGE_DEADLINE:
+            return "past its deadline";
         default:
             return "unknown";
     }
@@ -485,6 +487,45 @@ static int save_buffer(VipsImage *in, pv_image_format_e f, int q, void **buf,
     return -1;
 }
 
+/* A render's deadline, watched from libvips' "eval" signal, which the
+ * sink of the save emits after each tile on the most-downstream image that
+ * asked for progress (the signal follows an image down its pipeline). */
+typedef struct {
+    apr_time_t deadline;
+    int killed; /* read and written with g_atomic_int_*: any thread */
+} deadline_watch_t;
+
+static void on_eval(VipsImage *img, VipsProgress *progress, void *data)
+{
+    deadline_watch_t *w = data;
+
+    (void)progress;
+    /* The next vips_region_prepare() on img fails, and with it the sink:
+     * the save returns an error and no output. */
+    if (apr_time_now() >= w->deadline) {
+        g_atomic_int_set(&w->killed, 1);
+        vips_image_set_kill(img, TRUE);
+    }
+}
+
+/* Arm the watch on img, the last image before the saver. In p: the
+ * signal may still run while img is being unreferenced. */
+static deadline_watch_t *watch_deadline(VipsImage *img,
+                                        apr_interval_time_t limit,
+                                        apr_time_t start, apr_pool_t *p)
+{
+    deadline_watch_t *w;
+
+    if (limit <= 0) {
+        return NULL;
+    }
+    w = apr_pcalloc(p, sizeof(*w));
+    w->deadline = start + limit;
+    vips_image_set_progress(img, TRUE);
+    g_signal_connect(img, "eval", G_CALLBACK(on_eval), w);
+    return w;
+}
+
 static apr_status_t free_vips_buffer(void *data)
 {
     g_free(data);
@@ -502,6 +543,8 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
     VipsArrayDouble *white = NULL;
     VipsInteresting crop = VIPS_INTERESTING_NONE;
     pv_src_t s = {-1, NULL, NULL};
+    deadline_watch_t *watch;
+    apr_time_t start = apr_time_now();
     void *buf = NULL;
     size_t len = 0;
     int tw, th, q, shrink, colour_bands;
@@ -600,10 +643,13 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
     img = t[4];
 
     /* Decoding really happens here (libvips is lazy): a truncated or
-     * corrupt source fails now, with fail_on set. */
+     * corrupt source fails now, with fail_on set, and the deadline is
+     * watched tile by tile. */
+    watch = watch_deadline(img, req->time_limit, start, p);
     if (save_buffer(img, req->format, q, &buf, &len)) {
         drain_vips_error("save", path);
-        rv = PV_IMAGE_CORRUPT;
+        rv = watch && g_atomic_int_get(&watch->killed) ? PV_IMAGE_DEADLINE
+                                                       : PV_IMAGE_CORRUPT;
         goto cleanup;
     }
     if (req->format == PV_FORMAT_WEBP && webp_strip_chunks(buf, &len)) {

@@ -422,6 +422,8 @@ START_TEST(status_strings)
     ck_assert_str_eq(pv_image_status_str(PV_IMAGE_UNSUPPORTED), "unsupported");
     ck_assert_str_eq(pv_image_status_str(PV_IMAGE_CORRUPT), "corrupt");
     ck_assert_str_eq(pv_image_status_str(PV_IMAGE_BAD_REQUEST), "bad request");
+    ck_assert_str_eq(pv_image_status_str(PV_IMAGE_DEADLINE),
+                     "past its deadline");
     ck_assert_str_eq(pv_image_status_str(APR_EGENERAL), "unknown");
     ck_assert_int_ne(PV_IMAGE_NOT_FOUND, APR_ENOENT);
     ck_assert_str_eq(pv_image_format_mime(PV_FORMAT_WEBP), "image/webp");
@@ -797,6 +799,47 @@ START_TEST(render_threads)
 }
 END_TEST
 
+/* A deadline already passed at the first tile stops the pipeline through
+ * libvips' eval signal and kill flag, for every saver: no output. No
+ * deadline, or a far one, renders; a killed render leaves libvips fit for
+ * the next one. */
+START_TEST(render_deadline)
+{
+    static const pv_image_format_e fmts[] = {PV_FORMAT_JPEG, PV_FORMAT_WEBP,
+                                             PV_FORMAT_PNG, PV_FORMAT_AVIF};
+    pv_image_out_t *o;
+    size_t i;
+
+    for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+        pv_render_req_t r = req_box(1024, 1024, PV_FIT_INSIDE, fmts[i]);
+
+        if (!pv_image_format_available(fmts[i])) {
+            continue;
+        }
+        o = NULL;
+        r.time_limit = 1; /* one microsecond: past at the first tile */
+        ck_assert_msg(pv_image_render(&o, fx("photo.jpg"), &r, pool) ==
+                          PV_IMAGE_DEADLINE,
+                      "%s not stopped", pv_image_format_name(fmts[i]));
+        ck_assert_ptr_null(o);
+        r.time_limit = apr_time_from_sec(600);
+        ck_assert_int_eq(pv_image_render(&o, fx("photo.jpg"), &r, pool),
+                         PV_IMAGE_OK);
+        ck_assert_int_eq(o->width, 768);
+        ck_assert_int_eq(o->height, 1024);
+    }
+    {
+        pv_render_req_t r = req_box(1024, 1024, PV_FIT_COVER, PV_FORMAT_JPEG);
+
+        o = NULL;
+        r.time_limit = 0; /* no bound */
+        ck_assert_int_eq(pv_image_render(&o, fx("photo.jpg"), &r, pool),
+                         PV_IMAGE_OK);
+        ck_assert_int_eq(o->width, 1024);
+    }
+}
+END_TEST
+
 START_TEST(bomb_refused_fast)
 {
     pv_render_req_t r = req_box(256, 256, PV_FIT_INSIDE, PV_FORMAT_JPEG);
@@ -1035,6 +1078,7 @@ static Suite *image_suite(void)
     tcase_add_test(tc, render_gif_first_frame);
     tcase_add_test(tc, render_grey_and_avif_input);
     tcase_add_test(tc, render_threads);
+    tcase_add_test(tc, render_deadline);
     tcase_add_test(tc, bomb_refused_fast);
     tcase_add_test(tc, limits);
     tcase_add_test(tc, refusals);
