@@ -1,6 +1,7 @@
-/* A counting limiter for one process: at most n holders at once, shared by
- * the threads of the process (PreviewMaxRenders); a caller waits at most a
- * given time for a free slot (PreviewRenderTimeout). */
+/* Counting limiters for one process, shared by its threads: at most n
+ * holders at once (PreviewMaxRenders), and at most n per user
+ * (PreviewMaxRendersPerUser); a caller waits at most a given time for a
+ * free slot (PreviewRenderTimeout). */
 #ifndef PV_SLOTS_H
 #define PV_SLOTS_H
 
@@ -28,5 +29,32 @@ void pv_slots_release(pv_slots_t *s, apr_pool_t *owner);
 /* Slots held now, and the most ever held at once (for tests). */
 int pv_slots_in_use(pv_slots_t *s);
 int pv_slots_peak(pv_slots_t *s);
+
+/* Holdings per user in one process (PreviewMaxRendersPerUser): a user
+ * waits while holding `max` already, other users pass. A user is a realm
+ * (whose ids these are, e.g. the database a vhost reads; NULL for one id
+ * space) and an id. Only users holding something take memory: an entry
+ * is recycled when its count drops to 0. */
+typedef struct pv_user_slots_t pv_user_slots_t;
+typedef struct pv_user_hold_t pv_user_hold_t;
+
+apr_status_t pv_user_slots_create(pv_user_slots_t **pout, apr_pool_t *p);
+
+/* Take one of the user's slots (max >= 1, else APR_EINVAL), waiting at
+ * most timeout (0: do not wait). APR_SUCCESS: *phold, in `owner`, is held
+ * until pv_user_slots_release() or until owner is cleared, whichever
+ * comes first (never released twice). APR_TIMEUP: the user still held
+ * max when the time was up. */
+apr_status_t pv_user_slots_acquire(pv_user_hold_t **phold, pv_user_slots_t *us,
+                                   const void *realm, apr_uint64_t user,
+                                   int max, apr_interval_time_t timeout,
+                                   apr_pool_t *owner);
+
+void pv_user_slots_release(pv_user_hold_t *h);
+
+/* What the user holds now, and how many users hold something (tests). */
+int pv_user_slots_held(pv_user_slots_t *us, const void *realm,
+                       apr_uint64_t user);
+int pv_user_slots_users(pv_user_slots_t *us);
 
 #endif /* PV_SLOTS_H */

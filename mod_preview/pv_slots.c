@@ -1,5 +1,9 @@
-/* A counting limiter for one process (see pv_slots.h): a mutex, a
- * condition variable and a counter. */
+/* Counting limiters for one process (see pv_slots.h): a mutex, a
+ * condition variable and a counter; per user, a counter per user in a
+ * hash. */
+#include <string.h>
+
+#include <apr_hash.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 
@@ -116,5 +120,180 @@ int pv_slots_peak(pv_slots_t *s)
     apr_thread_mutex_lock(s->lock);
     n = s->peak;
     apr_thread_mutex_unlock(s->lock);
+    return n;
+}
+
+/* ------------------------------------------------------- slots per user */
+
+/* The key of a user: realm and id, zeroed first (padding on 32 bits). */
+typedef struct {
+    const void *realm;
+    apr_uint64_t user;
+} user_key_t;
+
+typedef struct user_entry_t user_entry_t;
+struct user_entry_t {
+    user_key_t key;
+    int held;
+    user_entry_t *next_free;
+};
+
+struct pv_user_slots_t {
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *freed;
+    apr_hash_t *users;       /* user_key_t -> user_entry_t, held > 0 only */
+    user_entry_t *free_list; /* entries of users who hold nothing now */
+    apr_pool_t *pool;
+};
+
+struct pv_user_hold_t {
+    pv_user_slots_t *us;
+    user_key_t key;
+    apr_pool_t *owner;
+};
+
+apr_status_t pv_user_slots_create(pv_user_slots_t **pout, apr_pool_t *p)
+{
+    pv_user_slots_t *us;
+    apr_status_t rv;
+
+    us = apr_pcalloc(p, sizeof(*us));
+    us->pool = p;
+    us->users = apr_hash_make(p);
+    rv = apr_thread_mutex_create(&us->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    rv = apr_thread_cond_create(&us->freed, p);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    *pout = us;
+
+cleanup:
+    return rv;
+}
+
+static void user_key(user_key_t *k, const void *realm, apr_uint64_t user)
+{
+    memset(k, 0, sizeof(*k));
+    k->realm = realm;
+    k->user = user;
+}
+
+/* Under the lock. */
+static int user_held(pv_user_slots_t *us, const user_key_t *k)
+{
+    user_entry_t *e = apr_hash_get(us->users, k, sizeof(*k));
+
+    return e ? e->held : 0;
+}
+
+static apr_status_t user_hold_cleanup(void *data)
+{
+    pv_user_hold_t *h = data;
+    pv_user_slots_t *us = h->us;
+    user_entry_t *e;
+
+    apr_thread_mutex_lock(us->lock);
+    e = apr_hash_get(us->users, &h->key, sizeof(h->key));
+    if (e && --e->held == 0) {
+        apr_hash_set(us->users, &e->key, sizeof(e->key), NULL);
+        e->next_free = us->free_list;
+        us->free_list = e;
+    }
+    /* Waiters are of several users: wake them all, each rechecks its own
+     * count. */
+    apr_thread_cond_broadcast(us->freed);
+    apr_thread_mutex_unlock(us->lock);
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_user_slots_acquire(pv_user_hold_t **phold, pv_user_slots_t *us,
+                                   const void *realm, apr_uint64_t user,
+                                   int max, apr_interval_time_t timeout,
+                                   apr_pool_t *owner)
+{
+    apr_time_t deadline = apr_time_now() + (timeout > 0 ? timeout : 0);
+    pv_user_hold_t *h;
+    user_entry_t *e;
+    user_key_t k;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (max < 1 || !owner) {
+        return APR_EINVAL;
+    }
+    user_key(&k, realm, user);
+    apr_thread_mutex_lock(us->lock);
+    /* A loop, as in pv_slots_acquire(); and a broadcast may be for
+     * another user. */
+    while (user_held(us, &k) >= max) {
+        apr_interval_time_t left = deadline - apr_time_now();
+
+        if (left <= 0) {
+            rv = APR_TIMEUP;
+            goto cleanup;
+        }
+        rv = apr_thread_cond_timedwait(us->freed, us->lock, left);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
+            goto cleanup;
+        }
+        rv = APR_SUCCESS;
+    }
+    e = apr_hash_get(us->users, &k, sizeof(k));
+    if (!e) {
+        e = us->free_list;
+        if (e) {
+            us->free_list = e->next_free;
+        }
+        else {
+            e = apr_palloc(us->pool, sizeof(*e));
+        }
+        /* memcpy: the hash reads every byte, padding included. */
+        memcpy(&e->key, &k, sizeof(k));
+        e->held = 0;
+        e->next_free = NULL;
+        apr_hash_set(us->users, &e->key, sizeof(e->key), e);
+    }
+    e->held++;
+    h = apr_palloc(owner, sizeof(*h));
+    h->us = us;
+    memcpy(&h->key, &k, sizeof(k));
+    h->owner = owner;
+    apr_pool_cleanup_register(owner, h, user_hold_cleanup,
+                              apr_pool_cleanup_null);
+    *phold = h;
+
+cleanup:
+    apr_thread_mutex_unlock(us->lock);
+    return rv;
+}
+
+void pv_user_slots_release(pv_user_hold_t *h)
+{
+    /* Runs the cleanup once and unregisters it. */
+    apr_pool_cleanup_run(h->owner, h, user_hold_cleanup);
+}
+
+int pv_user_slots_held(pv_user_slots_t *us, const void *realm,
+                       apr_uint64_t user)
+{
+    user_key_t k;
+    int n;
+
+    user_key(&k, realm, user);
+    apr_thread_mutex_lock(us->lock);
+    n = user_held(us, &k);
+    apr_thread_mutex_unlock(us->lock);
+    return n;
+}
+
+int pv_user_slots_users(pv_user_slots_t *us)
+{
+    int n;
+
+    apr_thread_mutex_lock(us->lock);
+    n = (int)apr_hash_count(us->users);
+    apr_thread_mutex_unlock(us->lock);
     return n;
 }
