@@ -17,7 +17,7 @@ use Apache::TestRequest ();
 use LWP::UserAgent ();
 use PreviewLogin qw(dbh add_user json_body post_form uniq python3);
 use PreviewImages ();
-use PreviewTest qw(configtest test_key_line write_file);
+use PreviewTest qw(configtest test_key_line write_file in_parallel);
 
 plan tests => 16;
 
@@ -42,28 +42,16 @@ my $url = Apache::TestRequest::module2url('pv_logins', { path => '/login' });
 my $log = PreviewImages::error_log_path();
 my $log_from = -s $log // 0;
 
-# 12 at once: fork, each child prints "code retry-after body".
+# 12 at once, each reports "code retry-after body".
 my $n = 12;
-pipe my $rd, my $wr or die "pipe: $!";
-my @pids;
-for (1 .. $n) {
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        close $rd;
-        my $res = LWP::UserAgent->new(timeout => 120)->post(
-            $url, Content => { username => $name, password => $pw });
-        my $body = $res->content;
-        $body =~ s/\s+/ /g;
-        syswrite $wr, sprintf("%d %s %s\n", $res->code,
-                              $res->header('Retry-After') // '-', $body);
-        require POSIX;
-        POSIX::_exit(0);
-    }
-    push @pids, $pid;
-}
-close $wr;
-my @lines = <$rd>;
-waitpid $_, 0 for @pids;
+my @lines = in_parallel($n, sub {
+    my $res = LWP::UserAgent->new(timeout => 120)->post(
+        $url, Content => { username => $name, password => $pw });
+    my $body = $res->content;
+    $body =~ s/\s+/ /g;
+    return sprintf '%d %s %s', $res->code,
+                   $res->header('Retry-After') // '-', $body;
+})->();
 
 my %by;
 $by{(split ' ', $_)[0]}++ for @lines;
@@ -71,11 +59,11 @@ is(scalar @lines, $n, "$n answers");
 ok(($by{200} // 0) >= 1, ($by{200} // 0) . ' logged in (200)');
 ok(($by{503} // 0) >= 1, ($by{503} // 0) . ' refused (503)');
 is(($by{200} // 0) + ($by{503} // 0), $n, 'nothing but 200 and 503')
-    or diag join '', @lines;
+    or diag join "\n", @lines;
 my @refused = grep { /^503 / } @lines;
 is_deeply([ grep { !/^503 2 \{"error":"unavailable","message":"too many logins in progress; retry later"\}$/ } @refused ],
           [], '503s: Retry-After: 2 and the JSON body')
-    or diag join '', @refused;
+    or diag join "\n", @refused;
 
 # What the error log says about this burst.
 my $text = do {

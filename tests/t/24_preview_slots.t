@@ -13,6 +13,7 @@ use Apache::TestRequest ();
 use LWP::UserAgent ();
 use PreviewLogin qw(dbh json_body);
 use PreviewImages qw(fixture_dir make_plain add_image new_user run);
+use PreviewTest qw(in_parallel);
 
 plan tests => 7;
 
@@ -31,26 +32,13 @@ my $small = add_image($dbh, $uid, "$rel/small.jpg");
 my $url = Apache::TestRequest::module2url('pv_renders',
     { path => "/preview/$big?token=$tok" });
 
-# 16 at once (several per child process): fork, each child prints
+# 16 at once (several per child process), each reports
 # "code retry-after".
 my $n = 16;
-pipe my $rd, my $wr or die "pipe: $!";
-my @pids;
-for (1 .. $n) {
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        close $rd;
-        my $res = LWP::UserAgent->new(timeout => 60)->get($url);
-        syswrite $wr, sprintf("%d %s\n", $res->code,
-                              $res->header('Retry-After') // '-');
-        require POSIX;
-        POSIX::_exit(0);
-    }
-    push @pids, $pid;
-}
-close $wr;
-my @lines = <$rd>;
-waitpid $_, 0 for @pids;
+my @lines = in_parallel($n, sub {
+    my $res = LWP::UserAgent->new(timeout => 60)->get($url);
+    return sprintf '%d %s', $res->code, $res->header('Retry-After') // '-';
+})->();
 
 my %by;
 $by{(split ' ', $_)[0]}++ for @lines;
@@ -58,7 +46,7 @@ is(scalar @lines, $n, "$n answers");
 ok(($by{200} // 0) >= 1, ($by{200} // 0) . ' rendered (200)');
 ok(($by{503} // 0) >= 1, ($by{503} // 0) . ' refused (503)');
 is(($by{200} // 0) + ($by{503} // 0), $n, 'nothing but 200 and 503')
-    or diag join '', @lines;
+    or diag join "\n", @lines;
 my @retry = map { (split ' ')[1] } grep { /^503 / } @lines;
 is_deeply([ grep { $_ ne '2' } @retry ], [], '503s carry Retry-After: 2');
 

@@ -3,6 +3,8 @@
 # configtest(): write a minimal httpd config that loads the build-tree
 # module, then run `httpd -t` on it; for start-up checks that a running test
 # server cannot exercise (a config that must be refused).
+# in_parallel(): run one piece of code in many processes at once (requests
+# that must overlap).
 package PreviewTest;
 
 use strict;
@@ -12,9 +14,10 @@ use Exporter 'import';
 use File::Spec;
 use File::Basename ();
 use File::Temp ();
+use POSIX ();
 
 our @EXPORT_OK = qw(configtest module_path httpd_bin scratch_dir write_file
-                    test_key_line);
+                    test_key_line in_parallel);
 
 # tests/t/lib/PreviewTest.pm: three levels up is the source tree.
 my $top = File::Spec->rel2abs(File::Spec->catdir(
@@ -99,6 +102,35 @@ CONF
     my $bin = httpd_bin();
     my $out = `"$bin" -f "$conf" -t 2>&1`;
     return ($? >> 8, $out);
+}
+
+# in_parallel($n, $code): forks $n processes that each run $code at once
+# and report the one line of text it returns. Returns a function that waits
+# for them all and returns their lines, in the order they finished; the
+# caller may do other things before calling it.
+sub in_parallel {
+    my ($n, $code) = @_;
+    pipe my $rd, my $wr or die "pipe: $!";
+    my @pids;
+    for (1 .. $n) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $rd;
+            my $line = $code->();
+            chomp $line;
+            syswrite $wr, "$line\n";
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    close $wr;
+    return sub {
+        my @lines = <$rd>;
+        close $rd;
+        waitpid $_, 0 for @pids;
+        chomp @lines;
+        return @lines;
+    };
 }
 
 1;
