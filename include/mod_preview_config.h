@@ -30,6 +30,14 @@
 #define PV_DEFAULT_MAX_RENDERS       2
 #define PV_DEFAULT_RENDER_TIMEOUT    10
 #define PV_DEFAULT_MAX_LOGINS        4
+
+/* Renders: slots one user may hold per process, and how long a render may
+ * run (microseconds): the default PreviewRenderTimeout, and about three
+ * times the slowest render measured within the default limits (3.1 s, a
+ * 100 Mpx interlaced 16-bit PNG). */
+#define PV_DEFAULT_MAX_RENDERS_PER_USER 1
+#define PV_DEFAULT_RENDER_DEADLINE      (APR_INT64_C(10) * APR_USEC_PER_SEC)
+
 /* A legacy secret shorter than this is warned about at start-up. */
 #define PV_LEGACY_SECRET_MIN    32
 #define PV_DEFAULT_LOGIN_WAIT   5
@@ -94,6 +102,12 @@ typedef struct pv_srv_conf {
     /* PreviewLoginOrigins: canonical origins (const char *) that may log
      * in besides the request's own; NULL: none. */
     apr_array_header_t *login_origins;
+
+    /* PreviewMaxRendersPerUser: render slots of a process one user may
+     * hold at once. */
+    apr_int64_t max_renders_per_user;
+    /* PreviewRenderDeadline, microseconds a render may run. */
+    apr_int64_t render_deadline;
 
     /* Built at post_config from ring, clock skew and legacy settings;
      * NULL when this server has no key ring. Shared by threads. */

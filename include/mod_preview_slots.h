@@ -23,4 +23,14 @@ apr_hash_t *pv_server_slots_make(server_rec *s, pv_slots_bound_fn *bound,
 /* The slots of server s in map (NULL: none, or no map yet). */
 pv_slots_t *pv_server_slots_get(apr_hash_t *map, const server_rec *s);
 
+/* server_rec -> pv_user_slots_t (PreviewMaxRendersPerUser) for s and every
+ * server after it: one table per pv_slots_t of slots_map, so that servers
+ * sharing slots share the count of each user too. A table that cannot be
+ * made is left out, logged at crit with tag. */
+apr_hash_t *pv_server_user_slots_make(server_rec *s, apr_hash_t *slots_map,
+                                      const char *tag, apr_pool_t *pchild);
+
+/* The per-user table of server s in map (NULL: none, or no map yet). */
+pv_user_slots_t *pv_server_user_slots_get(apr_hash_t *map, const server_rec *s);
+
 #endif /* MOD_PREVIEW_SLOTS_H */

@@ -85,6 +85,8 @@ void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->max_source_bytes = PV_UNSET;
     c->max_renders = PV_UNSET;
     c->render_timeout = PV_UNSET;
+    c->max_renders_per_user = PV_UNSET;
+    c->render_deadline = PV_UNSET;
     c->max_logins = PV_UNSET;
     c->login_wait = PV_UNSET;
     return c;
@@ -162,6 +164,8 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     PV_MERGE_NUM(max_source_bytes);
     PV_MERGE_NUM(max_renders);
     PV_MERGE_NUM(render_timeout);
+    PV_MERGE_NUM(max_renders_per_user);
+    PV_MERGE_NUM(render_deadline);
     /* verifier and resolved: per server, made after merging. */
     return c;
 }
@@ -267,6 +271,12 @@ static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
     }
     if (c->render_timeout == PV_UNSET) {
         c->render_timeout = PV_DEFAULT_RENDER_TIMEOUT;
+    }
+    if (c->max_renders_per_user == PV_UNSET) {
+        c->max_renders_per_user = PV_DEFAULT_MAX_RENDERS_PER_USER;
+    }
+    if (c->render_deadline == PV_UNSET) {
+        c->render_deadline = PV_DEFAULT_RENDER_DEADLINE;
     }
     if (c->max_logins == PV_UNSET) {
         c->max_logins = PV_DEFAULT_MAX_LOGINS;
@@ -594,6 +604,7 @@ PV_NUM(spec_max_source_bytes, max_source_bytes, PV_SFX_BIN, 1,
        APR_INT64_C(1) << 36);
 PV_NUM(spec_max_renders, max_renders, PV_SFX_NONE, 1, 1024);
 PV_NUM(spec_render_timeout, render_timeout, PV_SFX_NONE, 1, 3600);
+PV_NUM(spec_max_renders_per_user, max_renders_per_user, PV_SFX_NONE, 1, 1024);
 
 static const char *set_srv_num(cmd_parms *cmd, void *dummy, const char *arg)
 {
@@ -606,6 +617,42 @@ static const char *set_srv_num(cmd_parms *cmd, void *dummy, const char *arg)
         return err;
     }
     *(apr_int64_t *)((char *)pv_cmd_srv(cmd) + spec->offset) = v;
+    return NULL;
+}
+
+/* PreviewRenderDeadline <n>[s] | <n>ms, 10 ms to an hour (httpd's own
+ * time units, strictly); kept in microseconds. */
+static const char *set_render_deadline(cmd_parms *cmd, void *dummy,
+                                       const char *arg)
+{
+    apr_size_t len = strlen(arg), ulen = 0;
+    apr_int64_t v = 0, unit = APR_USEC_PER_SEC;
+    const char *err;
+
+    if (len > 2 && !strcmp(arg + len - 2, "ms")) {
+        ulen = 2;
+        unit = 1000;
+    }
+    else if (len > 1 && arg[len - 1] == 's') {
+        ulen = 1;
+    }
+    err =
+        pv_parse_bounded(&v, cmd, apr_pstrndup(cmd->temp_pool, arg, len - ulen),
+                         PV_SFX_NONE, 0, APR_INT64_MAX);
+    if (err) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewRenderDeadline: '%s' is not seconds or "
+                            "milliseconds (e.g. 10, 10s, 500ms)",
+                            arg);
+    }
+    if (v > APR_INT64_C(3600) * APR_USEC_PER_SEC / unit ||
+        v * unit < 10 * 1000) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewRenderDeadline: '%s' is out of range "
+                            "(10ms..3600s)",
+                            arg);
+    }
+    pv_cmd_srv(cmd)->render_deadline = v * unit;
     return NULL;
 }
 
@@ -1044,6 +1091,11 @@ const command_rec pv_cmds[] = {
     AP_INIT_TAKE1("PreviewRenderTimeout", set_srv_num,
                   (void *)&spec_render_timeout, PV_SRV,
                   "seconds a request waits for a render slot"),
+    AP_INIT_TAKE1("PreviewMaxRendersPerUser", set_srv_num,
+                  (void *)&spec_max_renders_per_user, PV_SRV,
+                  "render slots of a process one user may hold at once"),
+    AP_INIT_TAKE1("PreviewRenderDeadline", set_render_deadline, NULL, PV_SRV,
+                  "how long a render may run: seconds, or <n>ms"),
     AP_INIT_TAKE_ARGV("PreviewSizes", set_sizes, NULL, PV_DIR,
                       "ascending box sizes a request is rounded up to"),
     AP_INIT_TAKE1("PreviewDefaultSize", set_default_size, NULL, PV_DIR,

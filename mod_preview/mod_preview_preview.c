@@ -45,8 +45,10 @@
 
 APLOG_USE_MODULE(preview);
 
-/* server_rec -> pv_slots_t, written in child_init only. */
+/* server_rec -> pv_slots_t, and -> pv_user_slots_t; written in
+ * child_init only. */
 static apr_hash_t *render_slots;
+static apr_hash_t *user_slots;
 
 static apr_int64_t max_renders(const pv_srv_conf *c)
 {
@@ -65,6 +67,8 @@ void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
     }
     render_slots =
         pv_server_slots_make(s, max_renders, PVLOGNO(0902), "render", pchild);
+    user_slots =
+        pv_server_user_slots_make(s, render_slots, PVLOGNO(0940), pchild);
 }
 
 /* ------------------------------------------------------------ responses */
@@ -81,6 +85,27 @@ static int send_server_error(request_rec *r)
 {
     return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
                          "internal server error", NULL, 0);
+}
+
+/* A render libvips stopped at PreviewRenderDeadline: nothing was made,
+ * nothing is cached. Retry-After: the deadline itself, so that a client
+ * that waits as told does not bring the same render straight back. */
+static int send_past_deadline(request_rec *r, apr_uint64_t id)
+{
+    const pv_srv_conf *c = pv_srv_conf_get(r->server);
+    apr_int64_t ms = c->render_deadline / 1000;
+    apr_int64_t retry =
+        (c->render_deadline + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC;
+
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  PVLOGNO(0941) "image %" APR_UINT64_T_FMT
+                                ": render stopped at PreviewRenderDeadline "
+                                "(%" APR_INT64_T_FMT " ms)",
+                  id, ms);
+    return pv_http_error(
+        r, HTTP_SERVICE_UNAVAILABLE, "busy",
+        "this preview takes too long to make; retry later", NULL,
+        (int)(retry > PV_RENDER_RETRY_AFTER ? retry : PV_RENDER_RETRY_AFTER));
 }
 
 /* Map an image core status to the answer (and a log line). */
@@ -115,6 +140,8 @@ static int send_image_error(request_rec *r, apr_uint64_t id, apr_status_t st)
                                  "the source is not an image this server "
                                  "renders",
                                  NULL, 0);
+        case PV_IMAGE_DEADLINE:
+            return send_past_deadline(r, id);
         default:
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           PVLOGNO(0906) "image %" APR_UINT64_T_FMT
@@ -396,6 +423,92 @@ static int formats_available(void)
     return mask;
 }
 
+/* The slots a render holds: one of its user's (PreviewMaxRendersPerUser
+ * at once per process), then one of the process's (PreviewMaxRenders),
+ * both waits within one PreviewRenderTimeout. The user's first, so that
+ * a user's requests over its own bound never sit on the process's slots
+ * while other users wait. *pheld: 1 when both are held (in *pslots and
+ * *phold, NULL when a table is missing) until give_render_slots() or the
+ * end of the request; 0 when the 503 was sent, whose status is
+ * returned. */
+static int take_render_slots(int *pheld, pv_slots_t **pslots,
+                             pv_user_hold_t **phold, request_rec *r,
+                             const pv_srv_conf *c, apr_uint64_t id,
+                             apr_uint64_t user)
+{
+    pv_slots_t *slots = pv_server_slots_get(render_slots, r->server);
+    pv_user_slots_t *us = pv_server_user_slots_get(user_slots, r->server);
+    apr_interval_time_t wait = apr_time_from_sec(c->render_timeout);
+    apr_time_t until = apr_time_now() + wait;
+
+    *pheld = 0;
+    *pslots = NULL;
+    *phold = NULL;
+    if (us) {
+        int max = (int)c->max_renders_per_user;
+        apr_status_t rv = pv_user_slots_acquire(phold, us, c->db_params, user,
+                                                max, 0, r->pool);
+
+        if (APR_STATUS_IS_TIMEUP(rv)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          PVLOGNO(0943) "image %" APR_UINT64_T_FMT
+                                        ": user %" APR_UINT64_T_FMT
+                                        " waits: it holds "
+                                        "PreviewMaxRendersPerUser (%d) "
+                                        "render slots",
+                          id, user, max);
+            rv = pv_user_slots_acquire(phold, us, c->db_params, user, max, wait,
+                                       r->pool);
+        }
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING,
+                          APR_STATUS_IS_TIMEUP(rv) ? 0 : rv, r,
+                          PVLOGNO(0942) "image %" APR_UINT64_T_FMT
+                                        ": user %" APR_UINT64_T_FMT
+                                        " held PreviewMaxRendersPerUser (%d) "
+                                        "render slots for "
+                                        "PreviewRenderTimeout "
+                                        "(%" APR_INT64_T_FMT " s)",
+                          id, user, max, c->render_timeout);
+            return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "busy",
+                                 "too many of your previews are being made; "
+                                 "retry later",
+                                 NULL, PV_RENDER_RETRY_AFTER);
+        }
+    }
+    wait = until - apr_time_now();
+    if (slots &&
+        pv_slots_acquire(slots, wait > 0 ? wait : 0, r->pool) != APR_SUCCESS) {
+        if (*phold) {
+            pv_user_slots_release(*phold);
+            *phold = NULL;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      PVLOGNO(0916) "image %" APR_UINT64_T_FMT
+                                    ": no render slot free within "
+                                    "PreviewRenderTimeout (%" APR_INT64_T_FMT
+                                    " s)",
+                      id, c->render_timeout);
+        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "busy",
+                             "too many previews are being made; retry later",
+                             NULL, PV_RENDER_RETRY_AFTER);
+    }
+    *pslots = slots;
+    *pheld = 1;
+    return OK;
+}
+
+static void give_render_slots(request_rec *r, pv_slots_t *slots,
+                              pv_user_hold_t *hold)
+{
+    if (slots) {
+        pv_slots_release(slots, r->pool);
+    }
+    if (hold) {
+        pv_user_slots_release(hold);
+    }
+}
+
 /* pv_cache_key_t.format of an auto request that the JPEG/PNG fallback
  * answers, or'ed with the allowed mask: above every pv_image_format_e, so
  * it never equals a known format's key. */
@@ -418,6 +531,7 @@ static int serve(request_rec *r)
     struct stat st;
     pv_db_pool_t *db;
     pv_slots_t *slots;
+    pv_user_hold_t *hold;
     pv_cache_t *cache;
     pv_cache_flight_t *flight = NULL;
     apr_file_t *cfile = NULL;
@@ -429,7 +543,7 @@ static int serve(request_rec *r)
     apr_int64_t max_age;
     apr_status_t rv;
     apr_time_t t0;
-    int rc, vary = 0, allowed, bw, bh, quality, fmt_known;
+    int rc, vary = 0, allowed, bw, bh, quality, fmt_known, held;
 
     ap_discard_request_body(r);
     if (r->method_number != M_GET) {
@@ -614,30 +728,20 @@ static int serve(request_rec *r)
         fmt = info->has_alpha ? fmt_alpha : fmt;
     }
 
-    slots = pv_server_slots_get(render_slots, r->server);
-    if (slots && pv_slots_acquire(slots, apr_time_from_sec(c->render_timeout),
-                                  r->pool) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      PVLOGNO(0916) "image %" APR_UINT64_T_FMT
-                                    ": no render slot free within "
-                                    "PreviewRenderTimeout (%" APR_INT64_T_FMT
-                                    " s)",
-                      id, c->render_timeout);
+    rc = take_render_slots(&held, &slots, &hold, r, c, id, claims.sub);
+    if (!held) {
         pv_cache_flight_end(flight, 0);
-        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "busy",
-                             "too many previews are being made; retry later",
-                             NULL, PV_RENDER_RETRY_AFTER);
+        return rc;
     }
     req.width = bw;
     req.height = bh;
     req.fit = q->fit;
     req.format = fmt;
     req.quality = quality;
+    req.time_limit = c->render_deadline;
     t0 = apr_time_now();
     rv = pv_image_render(&out, src, &req, r->pool);
-    if (slots) {
-        pv_slots_release(slots, r->pool);
-    }
+    give_render_slots(r, slots, hold);
     if (rv != PV_IMAGE_OK) {
         pv_cache_flight_end(flight, 0);
         return send_image_error(r, id, rv);

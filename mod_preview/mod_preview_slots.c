@@ -1,5 +1,5 @@
 /* Per-process slots of each server, for the bounds that hold per process
- * (PreviewMaxRenders, PreviewMaxLogins). */
+ * (PreviewMaxRenders, PreviewMaxLogins, PreviewMaxRendersPerUser). */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -46,7 +46,54 @@ apr_hash_t *pv_server_slots_make(server_rec *s, pv_slots_bound_fn *bound_of,
     return map;
 }
 
-pv_slots_t *pv_server_slots_get(apr_hash_t *map, const server_rec *s)
+/* Keyed by the pointer's value, not by the server_rec's first bytes
+ * (which every server shares). */
+static void *server_value(apr_hash_t *map, const server_rec *s)
 {
     return map ? apr_hash_get(map, &s, sizeof(s)) : NULL;
+}
+
+pv_slots_t *pv_server_slots_get(apr_hash_t *map, const server_rec *s)
+{
+    return server_value(map, s);
+}
+
+apr_hash_t *pv_server_user_slots_make(server_rec *s, apr_hash_t *slots_map,
+                                      const char *tag, apr_pool_t *pchild)
+{
+    apr_hash_t *map = apr_hash_make(pchild);
+    apr_hash_t *by_slots = apr_hash_make(pchild);
+    server_rec *sv;
+
+    for (sv = s; sv; sv = sv->next) {
+        pv_slots_t *slots = pv_server_slots_get(slots_map, sv);
+        pv_user_slots_t *us;
+        const server_rec **k;
+
+        if (!slots) {
+            continue;
+        }
+        us = apr_hash_get(by_slots, &slots, sizeof(slots));
+        if (!us) {
+            pv_slots_t **sk;
+
+            if (pv_user_slots_create(&us, pchild) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv,
+                             "%scannot create the per-user render slots", tag);
+                continue;
+            }
+            sk = apr_palloc(pchild, sizeof(*sk));
+            *sk = slots;
+            apr_hash_set(by_slots, sk, sizeof(*sk), us);
+        }
+        k = apr_palloc(pchild, sizeof(*k));
+        *k = sv;
+        apr_hash_set(map, k, sizeof(*k), us);
+    }
+    return map;
+}
+
+pv_user_slots_t *pv_server_user_slots_get(apr_hash_t *map, const server_rec *s)
+{
+    return server_value(map, s);
 }
