@@ -1,5 +1,6 @@
 /* pv_redact: token values leave request lines, URIs and args as REDACTED;
- * everything else is kept byte for byte. */
+ * everything else is kept byte for byte; the kept values come back for
+ * the handlers. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,6 +285,163 @@ START_TEST(long_input)
 }
 END_TEST
 
+/* The issue's [PT,QSA] rewrite: a decoded " HTTP/1" inside an args string
+ * is no request line's protocol; the scan goes on past it. */
+START_TEST(args_have_no_protocol)
+{
+    RA("p=a HTTP/1&token=abc", "p=a HTTP/1&token=REDACTED");
+    RA("p=a HTTP/1.1&token=abc", "p=a HTTP/1.1&token=REDACTED");
+    RA("token=abc HTTP/1.1", "token=REDACTED");
+    /* in a URI only an exact trailing " HTTP/d.d" is a protocol */
+    RQ("/p?token=abc HTTP/1&token=def", "/p?token=REDACTED&token=REDACTED");
+    RQ("/p?x=1 HTTP/1&token=def", "/p?x=1 HTTP/1&token=REDACTED");
+    RQ("GET /p?token=abc http/1.0", "GET /p?token=REDACTED http/1.0");
+    RQ("GET /p?token=abc HTTP/1.10", "GET /p?token=REDACTED");
+}
+END_TEST
+
+/* A control byte (a refused request line is still logged) starts a
+ * parameter, as a space does. */
+START_TEST(control_bytes_separate)
+{
+    RQ("GET /p?x=1\x01token=abc HTTP/1.1",
+       "GET /p?x=1\x01token=REDACTED HTTP/1.1");
+    RQ("GET /p?x=1\x7ftoken=abc HTTP/1.1",
+       "GET /p?x=1\x7ftoken=REDACTED HTTP/1.1");
+    RA("x=1\rtoken=abc", "x=1\rtoken=REDACTED");
+}
+END_TEST
+
+/* A value that reads REDACTED is left alone: a second pass over an
+ * already redacted field copies nothing. */
+START_TEST(already_redacted)
+{
+    const char *in;
+    int ch;
+
+    in = "GET /p?w=1&token=REDACTED HTTP/1.1";
+    ck_assert_ptr_eq(rq(in, &ch), in);
+    ck_assert_int_eq(ch, 0);
+    in = "token=REDACTED&access_token=REDACTED";
+    ck_assert_ptr_eq(ra(in, &ch), in);
+    ck_assert_str_eq(ra("token=REDACTEDx", &ch), "token=REDACTED");
+    ck_assert_int_eq(ch, 1);
+    RA("token=REDACTED&token=abc", "token=REDACTED&token=REDACTED");
+}
+END_TEST
+
+static apr_array_header_t *kept(const char *args, const char **pred)
+{
+    apr_array_header_t *v = apr_array_make(pool, 2, sizeof(pv_redact_value_t));
+    int ch;
+
+    ck_assert_int_eq(pv_redact_args_keep(pred, &ch, v, args, pool),
+                     APR_SUCCESS);
+    return v;
+}
+
+static const char *value_str(const apr_array_header_t *v, int i)
+{
+    const pv_redact_value_t *kv = &APR_ARRAY_IDX(v, i, pv_redact_value_t);
+
+    return apr_pstrmemdup(pool, kv->s, kv->len);
+}
+
+START_TEST(keep_values)
+{
+    const char *red;
+    apr_array_header_t *v;
+    int ch;
+
+    v = kept("a=1&token=abc&TOKEN=&access_token=REDACTED&%74oken=x;y#token=z",
+             &red);
+    ck_assert_str_eq(red, "a=1&token=REDACTED&TOKEN=&access_token=REDACTED"
+                          "&%74oken=REDACTED#token=REDACTED");
+    /* in order, empty ones left out, a literal REDACTED kept */
+    ck_assert_int_eq(v->nelts, 4);
+    ck_assert_str_eq(value_str(v, 0), "abc");
+    ck_assert_str_eq(value_str(v, 1), "REDACTED");
+    ck_assert_str_eq(value_str(v, 2), "x;y");
+    ck_assert_str_eq(value_str(v, 3), "z");
+    /* no array: pv_redact_args */
+    ck_assert_int_eq(pv_redact_args_keep(&red, &ch, NULL, "token=a", pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(red, "token=REDACTED");
+    v = kept(NULL, &red);
+    ck_assert_ptr_null(red);
+    ck_assert_int_eq(v->nelts, 0);
+}
+END_TEST
+
+static const char *restore(const char *args, const apr_array_header_t *v)
+{
+    const char *out = NULL;
+
+    ck_assert_int_eq(pv_redact_restore(&out, args, v, pool), APR_SUCCESS);
+    return out;
+}
+
+/* What a handler reads back is what the client sent. */
+START_TEST(restore_round_trip)
+{
+    static const char *queries[] = {"token=abc",
+                                    "w=1&token=abc.def.ghi&h=2",
+                                    "access_token=abc&token=def",
+                                    "%74oken=abc&TOKEN=x%2Ey",
+                                    "token=&token=abc",
+                                    "token=REDACTED&access_token=real",
+                                    "a=1;token=abc;b&token=c?d",
+                                    "token=abc#access_token=def",
+                                    "x=token%3Dabc&token=a=b=c",
+                                    "w=64"};
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        const char *red;
+        apr_array_header_t *v = kept(queries[i], &red);
+
+        ck_assert_str_eq(restore(red, v), queries[i]);
+    }
+}
+END_TEST
+
+START_TEST(restore_after_rewrite)
+{
+    const char *red, *in;
+    apr_array_header_t *v = kept("token=abc&d=1", &red);
+
+    /* [QSA]: the rewrite's own parameters first */
+    ck_assert_str_eq(restore(apr_pstrcat(pool, "w=64&", red, NULL), v),
+                     "w=64&token=abc&d=1");
+    /* a value the rewrite wrote itself takes no kept value */
+    ck_assert_str_eq(restore(apr_pstrcat(pool, "token=lit&", red, NULL), v),
+                     "token=lit&token=abc&d=1");
+    /* the query dropped: nothing to give back */
+    in = "w=64";
+    ck_assert_ptr_eq(restore(in, v), in);
+    /* more REDACTED than kept values: the rest stay */
+    ck_assert_str_eq(restore("token=REDACTED&access_token=REDACTED", v),
+                     "token=abc&access_token=REDACTED");
+    /* nothing kept, or no args */
+    in = "token=REDACTED";
+    ck_assert_ptr_eq(restore(in, NULL), in);
+    ck_assert_ptr_eq(
+        restore(in, apr_array_make(pool, 1, sizeof(pv_redact_value_t))), in);
+    ck_assert_ptr_null(restore(NULL, v));
+}
+END_TEST
+
+START_TEST(token_names)
+{
+    ck_assert(pv_redact_is_token_name("token", 5));
+    ck_assert(pv_redact_is_token_name("Access_Token", 12));
+    ck_assert(pv_redact_is_token_name("%74%6F%6B%65%6E", 15));
+    ck_assert(!pv_redact_is_token_name("tokens", 6));
+    ck_assert(!pv_redact_is_token_name("", 0));
+    ck_assert(!pv_redact_is_token_name("token+", 6));
+}
+END_TEST
+
 static Suite *redact_suite(void)
 {
     Suite *s = suite_create("redact");
@@ -301,6 +459,13 @@ static Suite *redact_suite(void)
     tcase_add_test(tc, separators);
     tcase_add_test(tc, superset_of_parser);
     tcase_add_test(tc, long_input);
+    tcase_add_test(tc, args_have_no_protocol);
+    tcase_add_test(tc, control_bytes_separate);
+    tcase_add_test(tc, already_redacted);
+    tcase_add_test(tc, keep_values);
+    tcase_add_test(tc, restore_round_trip);
+    tcase_add_test(tc, restore_after_rewrite);
+    tcase_add_test(tc, token_names);
     suite_add_tcase(s, tc);
     return s;
 }
