@@ -1,6 +1,8 @@
 /* pv_redact: token values leave request lines, URIs and args as REDACTED;
  * everything else is kept byte for byte; the kept values come back for
- * the handlers. */
+ * the handlers. pv_redact_stream: the same for a request's header block as
+ * its bytes come, whatever the split, under httpd's line limits counted as
+ * sent. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,7 @@
 #include <apr_strings.h>
 
 #include "pv_redact.h"
+#include "pv_redact_stream.h"
 #include "pv_request.h"
 
 static apr_pool_t *pool;
@@ -442,6 +445,358 @@ START_TEST(token_names)
 }
 END_TEST
 
+/* ------------------------------------------ pv_redact_stream: bytes */
+
+typedef struct {
+    const char *out;
+    apr_size_t outlen;
+    apr_status_t rv;
+    pv_redact_stream_t *st;
+} fed_t;
+
+/* in (len bytes) fed in pieces of step bytes (0: all at once). */
+static fed_t feed_n(const char *in, apr_size_t len, apr_size_t step,
+                    apr_size_t line_max, apr_size_t field_max)
+{
+    fed_t f = {NULL, 0, APR_SUCCESS, NULL};
+    char *out = apr_palloc(pool, PV_REDACT_STREAM_OUT_MAX(len) + 1);
+    apr_size_t at = 0;
+
+    ck_assert_int_eq(pv_redact_stream_make(&f.st, line_max, field_max, pool),
+                     APR_SUCCESS);
+    while (at < len) {
+        apr_size_t n = step && step < len - at ? step : len - at, o = 0;
+
+        f.rv = pv_redact_stream_feed(
+            f.st, out + f.outlen, PV_REDACT_STREAM_OUT_MAX(n), &o, in + at, n);
+        ck_assert_uint_le(o, PV_REDACT_STREAM_OUT_MAX(n));
+        f.outlen += o;
+        at += n;
+        if (f.rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    out[f.outlen] = '\0';
+    f.out = out;
+    return f;
+}
+
+static fed_t feed_s(const char *in, apr_size_t step, apr_size_t line_max,
+                    apr_size_t field_max)
+{
+    return feed_n(in, strlen(in), step, line_max, field_max);
+}
+
+static fed_t feed(const char *in)
+{
+    return feed_n(in, strlen(in), 0, 8191, 8191);
+}
+
+/* Every value of st joined with '|'. */
+static const char *values(const pv_redact_stream_t *st)
+{
+    apr_array_header_t *v = pv_redact_stream_values(st, pool);
+    const char *s = "";
+    int i;
+
+    for (i = 0; i < v->nelts; i++) {
+        const pv_redact_value_t *kv = &APR_ARRAY_IDX(v, i, pv_redact_value_t);
+
+        s = apr_pstrcat(pool, s, i ? "|" : "",
+                        apr_pstrmemdup(pool, kv->s, kv->len), NULL);
+    }
+    return s;
+}
+
+/* The output must be the same for one feed, for every two-piece split and
+ * byte by byte; values too. */
+static void check(const char *in, const char *want, const char *want_values)
+{
+    apr_size_t len = strlen(in), cut;
+    fed_t f = feed(in), g;
+
+    ck_assert_int_eq(f.rv, APR_SUCCESS);
+    ck_assert_str_eq(f.out, want);
+    ck_assert_str_eq(values(f.st), want_values);
+    g = feed_n(in, len, 1, 8191, 8191);
+    ck_assert_str_eq(g.out, want);
+    ck_assert_str_eq(values(g.st), want_values);
+    for (cut = 1; cut < len; cut++) {
+        fed_t h = {NULL, 0, APR_SUCCESS, NULL};
+        char *out = apr_palloc(pool, PV_REDACT_STREAM_OUT_MAX(len));
+        apr_size_t o1 = 0, o2 = 0;
+
+        pv_redact_stream_make(&h.st, 8191, 8191, pool);
+        ck_assert_int_eq(pv_redact_stream_feed(h.st, out,
+                                               PV_REDACT_STREAM_OUT_MAX(cut),
+                                               &o1, in, cut),
+                         APR_SUCCESS);
+        ck_assert_int_eq(
+            pv_redact_stream_feed(h.st, out + o1,
+                                  PV_REDACT_STREAM_OUT_MAX(len - cut), &o2,
+                                  in + cut, len - cut),
+            APR_SUCCESS);
+        ck_assert_uint_eq(o1 + o2, strlen(want));
+        ck_assert_int_eq(memcmp(out, want, o1 + o2), 0);
+        ck_assert_str_eq(values(h.st), want_values);
+    }
+}
+
+START_TEST(stream_request_line)
+{
+    check("GET /preview/7?w=1&token=abc.def HTTP/1.1\r\nHost: x\r\n\r\n",
+          "GET /preview/7?w=1&token=REDACTED HTTP/1.1\r\nHost: x\r\n\r\n",
+          "abc.def");
+    check("GET /p?access_token=a&TOKEN=b&%74oken=c;d HTTP/1.1\r\n\r\n",
+          "GET /p?access_token=REDACTED&TOKEN=REDACTED&%74oken=REDACTED "
+          "HTTP/1.1\r\n\r\n",
+          "a|b|c;d");
+    /* the fragment, a second '?', '=' inside a value */
+    check("GET /p?a=1?token=x=y#access_token=z HTTP/1.1\n\n",
+          "GET /p?a=1?token=REDACTED#access_token=REDACTED HTTP/1.1\n\n",
+          "x=y|z");
+    /* no query: nothing */
+    check("GET /token=abc HTTP/1.1\r\n\r\n", "GET /token=abc HTTP/1.1\r\n\r\n",
+          "");
+    /* not ours: other names, no '=', a %26 that is no separator */
+    check("GET /p?xtoken=a&token&tokens=b&x=%26token=c HTTP/1.1\r\n\r\n",
+          "GET /p?xtoken=a&token&tokens=b&x=%26token=c HTTP/1.1\r\n\r\n", "");
+    /* empty values are kept as they are; a literal REDACTED is a value */
+    check("GET /p?token=&token=REDACTED HTTP/1.1\r\n\r\n",
+          "GET /p?token=&token=REDACTED HTTP/1.1\r\n\r\n", "REDACTED");
+    /* HTTP/0.9 style: the line ends the value */
+    check("GET /p?token=abc\r\n", "GET /p?token=REDACTED\r\n", "abc");
+}
+END_TEST
+
+/* Bytes httpd refuses a line for end a value and go through: the line is
+ * still refused, its protocol still found. */
+START_TEST(stream_what_httpd_checks_passes)
+{
+    check("GET /p?token=ab cd HTTP/1.1\r\n\r\n",
+          "GET /p?token=REDACTED cd HTTP/1.1\r\n\r\n", "ab");
+    check("GET /p?token=ab\tcd HTTP/1.1\r\n\r\n",
+          "GET /p?token=REDACTED\tcd HTTP/1.1\r\n\r\n", "ab");
+    check("GET /p?token=ab\x01token=cd HTTP/1.1\r\n\r\n",
+          "GET /p?token=REDACTED\x01token=REDACTED HTTP/1.1\r\n\r\n", "ab|cd");
+    /* a bare CR inside the line, a DEL */
+    check("GET /p?token=ab\rx HTTP/1.1\r\n\r\n",
+          "GET /p?token=REDACTED\rx HTTP/1.1\r\n\r\n", "ab");
+    check("GET /p?token=ab\x7f HTTP/1.1\r\n\r\n",
+          "GET /p?token=REDACTED\x7f HTTP/1.1\r\n\r\n", "ab");
+    /* obs-text is URI data: part of the value */
+    check("GET /p?token=a\xc3\xa9 HTTP/1.1\r\n\r\n",
+          "GET /p?token=REDACTED HTTP/1.1\r\n\r\n", "a\xc3\xa9");
+}
+END_TEST
+
+START_TEST(stream_nul_byte)
+{
+    static const char in[] = "GET /p?token=ab\0cd HTTP/1.1\r\n\r\n";
+    static const char want[] = "GET /p?token=REDACTED\0cd HTTP/1.1\r\n\r\n";
+    fed_t f = feed_n(in, sizeof(in) - 1, 0, 8191, 8191);
+
+    ck_assert_int_eq(f.rv, APR_SUCCESS);
+    ck_assert_uint_eq(f.outlen, sizeof(want) - 1);
+    ck_assert_int_eq(memcmp(f.out, want, f.outlen), 0);
+    ck_assert_str_eq(values(f.st), "ab");
+}
+END_TEST
+
+START_TEST(stream_referer)
+{
+    check(
+        "GET / HTTP/1.1\r\nReferer: https://a.example/p?token=abc&x=1\r\n"
+        "X-Other: /?token=kept\r\n\r\n",
+        "GET / HTTP/1.1\r\nReferer: https://a.example/p?token=REDACTED&x=1\r\n"
+        "X-Other: /?token=kept\r\n\r\n",
+        "");
+    /* any case, no space after the colon, access_token, the fragment */
+    check("GET / HTTP/1.1\r\nREFERER:/?access_token=abc\r\n"
+          "referer: /x#token=def\r\n\r\n",
+          "GET / HTTP/1.1\r\nREFERER:/?access_token=REDACTED\r\n"
+          "referer: /x#token=REDACTED\r\n\r\n",
+          "");
+    /* other names that start alike */
+    check("GET / HTTP/1.1\r\nReferer2: /?token=a\r\nRefere: /?token=b\r\n"
+          "X-Referer: /?token=c\r\n\r\n",
+          "GET / HTTP/1.1\r\nReferer2: /?token=a\r\nRefere: /?token=b\r\n"
+          "X-Referer: /?token=c\r\n\r\n",
+          "");
+    /* obs-fold continues the Referer, not another field */
+    check("GET / HTTP/1.1\r\nReferer: /?a=1\r\n &token=abc\r\n"
+          "X: /?a=1\r\n &token=def\r\n\r\n",
+          "GET / HTTP/1.1\r\nReferer: /?a=1\r\n &token=REDACTED\r\n"
+          "X: /?a=1\r\n &token=def\r\n\r\n",
+          "");
+}
+END_TEST
+
+/* httpd skips empty lines before the request line; the empty line after
+ * the fields ends the scan: a body, or the next request, passes as it is. */
+START_TEST(stream_block_bounds)
+{
+    fed_t f;
+
+    check("\r\n\r\nGET /?token=a HTTP/1.1\r\n\r\n",
+          "\r\n\r\nGET /?token=REDACTED HTTP/1.1\r\n\r\n", "a");
+    check("POST /?token=a HTTP/1.1\r\nContent-Length: 7\r\n\r\ntoken=b",
+          "POST /?token=REDACTED HTTP/1.1\r\nContent-Length: 7\r\n\r\ntoken=b",
+          "a");
+    check("GET /?token=a HTTP/1.1\r\n\r\nGET /?token=b HTTP/1.1\r\n\r\n",
+          "GET /?token=REDACTED HTTP/1.1\r\n\r\nGET /?token=b HTTP/1.1\r\n\r\n",
+          "a");
+    f = feed("GET /?token=a HTTP/1.1\r\nHost: x\r\n");
+    ck_assert(pv_redact_stream_has_request_line(f.st));
+    ck_assert(!pv_redact_stream_done(f.st));
+    f = feed("GET /?token=a HTTP/1.1\r\n\r\n");
+    ck_assert(pv_redact_stream_done(f.st));
+    /* a line with only a CR before the request line is empty too */
+    f = feed("\r\n");
+    ck_assert(!pv_redact_stream_has_request_line(f.st));
+    /* a value the input has not finished yet is kept as far as it came */
+    f = feed("GET /?token=abc");
+    ck_assert(!pv_redact_stream_has_request_line(f.st));
+    ck_assert_str_eq(f.out, "GET /?token=REDACTED");
+    ck_assert_str_eq(values(f.st), "abc");
+}
+END_TEST
+
+START_TEST(stream_names)
+{
+    /* the longest raw name that can be ours, and one byte more */
+    check(
+        "GET /?%61%63%63%65%73%73%5f%74%6f%6b%65%6e=a HTTP/1.1\r\n\r\n",
+        "GET /?%61%63%63%65%73%73%5f%74%6f%6b%65%6e=REDACTED HTTP/1.1\r\n\r\n",
+        "a");
+    check("GET /?x%61%63%63%65%73%73%5f%74%6f%6b%65%6e=a HTTP/1.1\r\n\r\n",
+          "GET /?x%61%63%63%65%73%73%5f%74%6f%6b%65%6e=a HTTP/1.1\r\n\r\n", "");
+    /* after a long name's separator, the next one counts */
+    check("GET /?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa;token=a "
+          "HTTP/1.1\r\n\r\n",
+          "GET /?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa;token=REDACTED "
+          "HTTP/1.1\r\n\r\n",
+          "a");
+    /* '+' is a space: another name */
+    check("GET /?token+=a HTTP/1.1\r\n\r\n", "GET /?token+=a HTTP/1.1\r\n\r\n",
+          "");
+}
+END_TEST
+
+/* httpd takes up to limit + 1 bytes before the line end: line_max bytes
+ * pass, one more is ENOSPC, counted on the bytes as sent. */
+START_TEST(stream_limits)
+{
+    char line[64];
+    fed_t f;
+    apr_size_t n;
+
+    /* "GET /?token=abcdefgh HTTP/1.1" is 29 bytes */
+    strcpy(line, "GET /?token=abcdefgh HTTP/1.1\r\n\r\n");
+    n = strlen(line);
+    f = feed_n(line, n, 0, 29, 8191);
+    ck_assert_int_eq(f.rv, APR_SUCCESS);
+    f = feed_n(line, n, 0, 28, 8191);
+    ck_assert_int_eq(f.rv, APR_ENOSPC);
+    /* byte by byte: the same */
+    f = feed_n(line, n, 1, 28, 8191);
+    ck_assert_int_eq(f.rv, APR_ENOSPC);
+    /* the CR of the CRLF is not counted, a bare LF line the same */
+    f = feed_s("GET /?token=abcdefgh HTTP/1.1\n\n", 1, 29, 8191);
+    ck_assert_int_eq(f.rv, APR_SUCCESS);
+    /* a CR inside the line is */
+    f = feed_s("GET /?token=abcdefg\r HTTP/1.1\r\n", 1, 29, 8191);
+    ck_assert_int_eq(f.rv, APR_SUCCESS);
+    f = feed_s("GET /?token=abcdefgh\r HTTP/1.1\r\n", 1, 29, 8191);
+    ck_assert_int_eq(f.rv, APR_ENOSPC);
+    /* no more bytes after an error */
+    {
+        char out[64];
+        apr_size_t o = 1;
+
+        ck_assert_int_eq(
+            pv_redact_stream_feed(f.st, out, sizeof(out), &o, "x", 1),
+            APR_EINVAL);
+        ck_assert_uint_eq(o, 0);
+    }
+    /* a Referer line has field_max; other fields are left to httpd */
+    f = feed_s("GET / HTTP/1.1\r\nReferer: /?token=abcdef\r\n\r\n", 0, 8191,
+               23);
+    ck_assert_int_eq(f.rv, APR_SUCCESS);
+    f = feed_s("GET / HTTP/1.1\r\nReferer: /?token=abcdefg\r\n\r\n", 0, 8191,
+               23);
+    ck_assert_int_eq(f.rv, APR_ENOSPC);
+    f = feed_s("GET / HTTP/1.1\r\nX-Long: /?token=abcdefghijklmnop\r\n\r\n", 0,
+               8191, 23);
+    ck_assert_int_eq(f.rv, APR_SUCCESS);
+    /* and the fold of a Referer, per line */
+    f = feed_s("GET / HTTP/1.1\r\nReferer: /?a=1\r\n &token=abcdefghijklmnopq"
+               "rstuvw\r\n\r\n",
+               0, 8191, 23);
+    ck_assert_int_eq(f.rv, APR_ENOSPC);
+}
+END_TEST
+
+START_TEST(stream_output_room)
+{
+    pv_redact_stream_t *st;
+    char out[256];
+    apr_size_t o, n, i;
+    static const char pre[] = "GET /?token=";
+    char in[200];
+
+    ck_assert_int_eq(pv_redact_stream_make(&st, 0, 1, pool), APR_EINVAL);
+    ck_assert_int_eq(pv_redact_stream_make(&st, 8191, 8191, pool), APR_SUCCESS);
+    ck_assert_int_eq(pv_redact_stream_feed(st, out, 2, &o, "GET", 3),
+                     APR_EINVAL);
+    /* the worst case: a value's first byte first, then "&token=x" again
+     * and again; it fits in PV_REDACT_STREAM_OUT_MAX */
+    ck_assert_int_eq(
+        pv_redact_stream_feed(st, out, sizeof(out), &o, pre, sizeof(pre) - 1),
+        APR_SUCCESS);
+    in[0] = 'x';
+    for (n = 1, i = 0; i < 12; i++, n += 8) {
+        memcpy(in + n, "&token=x", 8);
+    }
+    ck_assert_uint_le(PV_REDACT_STREAM_OUT_MAX(n), sizeof(out));
+    ck_assert_int_eq(
+        pv_redact_stream_feed(st, out, PV_REDACT_STREAM_OUT_MAX(n), &o, in, n),
+        APR_SUCCESS);
+    /* "REDACTED", then "&token=REDACTED" twelve times */
+    ck_assert_uint_eq(o, 8 + 12 * 15);
+}
+END_TEST
+
+/* What the handler reads: the redacted request line's query, with the
+ * kept values put back, is the query as sent. */
+START_TEST(stream_restored_by_handler)
+{
+    static const char *queries[] = {
+        "token=abc", "w=1&token=a.b.c&access_token=d",
+        "token=&TOKEN=x%2Fy;z&a=token=", "token=REDACTED&token=real",
+        "%74oken=1?token=2"};
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        const char *in =
+            apr_pstrcat(pool, "GET /p?", queries[i], " HTTP/1.1\r\n\r\n", NULL);
+        fed_t f = feed(in);
+        const char *q, *back;
+        char *end;
+
+        ck_assert_int_eq(f.rv, APR_SUCCESS);
+        q = apr_pstrdup(pool, f.out + 7);
+        end = strchr(q, ' ');
+        *end = '\0';
+        ck_assert_int_eq(pv_redact_restore(&back, q,
+                                           pv_redact_stream_values(f.st, pool),
+                                           pool),
+                         APR_SUCCESS);
+        ck_assert_str_eq(back, queries[i]);
+    }
+}
+END_TEST
+
 static Suite *redact_suite(void)
 {
     Suite *s = suite_create("redact");
@@ -466,6 +821,19 @@ static Suite *redact_suite(void)
     tcase_add_test(tc, restore_round_trip);
     tcase_add_test(tc, restore_after_rewrite);
     tcase_add_test(tc, token_names);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("redact_stream");
+    tcase_add_checked_fixture(tc, setup_pool, teardown_pool);
+    tcase_add_test(tc, stream_request_line);
+    tcase_add_test(tc, stream_what_httpd_checks_passes);
+    tcase_add_test(tc, stream_nul_byte);
+    tcase_add_test(tc, stream_referer);
+    tcase_add_test(tc, stream_block_bounds);
+    tcase_add_test(tc, stream_names);
+    tcase_add_test(tc, stream_limits);
+    tcase_add_test(tc, stream_output_room);
+    tcase_add_test(tc, stream_restored_by_handler);
     suite_add_tcase(s, tc);
     return s;
 }
