@@ -1,23 +1,43 @@
-/* Keeping tokens out of logs (DESIGN "Privacy of the token") without
- * changing what other modules see: the value of token=/access_token=
- * becomes REDACTED in the request line and the Referer header as soon as
- * the request has been read; the URI and query only once mod_preview's own
- * handler has read its token; and everything a log format can print, for
- * every request, when the request is logged. */
+/* Keeping tokens out of every module's sight and every log (DESIGN
+ * "Privacy of the token"): the value of token=/access_token= becomes
+ * REDACTED in the bytes of the request line and of Referer lines before
+ * httpd reads them (HTTP/1.x), in the request line, URI, query and Referer
+ * at post_read_request when there was no such line (HTTP/2); mod_preview's
+ * handlers get the values back; everything a log format can print is
+ * redacted again when the request is logged. */
 #ifndef MOD_PREVIEW_REDACT_H
 #define MOD_PREVIEW_REDACT_H
 
 #include "httpd.h"
 
+/* register_hooks: the input filter PREVIEW_REDACT_IN (protocol type). */
+void pv_redact_register_filter(void);
+
+/* pre_read_request: for a request read from a client connection (not a
+ * mod_http2 stream, not a proxy's backend), add the filter that redacts the
+ * request line and Referer lines as they arrive, under httpd's
+ * LimitRequestLine and LimitRequestFieldSize counted on the bytes as
+ * sent, and keeps the request line's values. */
+void pv_redact_pre_read_request(request_rec *r, conn_rec *c);
+
 /* post_read_request, before every other module (mod_log_forensic
- * included): redact r->the_request (%r, server-status) and the Referer
- * request header (the ", referer: ..." of error lines). The URI and query
- * stay as sent: mod_rewrite, mod_proxy and other handlers need them. */
+ * included): remove the filter and take its values; for a request that had
+ * no HTTP/1 request line (mod_http2), redact r->the_request,
+ * r->unparsed_uri, r->args, r->parsed_uri.query and the Referer header
+ * here, keeping the query's values. */
 int pv_redact_post_read_request(request_rec *r);
+
+/* For mod_preview's handlers: r->args with each token value that reads
+ * REDACTED given back as the client sent it (pv_redact_restore with the
+ * values of the request read from the connection, also through internal
+ * redirects, subrequests and a rewrite's [QSA]). r->args when there is
+ * nothing to give back. */
+const char *pv_redact_handler_args(request_rec *r);
 
 /* For mod_preview's handlers, once the token has been read: redact
  * r->the_request, r->unparsed_uri, r->uri, r->args and r->parsed_uri.query
- * of this request, so that no error line written later shows the token. */
+ * of this request, so that no error line written later shows a token
+ * (r->uri can hold a '?' decoded from %3F). */
 void pv_redact_request(request_rec *r);
 
 /* log_transaction, before mod_log_config: for every request of the chain

@@ -88,13 +88,25 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   preview caches (one per folder, probed: child_init runs as the httpd
  *   user already) and their sweeper thread (it keeps each folder under
  *   PreviewCacheMaxSize where no request waits for it).
+ * - pre_read_request (REALLY_FIRST; once per request read from a client
+ *   connection, before httpd reads its first byte): the input filter
+ *   PREVIEW_REDACT_IN is added in front of the connection's filters (so
+ *   above mod_ssl and mod_reqtimeout); it turns the token values of the
+ *   request line and of Referer lines into REDACTED as the bytes come, so
+ *   that httpd core itself (ap_read_request's 400/414 paths, AH10244,
+ *   AH00026, mod_status' scoreboard) and every module only ever see
+ *   REDACTED, and keeps the request line's values. Each request of a
+ *   keep-alive connection gets its own filter and values.
  * - post_read_request (REALLY_FIRST, and before mod_log_forensic, which
- *   logs there too): token values in the request line and the Referer
- *   header become REDACTED; the URI and query stay as sent (mod_rewrite,
- *   mod_proxy and other applications on the server read them).
+ *   logs there too): the filter is removed (the header block has been
+ *   read) and its values taken; a request with no HTTP/1 request line
+ *   (mod_http2 builds it from :path) has its request line, URI, query and
+ *   Referer redacted here instead, its values kept from the query.
  * - handler: preview-login, preview-logout and preview, each declining any
- *   other handler name; once the token has been read, each redacts its
- *   request's URI and query (error lines written later).
+ *   other handler name; preview and logout read the token from r->args with
+ *   the kept values put back for REDACTED (pv_redact_handler_args); once
+ *   the token has been read, each redacts its request's URI (a %3F in the
+ *   path) for the error lines written later.
  * - log_transaction (REALLY_FIRST, before mod_log_config): request line,
  *   URI, query, Referer and the environment (QUERY_STRING and its REDIRECT_
  *   copies) redacted for every request, along the whole internal-redirect
@@ -112,6 +124,9 @@ static void pv_register_hooks(apr_pool_t *p)
     ap_hook_handler(pv_login_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(pv_logout_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(pv_preview_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    pv_redact_register_filter();
+    ap_hook_pre_read_request(pv_redact_pre_read_request, NULL, NULL,
+                             APR_HOOK_REALLY_FIRST);
     ap_hook_post_read_request(pv_redact_post_read_request, NULL,
                               before_forensic, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(pv_redact_log_transaction, NULL, NULL,

@@ -518,8 +518,9 @@ static int serve(request_rec *r)
 {
     const pv_srv_conf *c = pv_srv_conf_get(r->server);
     const pv_dir_conf *d = pv_dir_conf_get(r);
-    /* Kept: pv_redact_request() replaces r->args once the token is read. */
-    const char *args = r->args;
+    /* The query with its token values as the client sent them (r->args
+     * holds REDACTED for every other module). */
+    const char *args = pv_redact_handler_args(r);
     pv_request_query_t *q = NULL, *qtok = NULL;
     pv_token_claims_t claims;
     pv_db_image_t *img = NULL;

@@ -8,6 +8,7 @@
 
 #include "mod_preview_config.h"
 #include "mod_preview_http.h"
+#include "mod_preview_redact.h"
 #include "mod_preview_token.h"
 #include "pv_log.h"
 
@@ -54,9 +55,9 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
         *psrc = PV_TOKSRC_BEARER;
         return APR_EINVAL;
     }
-    /* The query as sent (or as a rewrite left it): mod_preview redacts
-     * r->args only after this. */
-    args = r->args;
+    /* The query as sent (or as a rewrite left it): every other module
+     * sees REDACTED, this one the values the client sent. */
+    args = pv_redact_handler_args(r);
     if (!q && args &&
         pv_request_parse_query(&parsed, &perr, args, r->pool) == APR_SUCCESS) {
         q = parsed;

@@ -1,10 +1,11 @@
-# Redaction leaves other applications alone and still keeps tokens out of
-# every log (extra.conf.in, "redaction beside other applications"):
-# mod_rewrite, a ProxyPass backend and mod_dir's redirect see a "token"
-# parameter as sent, and mod_preview reads the query a rewrite made; the
-# access log, %{QUERY_STRING}e, %{REDIRECT_QUERY_STRING}e, %{Referer}i, %q,
-# %U and %r show REDACTED; a Referer with ?token= and a URI holding one
-# are redacted in mod_preview's error lines.
+# Redaction reaches every module and every log, and mod_preview still
+# reads the real token (extra.conf.in, "redaction beside other
+# applications"): mod_rewrite, a ProxyPass backend and mod_dir's redirect
+# see a "token" parameter as REDACTED (the value never reaches them), and
+# mod_preview reads the query a rewrite made with the value the client
+# sent; the access log, %{QUERY_STRING}e, %{REDIRECT_QUERY_STRING}e,
+# %{Referer}i, %q, %U and %r show REDACTED; a Referer with ?token= and a
+# URI holding one are redacted in mod_preview's error lines.
 use strict;
 use warnings FATAL => 'all';
 
@@ -43,22 +44,24 @@ sub log_lines {
     return @l;
 }
 
-# ---- another application sees its query as sent
+# ---- another application sees the parameter, not its value
 my $res = Apache::TestRequest::GET("/pv-echo?a=$mark&token=$t1");
 is($res->code, 404, '/pv-echo: 404 (no such file)');
-is($res->header('X-QS'), "a=$mark&token=$t1",
-   'mod_rewrite: %{QUERY_STRING} as sent');
-is($res->header('X-Token-Seen'), $t1, 'RewriteCond matched the token');
+is($res->header('X-QS'), "a=$mark&token=REDACTED",
+   'mod_rewrite: %{QUERY_STRING} with REDACTED');
+is($res->header('X-Token-Seen'), 'REDACTED', 'RewriteCond matched REDACTED');
 
 $res = Apache::TestRequest::GET("/pv-proxied?token=$t2&b=$mark");
-is($res->header('X-QS'), "token=$t2&b=$mark", 'ProxyPass backend: the query as sent');
+is($res->header('X-QS'), "token=REDACTED&b=$mark",
+   'ProxyPass backend: the query with REDACTED');
 
 $res = Apache::TestRequest::GET("/pv-dir?token=$t3&c=$mark", redirect_ok => 0);
 is($res->code, 301, 'mod_dir: 301 to the trailing slash');
-like($res->header('Location') // '', qr{/pv-dir/\?token=\Q$t3&c=$mark\E$},
-     'mod_dir: Location keeps the query');
+like($res->header('Location') // '', qr{/pv-dir/\?token=REDACTED&c=\Q$mark\E$},
+     'mod_dir: Location keeps the query, with REDACTED');
 
-# ---- mod_preview reads the query a rewrite made (w=64 added by QSA)
+# ---- mod_preview reads the query a rewrite made (w=64 added by QSA),
+# with the token the client sent
 my $dbh = dbh();
 my ($dir, $rel) = fixture_dir('pv28');
 make_plain("$dir/r.jpg", 640, 480);
