@@ -29,32 +29,55 @@
 #define PV_PASSWORD_ETOOLONG (APR_OS_START_USERERR + 202) /* password */
 #define PV_PASSWORD_ECRYPTO  (APR_OS_START_USERERR + 203) /* library failed */
 
+/* Where the dummy check's profile is learned: the kind and cost parameters
+ * of the most expensive usable hash checked or learned so far (never
+ * downgraded, so that with mixed hash kinds an unknown user is at least as
+ * slow as a known one; before any: bcrypt cost 5, what `htpasswd -B`
+ * makes). One word, read and written atomically: it may live in shared
+ * memory, so that every process of a server learns together and a new
+ * process starts with what the others learned. Every function below takes
+ * one; NULL means this process's own. */
+typedef struct pv_password_profile_t pv_password_profile_t;
+
+/* Bytes (and 8-byte alignment) that pv_password_profile_init needs. */
+apr_size_t pv_password_profile_size(void);
+
+/* A profile that has learned nothing, made at mem. */
+pv_password_profile_t *pv_password_profile_init(void *mem);
+
+/* 1 once a usable hash was checked or learned, 0 while the default holds. */
+int pv_password_profile_known(pv_password_profile_t *learned);
+
+/* Learn a hash's kind and cost without checking any password (a sample of
+ * the stored hashes, before any was checked): APR_SUCCESS, or EFORMAT /
+ * EBOUNDS for a hash pv_password_check would refuse (nothing learned). */
+apr_status_t pv_password_profile_learn(pv_password_profile_t *learned,
+                                       const char *hash);
+
 /* Check password (pw_len bytes, not NUL-terminated) against hash (a
  * NUL-terminated string from the database). Sets *pmatch to 1 or 0 and
  * returns APR_SUCCESS; or returns an error (*pmatch untouched) when the hash
  * is unusable (EFORMAT, EBOUNDS), the password is too long (ETOOLONG), or
  * the crypto library failed. An unusable hash still costs the time of a
  * dummy check, so it cannot be told from a wrong password by timing.
- * Each usable hash checked becomes this process's dummy profile (below)
- * when it costs more than the profile learned so far. Thread-safe. */
-apr_status_t pv_password_check(int *pmatch, const char *password,
-                               apr_size_t pw_len, const char *hash,
-                               apr_pool_t *p);
+ * Each usable hash checked is learned into `learned`. Thread-safe. */
+apr_status_t pv_password_check(int *pmatch, pv_password_profile_t *learned,
+                               const char *password, apr_size_t pw_len,
+                               const char *hash, apr_pool_t *p);
 
 /* Spend the time a wrong password would cost, for an unknown user: runs the
  * same code on a fixed hash of the same kind and cost parameters as `like`,
- * or, when like is NULL, as the most expensive usable hash pv_password_check
- * saw in this process (never downgraded, so that with mixed hash kinds an
- * unknown user is at least as slow as a known one; before any check: bcrypt
- * cost 5, what `htpasswd -B` makes).
+ * or, when like is NULL, as the profile `learned` holds.
  * Returns what pv_password_check would (ETOOLONG for a long password;
  * EFORMAT/EBOUNDS when `like` is unusable, after the like-NULL dummy). */
-apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
+apr_status_t pv_password_check_dummy(pv_password_profile_t *learned,
+                                     const char *password, apr_size_t pw_len,
                                      const char *like, apr_pool_t *p);
 
 /* The fixed hash the dummy check (like NULL) runs now: the learned kind and
  * cost, filler salt and digest (no secret). For tests and debug lines. */
-const char *pv_password_dummy_hash(apr_pool_t *p);
+const char *pv_password_dummy_hash(pv_password_profile_t *learned,
+                                   apr_pool_t *p);
 
 /* A short name of the hash's format for a log line ("bcrypt", "sha512-crypt",
  * "pbkdf2", "scrypt", ...; "unknown"). Never includes salt or digest. */

@@ -525,12 +525,12 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     }
     if (!u || !u->password_hash) {
         /* The same cost as a wrong password. */
-        pv_password_check_dummy(f->pass, f->pass_len, NULL, r->pool);
+        pv_password_check_dummy(NULL, f->pass, f->pass_len, NULL, r->pool);
         why = u ? "user has no password hash" : "unknown user";
     }
     else {
-        rv = pv_password_check(&match, f->pass, f->pass_len, u->password_hash,
-                               r->pool);
+        rv = pv_password_check(&match, NULL, f->pass, f->pass_len,
+                               u->password_hash, r->pool);
         if (rv != APR_SUCCESS) {
             if (rv != PV_PASSWORD_ETOOLONG) {
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,

@@ -73,11 +73,16 @@ typedef struct {
     apr_size_t digest_len;
 } pw_parsed_t;
 
-/* The profile of the most expensive usable hash checked here (0: none
+/* The packed profile of the most expensive usable hash learned (0: none
  * yet); it only ever grows, so an unknown user never costs less than a real
- * one when kinds are mixed. Shared by the process's threads, so read and
- * written whole, atomically. */
-static volatile apr_uint64_t learned_profile;
+ * one when kinds are mixed. Shared by threads, and by processes when it
+ * lives in shared memory, so read and written whole, atomically. */
+struct pv_password_profile_t {
+    volatile apr_uint64_t packed;
+};
+
+/* The profile of callers that pass none: this process's own. */
+static pv_password_profile_t process_profile;
 
 static const pw_profile_t default_profile = {PW_BCRYPT, 0, 0, 5, 0, 0, 0};
 
@@ -611,30 +616,35 @@ static apr_uint64_t profile_cost(const pw_profile_t *pf)
     }
 }
 
+static pv_password_profile_t *profile_or_own(pv_password_profile_t *learned)
+{
+    return learned ? learned : &process_profile;
+}
+
 /* Keep the dearer of the learned profile and pf; the first usable hash
  * replaces the built-in default whatever its cost. */
-static void learn(const pw_profile_t *pf)
+static void learn(pv_password_profile_t *learned, const pw_profile_t *pf)
 {
     apr_uint64_t want = profile_pack(pf), cur;
     pw_profile_t have;
 
     for (;;) {
-        cur = apr_atomic_read64(&learned_profile);
+        cur = apr_atomic_read64(&learned->packed);
         if (cur != 0) {
             profile_unpack(&have, cur);
             if (profile_cost(&have) >= profile_cost(pf)) {
                 return;
             }
         }
-        if (apr_atomic_cas64(&learned_profile, want, cur) == cur) {
+        if (apr_atomic_cas64(&learned->packed, want, cur) == cur) {
             return;
         }
     }
 }
 
-static void learned(pw_profile_t *pf)
+static void learned_get(pw_profile_t *pf, pv_password_profile_t *learned)
 {
-    apr_uint64_t v = apr_atomic_read64(&learned_profile);
+    apr_uint64_t v = apr_atomic_read64(&learned->packed);
     if (v == 0) {
         *pf = default_profile;
     }
@@ -643,15 +653,50 @@ static void learned(pw_profile_t *pf)
     }
 }
 
-apr_status_t pv_password_check(int *pmatch, const char *password,
-                               apr_size_t pw_len, const char *hash,
-                               apr_pool_t *p)
+apr_size_t pv_password_profile_size(void)
+{
+    return sizeof(pv_password_profile_t);
+}
+
+pv_password_profile_t *pv_password_profile_init(void *mem)
+{
+    pv_password_profile_t *learned = mem;
+
+    apr_atomic_set64(&learned->packed, 0);
+    return learned;
+}
+
+int pv_password_profile_known(pv_password_profile_t *learned)
+{
+    return apr_atomic_read64(&profile_or_own(learned)->packed) != 0;
+}
+
+apr_status_t pv_password_profile_learn(pv_password_profile_t *learned,
+                                       const char *hash)
+{
+    apr_size_t hash_len;
+    pw_parsed_t h;
+    apr_status_t rv;
+
+    hash_len = hash ? strnlen(hash, PV_PASSWORD_HASH_MAX_LEN + 1) : 0;
+    rv = hash_len > PV_PASSWORD_HASH_MAX_LEN ? PV_PASSWORD_EFORMAT
+                                             : pw_parse(&h, hash, hash_len);
+    if (rv == APR_SUCCESS) {
+        learn(profile_or_own(learned), &h.pf);
+    }
+    return rv;
+}
+
+apr_status_t pv_password_check(int *pmatch, pv_password_profile_t *learned,
+                               const char *password, apr_size_t pw_len,
+                               const char *hash, apr_pool_t *p)
 {
     apr_size_t hash_len;
     pw_profile_t pf;
     pw_parsed_t h;
     apr_status_t rv;
 
+    learned = profile_or_own(learned);
     if (pw_len > PV_PASSWORD_MAX_LEN) {
         return PV_PASSWORD_ETOOLONG;
     }
@@ -660,15 +705,16 @@ apr_status_t pv_password_check(int *pmatch, const char *password,
                                              : pw_parse(&h, hash, hash_len);
     if (rv != APR_SUCCESS) {
         /* A broken row must not answer faster than a wrong password. */
-        learned(&pf);
+        learned_get(&pf, learned);
         (void)run_dummy(&pf, password, pw_len, p);
         return rv;
     }
-    learn(&h.pf);
+    learn(learned, &h.pf);
     return pw_compute(pmatch, &h, hash, hash_len, password, pw_len, p);
 }
 
-apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
+apr_status_t pv_password_check_dummy(pv_password_profile_t *learned,
+                                     const char *password, apr_size_t pw_len,
                                      const char *like, apr_pool_t *p)
 {
     apr_size_t like_len;
@@ -679,7 +725,7 @@ apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
     if (pw_len > PV_PASSWORD_MAX_LEN) {
         return PV_PASSWORD_ETOOLONG;
     }
-    learned(&pf);
+    learned_get(&pf, profile_or_own(learned));
     if (like != NULL) {
         like_len = strnlen(like, PV_PASSWORD_HASH_MAX_LEN + 1);
         rv = like_len > PV_PASSWORD_HASH_MAX_LEN ? PV_PASSWORD_EFORMAT
@@ -692,11 +738,12 @@ apr_status_t pv_password_check_dummy(const char *password, apr_size_t pw_len,
     return rv != APR_SUCCESS ? rv : drv;
 }
 
-const char *pv_password_dummy_hash(apr_pool_t *p)
+const char *pv_password_dummy_hash(pv_password_profile_t *learned,
+                                   apr_pool_t *p)
 {
     pw_profile_t pf;
 
-    learned(&pf);
+    learned_get(&pf, profile_or_own(learned));
     return profile_hash(&pf, p);
 }
 

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -108,7 +111,7 @@ static void teardown(void)
 static apr_status_t check(int *match, const char *pw, const char *hash)
 {
     *match = -1;
-    return pv_password_check(match, pw, strlen(pw), hash, pool);
+    return pv_password_check(match, NULL, pw, strlen(pw), hash, pool);
 }
 
 START_TEST(right_password_matches)
@@ -239,9 +242,9 @@ START_TEST(plain_text_and_unknown_formats_refused)
                       "accepted: %s", refused[i]);
         ck_assert_int_eq(match, -1);
     }
-    ck_assert_int_eq(pv_password_check(&match, "", 0, NULL, pool),
+    ck_assert_int_eq(pv_password_check(&match, NULL, "", 0, NULL, pool),
                      PV_PASSWORD_EFORMAT);
-    ck_assert_int_eq(pv_password_check(&match, "", 0, "", pool),
+    ck_assert_int_eq(pv_password_check(&match, NULL, "", 0, "", pool),
                      PV_PASSWORD_EFORMAT);
     ck_assert_str_eq(pv_password_kind("secret"), "unknown");
     ck_assert_str_eq(pv_password_kind(NULL), "unknown");
@@ -382,14 +385,14 @@ START_TEST(password_length_bounds)
     memset(big, 'a', PV_PASSWORD_MAX_LEN + 1);
     big[PV_PASSWORD_MAX_LEN + 1] = '\0';
     ck_assert_int_eq(
-        pv_password_check(&match, big, PV_PASSWORD_MAX_LEN + 1, h, pool),
+        pv_password_check(&match, NULL, big, PV_PASSWORD_MAX_LEN + 1, h, pool),
         PV_PASSWORD_ETOOLONG);
     ck_assert_int_eq(match, -1);
     ck_assert_int_eq(
-        pv_password_check_dummy(big, PV_PASSWORD_MAX_LEN + 1, NULL, pool),
+        pv_password_check_dummy(NULL, big, PV_PASSWORD_MAX_LEN + 1, NULL, pool),
         PV_PASSWORD_ETOOLONG);
     ck_assert_int_eq(
-        pv_password_check(&match, big, PV_PASSWORD_MAX_LEN, h, pool),
+        pv_password_check(&match, NULL, big, PV_PASSWORD_MAX_LEN, h, pool),
         APR_SUCCESS);
     ck_assert_int_eq(match, 0);
     free(big);
@@ -417,14 +420,14 @@ START_TEST(nul_in_password_never_matches)
     memcpy(pw + len, "\0tail", 5);
     for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
         match = -1;
-        ck_assert_int_eq(pv_password_check(&match, pw, len + 5,
+        ck_assert_int_eq(pv_password_check(&match, NULL, pw, len + 5,
                                            vector_hash(formats[i]), pool),
                          APR_SUCCESS);
         ck_assert_msg(match == 0, "%s: matched with a NUL", formats[i]);
         /* The same bytes up to the NUL do match. */
-        ck_assert_int_eq(
-            pv_password_check(&match, pw, len, vector_hash(formats[i]), pool),
-            APR_SUCCESS);
+        ck_assert_int_eq(pv_password_check(&match, NULL, pw, len,
+                                           vector_hash(formats[i]), pool),
+                         APR_SUCCESS);
         ck_assert_int_eq(match, 1);
     }
 }
@@ -434,17 +437,19 @@ START_TEST(dummy_check)
 {
     unsigned i;
 
-    ck_assert_int_eq(pv_password_check_dummy("x", 1, NULL, pool), APR_SUCCESS);
-    ck_assert_int_eq(pv_password_check_dummy("", 0, NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(pv_password_check_dummy(NULL, "x", 1, NULL, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pv_password_check_dummy(NULL, "", 0, NULL, pool),
+                     APR_SUCCESS);
     for (i = 0; i < NVECTORS; i++) {
-        ck_assert_msg(pv_password_check_dummy(WRONG_PW, strlen(WRONG_PW),
+        ck_assert_msg(pv_password_check_dummy(NULL, WRONG_PW, strlen(WRONG_PW),
                                               vectors[i].hash,
                                               pool) == APR_SUCCESS,
                       "%s", vectors[i].name);
     }
-    ck_assert_int_eq(pv_password_check_dummy("x", 1, "secret", pool),
+    ck_assert_int_eq(pv_password_check_dummy(NULL, "x", 1, "secret", pool),
                      PV_PASSWORD_EFORMAT);
-    ck_assert_int_eq(pv_password_check_dummy("x", 1, "$2y$20$x", pool),
+    ck_assert_int_eq(pv_password_check_dummy(NULL, "x", 1, "$2y$20$x", pool),
                      PV_PASSWORD_EFORMAT);
 }
 END_TEST
@@ -486,7 +491,7 @@ START_TEST(dummy_keeps_the_dearest_profile)
                 APR_SUCCESS);
             ck_assert_int_eq(match, 0);
         }
-        dummy = pv_password_dummy_hash(pool);
+        dummy = pv_password_dummy_hash(NULL, pool);
         ck_assert_msg(strncmp(dummy, steps[i].dummy, strlen(steps[i].dummy)) ==
                           0,
                       "step %u (after %s): dummy is %.24s, expected %s", i,
@@ -494,14 +499,97 @@ START_TEST(dummy_keeps_the_dearest_profile)
                       steps[i].dummy);
     }
     /* A dummy like a cheaper hash runs that hash, and teaches nothing. */
-    ck_assert_int_eq(pv_password_check_dummy(WRONG_PW, strlen(WRONG_PW),
+    ck_assert_int_eq(pv_password_check_dummy(NULL, WRONG_PW, strlen(WRONG_PW),
                                              vector_hash("$2y$05$"), pool),
                      APR_SUCCESS);
-    ck_assert_str_eq(pv_password_dummy_hash(pool),
+    ck_assert_str_eq(pv_password_dummy_hash(NULL, pool),
                      "scrypt:32768:8:1$klmnopqrstuvwxyz$"
                      "00000000000000000000000000000000000000000000000000000000"
                      "00000000000000000000000000000000000000000000000000000000"
                      "0000000000000000");
+}
+END_TEST
+
+/* A profile of the caller's (in shared memory, as the module keeps one per
+ * database) learns on its own: the process's profile (NULL) and another one
+ * stay as they were; a sample of a stored hash teaches without a check; an
+ * unusable sample teaches nothing. */
+START_TEST(profiles_learn_apart)
+{
+    void *mem_a = apr_palloc(pool, pv_password_profile_size());
+    void *mem_b = apr_palloc(pool, pv_password_profile_size());
+    pv_password_profile_t *a, *b;
+    int match;
+
+    memset(mem_a, 0xff, pv_password_profile_size());
+    a = pv_password_profile_init(mem_a);
+    b = pv_password_profile_init(mem_b);
+    ck_assert_int_eq(pv_password_profile_known(a), 0);
+    ck_assert_str_eq(pv_password_dummy_hash(a, pool),
+                     pv_password_dummy_hash(b, pool));
+    ck_assert_int_eq(strncmp(pv_password_dummy_hash(a, pool), "$2y$05$", 7), 0);
+
+    ck_assert_int_eq(pv_password_check(&match, a, WRONG_PW, strlen(WRONG_PW),
+                                       vector_hash("$2y$10$"), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(match, 0);
+    ck_assert_int_eq(pv_password_profile_known(a), 1);
+    ck_assert_int_eq(strncmp(pv_password_dummy_hash(a, pool), "$2y$10$", 7), 0);
+    ck_assert_int_eq(pv_password_profile_known(b), 0);
+    ck_assert_int_eq(pv_password_profile_known(NULL), 0);
+
+    ck_assert_int_eq(pv_password_profile_learn(b, "secret"),
+                     PV_PASSWORD_EFORMAT);
+    ck_assert_int_eq(pv_password_profile_learn(b, "$2y$20$" /* cost bound */
+                                                  "abcdefghijklmnopqrstuvwxyzAB"
+                                                  "CDEFGHIJKLMNOPQRSTUVWXYZ0"),
+                     PV_PASSWORD_EBOUNDS);
+    ck_assert_int_eq(pv_password_profile_learn(b, NULL), PV_PASSWORD_EFORMAT);
+    ck_assert_int_eq(pv_password_profile_known(b), 0);
+    ck_assert_int_eq(
+        pv_password_profile_learn(b, vector_hash("scrypt:32768:8:1$")),
+        APR_SUCCESS);
+    ck_assert_int_eq(
+        strncmp(pv_password_dummy_hash(b, pool), "scrypt:32768:8:1$", 17), 0);
+    /* A cheaper sample does not downgrade it. */
+    ck_assert_int_eq(pv_password_profile_learn(b, vector_hash("$2y$05$")),
+                     APR_SUCCESS);
+    ck_assert_int_eq(
+        strncmp(pv_password_dummy_hash(b, pool), "scrypt:32768:8:1$", 17), 0);
+    ck_assert_int_eq(strncmp(pv_password_dummy_hash(a, pool), "$2y$10$", 7), 0);
+    ck_assert_int_eq(pv_password_profile_known(NULL), 0);
+}
+END_TEST
+
+/* In shared memory, what one process learns every other one runs: a child
+ * checks a hash, its parent's dummy is then of that kind. */
+START_TEST(profile_shared_between_processes)
+{
+    void *mem = mmap(NULL, pv_password_profile_size(), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pv_password_profile_t *shared;
+    int status = -1, match;
+    pid_t pid;
+
+    ck_assert_ptr_ne(mem, MAP_FAILED);
+    shared = pv_password_profile_init(mem);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        _exit(pv_password_check(&match, shared, WRONG_PW, strlen(WRONG_PW),
+                                vector_hash("pbkdf2:sha256:1000$"),
+                                pool) == APR_SUCCESS
+                  ? 0
+                  : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(pv_password_profile_known(shared), 1);
+    ck_assert_int_eq(strncmp(pv_password_dummy_hash(shared, pool),
+                             "pbkdf2:sha256:1000$", 19),
+                     0);
+    ck_assert_int_eq(pv_password_profile_known(NULL), 0);
+    munmap(mem, pv_password_profile_size());
 }
 END_TEST
 
@@ -513,10 +601,10 @@ static double ms_per_call(const char *pw, const char *hash, int dummy, int reps)
     for (r = 0; r < reps; r++) {
         apr_time_t t0 = apr_time_now(), dt;
         if (dummy) {
-            pv_password_check_dummy(pw, strlen(pw), hash, pool);
+            pv_password_check_dummy(NULL, pw, strlen(pw), hash, pool);
         }
         else {
-            pv_password_check(&match, pw, strlen(pw), hash, pool);
+            pv_password_check(&match, NULL, pw, strlen(pw), hash, pool);
         }
         dt = apr_time_now() - t0;
         if (r == 0 || dt < best) {
@@ -571,6 +659,8 @@ static Suite *password_suite(void)
     tcase_add_test(tc, nul_in_password_never_matches);
     tcase_add_test(tc, dummy_check);
     tcase_add_test(tc, dummy_keeps_the_dearest_profile);
+    tcase_add_test(tc, profiles_learn_apart);
+    tcase_add_test(tc, profile_shared_between_processes);
     tcase_add_test(tc, timings);
     suite_add_tcase(s, tc);
     return s;
