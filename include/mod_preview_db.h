@@ -7,6 +7,7 @@
 #include "httpd.h"
 
 #include "pv_db.h"
+#include "pv_password.h"
 
 /* child_init: MariaDB's library started once, then the pools created (no
  * connection opened: each opens on first use). */
@@ -15,5 +16,19 @@ void pv_dbpool_child_init(apr_pool_t *pchild, server_rec *s);
 /* The pool of this (virtual) server, NULL when it has no PreviewDBParams.
  * Read-only after child_init: safe from any thread. */
 pv_db_pool_t *pv_dbpool_get(server_rec *s);
+
+/* post_config: one dummy password profile per distinct database and
+ * PreviewLoginQuery, in shared memory that every process uses and that
+ * later generations find again (mod_preview_kept.h): a new child, after a
+ * graceful restart too, starts with what the others learned. */
+int pv_dbpool_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* The profile of the request's server (NULL: this process's own, when no
+ * shared memory could be made). With sample set and nothing learned yet
+ * (the first login since a cold start), first learned from the newest
+ * user's stored hash (default schema only), so that even the first unknown
+ * user costs what a wrong password does. */
+pv_password_profile_t *pv_dbpool_profile(request_rec *r, pv_db_pool_t *db,
+                                         int sample);
 
 #endif /* MOD_PREVIEW_DB_H */

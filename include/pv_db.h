@@ -1,5 +1,6 @@
-/* MariaDB access: connection parameters, a per-process pool, and the three
- * prepared statements (login, image ownership, logout). */
+/* MariaDB access: connection parameters, a per-process pool, and the
+ * prepared statements (login, image ownership, logout, and a sample of the
+ * stored hashes). */
 #ifndef PV_DB_H
 #define PV_DB_H
 
@@ -51,6 +52,13 @@ typedef struct pv_db_queries_t {
 #define PV_DB_DEFAULT_LOGOUT_QUERY                                             \
     "UPDATE users SET token_version = token_version + 1 WHERE id = ?"
 
+/* The newest user's hash, for the dummy check's profile before any login
+ * was checked (default schema only: another PreviewLoginQuery may name
+ * other tables). */
+#define PV_DB_SAMPLE_HASH_QUERY                                                \
+    "SELECT password_hash FROM users WHERE password_hash IS NOT NULL "         \
+    "ORDER BY id DESC LIMIT 1"
+
 /* Once per process, before any thread uses the pool (child_init; the CLI and
  * tests call it in main). Safe to call again. */
 apr_status_t pv_db_library_init(void);
@@ -58,7 +66,7 @@ apr_status_t pv_db_library_init(void);
 typedef struct pv_db_pool_t pv_db_pool_t;
 
 /* A pool of at most max connections (apr_reslist; none opened here: each is
- * opened on first use and its three statements prepared once). Thread-safe.
+ * opened on first use and its statements prepared once). Thread-safe.
  * The connections close when p is destroyed. */
 apr_status_t pv_db_pool_create(pv_db_pool_t **pout,
                                const pv_db_params_t *params,
@@ -86,6 +94,14 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
                                 pv_db_pool_t *db, const char *username,
                                 apr_size_t username_len, apr_pool_t *p);
 
+/* A stored hash to learn the dummy check's profile from (only its kind and
+ * cost are of use; no password is checked against it): the newest user's,
+ * by PV_DB_SAMPLE_HASH_QUERY. APR_NOTFOUND when there is none (no user, or
+ * a value out of bounds), APR_ENOTIMPL when the pool's PreviewLoginQuery is
+ * not the default (the schema is unknown), else as below. */
+apr_status_t pv_db_password_sample(const char **phash, const char **perr,
+                                   pv_db_pool_t *db, apr_pool_t *p);
+
 typedef struct pv_db_image_t {
     apr_uint32_t token_version; /* the user's current one */
     const char *path;           /* NULL: no such image, or not this user's */
@@ -108,7 +124,8 @@ apr_status_t pv_db_logout(apr_uint64_t *paffected, const char **perr,
 /* Counters for tests and server-status. */
 typedef struct pv_db_stats_t {
     apr_uint32_t connects; /* connections opened */
-    apr_uint32_t prepares; /* statements prepared (3 per connection) */
+    apr_uint32_t prepares; /* statements prepared (4 per connection with the
+                              default PreviewLoginQuery, 3 with another) */
     apr_uint32_t retries;  /* reads retried after a lost connection */
     apr_uint32_t down;     /* 1 while MariaDB is unreachable */
 } pv_db_stats_t;

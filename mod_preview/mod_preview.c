@@ -38,6 +38,9 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     pv_log_set(pv_log_to_httpd, s);
     rc = pv_config_post_config(pconf, plog, ptemp, s);
+    if (rc == OK) {
+        rc = pv_dbpool_post_config(pconf, s);
+    }
     if (rc != OK) {
         return rc;
     }
@@ -75,7 +78,9 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   directives were already read by their setters.
  * - post_config: the core's log goes to httpd; each server's token
  *   verifier is built (it needs the merged config, hence after
- *   check_config); then the login limiter's shared cache, created only when
+ *   check_config); each database's dummy password profile is found again
+ *   in the memory kept across restarts, or made there (mod_preview_kept.h);
+ *   then the login limiter's shared cache, created only when
  *   some server has PreviewDBParams and a PreviewLoginLimit; then one
  *   shared size counter (anonymous shm) per distinct PreviewCacheDir.
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.

@@ -1,4 +1,6 @@
-/* Per-process MariaDB pools: built in child_init, looked up per request. */
+/* Per-process MariaDB pools: built in child_init, looked up per request;
+ * and per database what outlives the processes: the dummy check's password
+ * profile, in shared memory kept across restarts. */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -7,7 +9,9 @@
 
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
+#include "mod_preview_kept.h"
 #include "pv_log.h"
+#include "pv_password.h"
 
 APLOG_USE_MODULE(preview);
 
@@ -116,4 +120,84 @@ pv_db_pool_t *pv_dbpool_get(server_rec *s)
         return NULL;
     }
     return apr_hash_get(pools_by_server, &s, sizeof(s));
+}
+
+/* ---------------------------------------------------- password profiles */
+
+/* server_rec * -> pv_password_profile_t * in kept shared memory; made in
+ * post_config (pconf), inherited by the children. */
+static apr_hash_t *profiles_by_server;
+
+/* Whose users a profile describes: the database (parameters, without the
+ * password) and the query that reads their hashes. */
+static const char *profile_name(const pv_srv_conf *c, apr_pool_t *p)
+{
+    return apr_pstrcat(p,
+                       "password-profile:", pv_db_params_str(c->db_params, p),
+                       "\n", c->login_query, NULL);
+}
+
+int pv_dbpool_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    server_rec *sv;
+
+    profiles_by_server = apr_hash_make(pconf);
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
+        pv_password_profile_t *learned;
+        void *mem = NULL;
+        int fresh = 0;
+        apr_status_t rv;
+
+        if (!c->db_params) {
+            continue;
+        }
+        rv = pv_kept_shm(&mem, &fresh, s, profile_name(c, pconf),
+                         pv_password_profile_size());
+        if (rv != APR_SUCCESS) {
+            /* Each process learns alone, as a new process after a
+             * restart would without shared memory. */
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, sv,
+                         PVLOGNO(0702) "no shared memory for the password "
+                                       "profile of %s: each process learns "
+                                       "its own",
+                         pv_db_params_str(c->db_params, pconf));
+            continue;
+        }
+        learned = fresh ? pv_password_profile_init(mem) : mem;
+        apr_hash_set(profiles_by_server, apr_pmemdup(pconf, &sv, sizeof(sv)),
+                     sizeof(sv), learned);
+    }
+    return OK;
+}
+
+pv_password_profile_t *pv_dbpool_profile(request_rec *r, pv_db_pool_t *db,
+                                         int sample)
+{
+    pv_password_profile_t *learned =
+        profiles_by_server
+            ? apr_hash_get(profiles_by_server, &r->server, sizeof(r->server))
+            : NULL;
+    const char *hash = NULL, *err = NULL;
+    apr_status_t rv;
+
+    if (!sample || pv_password_profile_known(learned)) {
+        return learned;
+    }
+    /* Nothing checked since a cold start: an unknown user must not be
+     * answered with the cheap built-in default. */
+    rv = pv_db_password_sample(&hash, &err, db, r->pool);
+    if (rv == APR_SUCCESS) {
+        rv = pv_password_profile_learn(learned, hash);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
+                      PVLOGNO(0703) "password profile learned from the "
+                                    "newest user's hash (%s)",
+                      pv_password_kind(hash));
+    }
+    else if (rv != APR_ENOTIMPL && rv != APR_NOTFOUND) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      PVLOGNO(0704) "no password hash sample: %s",
+                      err ? err : "?");
+    }
+    return learned;
 }

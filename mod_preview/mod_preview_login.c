@@ -524,13 +524,15 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
         return rc;
     }
     if (!u || !u->password_hash) {
-        /* The same cost as a wrong password. */
-        pv_password_check_dummy(NULL, f->pass, f->pass_len, NULL, r->pool);
+        /* The same cost as a wrong password, from the first login after a
+         * start on: the profile is the database's, shared and kept. */
+        pv_password_check_dummy(pv_dbpool_profile(r, db, 1), f->pass,
+                                f->pass_len, NULL, r->pool);
         why = u ? "user has no password hash" : "unknown user";
     }
     else {
-        rv = pv_password_check(&match, NULL, f->pass, f->pass_len,
-                               u->password_hash, r->pool);
+        rv = pv_password_check(&match, pv_dbpool_profile(r, db, 0), f->pass,
+                               f->pass_len, u->password_hash, r->pool);
         if (rv != APR_SUCCESS) {
             if (rv != PV_PASSWORD_ETOOLONG) {
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,

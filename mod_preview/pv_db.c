@@ -267,7 +267,9 @@ int pv_db_params_equal(const pv_db_params_t *a, const pv_db_params_t *b)
 /* ------------------------------------------------------------------------ */
 /* Pool and statements */
 
-enum { Q_LOGIN = 0, Q_IMAGE, Q_LOGOUT, Q_COUNT };
+/* The three configured statements, then the module's own: the newest
+ * user's hash (default schema only), prepared on every connection. */
+enum { Q_LOGIN = 0, Q_IMAGE, Q_LOGOUT, Q_SAMPLE, Q_COUNT };
 
 static const struct {
     const char *directive;
@@ -278,12 +280,13 @@ static const struct {
     {"PreviewLoginQuery", 1, 3, "id, password_hash, token_version"},
     {"PreviewImageQuery", 2, 2, "token_version, path"},
     {"PreviewLogoutQuery", 1, 0, "no columns"},
+    {"the password hash sample", 0, 1, "password_hash"},
 };
 
 struct pv_db_pool_t {
     const pv_db_params_t *params;
-    const char *query[Q_COUNT];
-    const char *desc; /* params for log lines, without the password */
+    const char *query[Q_COUNT]; /* NULL: not prepared (Q_SAMPLE) */
+    const char *desc;           /* params for log lines, without the password */
     apr_reslist_t *reslist;
     int max;
     /* Bumped on every lost connection: a connection opened before the bump
@@ -408,7 +411,7 @@ static void mark_up(pv_db_pool_t *db)
     }
 }
 
-/* Connect and prepare the three statements. PV_DB_UNAVAILABLE when MariaDB
+/* Connect and prepare the statements. PV_DB_UNAVAILABLE when MariaDB
  * cannot be reached or refuses the account, PV_DB_ERROR when a query does
  * not prepare or has the wrong shape (a configuration error). */
 static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
@@ -449,8 +452,12 @@ static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
         goto cleanup;
     }
     for (i = 0; i < Q_COUNT; i++) {
-        MYSQL_STMT *st = mysql_stmt_init(c->mysql);
+        MYSQL_STMT *st;
 
+        if (!db->query[i]) {
+            continue;
+        }
+        st = mysql_stmt_init(c->mysql);
         if (!st) {
             *perr = "mysql_stmt_init failed (out of memory)";
             rv = APR_ENOMEM;
@@ -573,6 +580,10 @@ apr_status_t pv_db_pool_create(pv_db_pool_t **pout,
     db->query[Q_LOGOUT] = (queries && queries->logout)
                               ? queries->logout
                               : PV_DB_DEFAULT_LOGOUT_QUERY;
+    /* Our own query knows only the default schema. */
+    db->query[Q_SAMPLE] = !strcmp(db->query[Q_LOGIN], PV_DB_DEFAULT_LOGIN_QUERY)
+                              ? PV_DB_SAMPLE_HASH_QUERY
+                              : NULL;
     rv = apr_reslist_create(&db->reslist, 0, max, max, PV_DB_IDLE_TTL,
                             conn_construct, conn_destruct, db, p);
     if (rv != APR_SUCCESS) {
@@ -605,7 +616,7 @@ static apr_status_t stmt_run(pv_db_conn_t *c, int q, MYSQL_BIND *in,
     apr_status_t rv = APR_SUCCESS;
     int stored = 0, r;
 
-    if (mysql_stmt_bind_param(st, in)) {
+    if (in && mysql_stmt_bind_param(st, in)) {
         what = "bind";
         goto stmt_error;
     }
@@ -805,6 +816,35 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
         user->password_hash_len = hash_len;
     }
     *pout = user;
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_db_password_sample(const char **phash, const char **perr,
+                                   pv_db_pool_t *db, apr_pool_t *p)
+{
+    const char *dummy;
+    MYSQL_BIND out[1];
+    char hash[PV_DB_HASH_MAX + 1];
+    my_bool null = 0, err = 0;
+    unsigned long len = 0;
+    apr_status_t rv;
+
+    if (!perr) {
+        perr = &dummy;
+    }
+    if (!db->query[Q_SAMPLE]) {
+        return APR_ENOTIMPL;
+    }
+    bind_str(&out[0], hash, PV_DB_HASH_MAX + 1);
+    bind_result_state(out, 1, &null, &err, &len);
+    rv = read_with_retry(db, Q_SAMPLE, NULL, out, perr, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (null || len > PV_DB_HASH_MAX || nul_inside(hash, len)) {
+        return APR_NOTFOUND;
+    }
+    *phash = apr_pstrmemdup(p, hash, len);
     return APR_SUCCESS;
 }
 

@@ -14,28 +14,15 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use Apache::TestUtil qw(t_catfile);
 use PreviewTest qw(configtest test_key_line write_file);
-use PreviewLogin qw(dbh admin_dbh add_user bcrypt_hash json_body post_form
-                    pyjwt_decode uniq key_file);
+use PreviewLogin qw(dbh fresh_database add_user bcrypt_hash json_body
+                    post_form pyjwt_decode uniq key_file);
 
 plan tests => 39;
 
 my $other_keys = t_catfile(Apache::Test::vars('t_conf'), 'pv_other.keys');
-my $top = $ENV{PV_TOP} // t_catfile(Apache::Test::vars('serverroot'), '..', '..');
 
 # The second database: the schema of conf/schema.sql, the same account.
-{
-    my $admin = admin_dbh();
-    $admin->do('DROP DATABASE IF EXISTS preview2');
-    $admin->do('CREATE DATABASE preview2 CHARACTER SET utf8mb4 '
-             . 'COLLATE utf8mb4_unicode_ci');
-    $admin->do("GRANT ALL PRIVILEGES ON preview2.* TO "
-             . "'$ENV{PV_DB_USER}'\@'localhost'");
-    $admin->do('USE preview2');
-    open my $fh, '<', "$top/conf/schema.sql" or die "schema.sql: $!";
-    my $sql = join '', grep { !/^\s*--/ } <$fh>;
-    $admin->do($_) for grep { /\S/ } split /;\s*\n/, $sql;
-    $admin->disconnect;
-}
+fresh_database('preview2');
 
 # The same username and password in both databases, different ids.
 my $name = uniq('vhost');

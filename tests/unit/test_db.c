@@ -538,6 +538,31 @@ START_TEST(db_logout)
 }
 END_TEST
 
+/* With the default queries: login, image, logout, the hash sample. */
+#define PREPARES_PER_CONNECTION 4
+
+/* The newest user's hash (ours sit at the top of the id space); none with
+ * another PreviewLoginQuery, whose schema is not known. */
+START_TEST(db_password_sample)
+{
+    static const pv_db_queries_t custom = {
+        "SELECT id, password_hash, token_version FROM users WHERE "
+        "username = ? AND id > 0",
+        NULL, NULL};
+    pv_db_pool_t *db = make_pool(NULL, 1);
+    const char *hash = NULL, *err = NULL;
+
+    ck_assert_msg(pv_db_password_sample(&hash, &err, db, pool) == APR_SUCCESS,
+                  "%s", err);
+    ck_assert_str_eq(hash, "$2y$05$abcdefghijklmnopqrstuv");
+    hash = NULL;
+    db = make_pool(&custom, 1);
+    ck_assert_int_eq(pv_db_password_sample(&hash, &err, db, pool),
+                     APR_ENOTIMPL);
+    ck_assert_ptr_null(hash);
+}
+END_TEST
+
 START_TEST(db_prepared_once_per_connection)
 {
     pv_db_pool_t *db = make_pool(NULL, 1);
@@ -560,7 +585,7 @@ START_TEST(db_prepared_once_per_connection)
     ck_assert_int_eq(pv_db_logout(&n, &err, db, ID_ALICE, pool), APR_SUCCESS);
     pv_db_pool_stats(&st, db);
     ck_assert_uint_eq(st.connects, 1);
-    ck_assert_uint_eq(st.prepares, 3);
+    ck_assert_uint_eq(st.prepares, PREPARES_PER_CONNECTION);
     ck_assert_uint_eq(st.retries, 0);
     ck_assert_uint_eq(st.down, 0);
 }
@@ -598,7 +623,7 @@ START_TEST(db_killed_connection_is_retried)
     pv_db_pool_stats(&st, db);
     ck_assert_uint_eq(st.retries, 1);
     ck_assert_uint_eq(st.connects, 2);
-    ck_assert_uint_eq(st.prepares, 6);
+    ck_assert_uint_eq(st.prepares, 2 * PREPARES_PER_CONNECTION);
     ck_assert_uint_eq(st.down, 0);
 
     /* the logout (a write) checks its connection before sending */
@@ -796,7 +821,7 @@ START_TEST(db_threads)
     pv_db_pool_stats(&st, shared_db);
     ck_assert_uint_le(st.connects, 3);
     ck_assert_uint_ge(st.connects, 1);
-    ck_assert_uint_eq(st.prepares, 3 * st.connects);
+    ck_assert_uint_eq(st.prepares, PREPARES_PER_CONNECTION * st.connects);
 }
 END_TEST
 
@@ -939,6 +964,7 @@ static Suite *db_suite(void)
     tcase_add_test(td, db_image_lookups);
     tcase_add_test(td, db_bounds);
     tcase_add_test(td, db_logout);
+    tcase_add_test(td, db_password_sample);
     tcase_add_test(td, db_prepared_once_per_connection);
     tcase_add_test(td, db_killed_connection_is_retried);
     tcase_add_test(td, db_bad_queries);

@@ -13,8 +13,9 @@ use MIME::Base64 qw(encode_base64);
 use IPC::Open3 qw(open3);
 use Symbol qw(gensym);
 use Apache::TestRequest ();
+use File::Spec ();
 
-our @EXPORT_OK = qw(dbh admin_dbh add_user bcrypt_hash pbkdf2_hash
+our @EXPORT_OK = qw(dbh admin_dbh fresh_database add_user bcrypt_hash pbkdf2_hash
                     scrypt_hash pyjwt_decode pyjwt_mint json_body post_form post_json
                     login_token uniq key_file python3);
 
@@ -45,6 +46,25 @@ sub admin_dbh {
                            { RaiseError => 1, PrintError => 0, AutoCommit => 1 })
         or die "admin connect as $me: $DBI::errstr\n";
     return $dbh;
+}
+
+# An empty database $name with the schema of conf/schema.sql, open to the
+# application account (a vhost of its own points there).
+sub fresh_database {
+    my ($name) = @_;
+    my $top = $ENV{PV_TOP}
+        // File::Spec->catdir(Apache::Test::vars('serverroot'), '..', '..');
+    my $admin = admin_dbh();
+    $admin->do("DROP DATABASE IF EXISTS $name");
+    $admin->do("CREATE DATABASE $name CHARACTER SET utf8mb4 "
+             . 'COLLATE utf8mb4_unicode_ci');
+    $admin->do("GRANT ALL PRIVILEGES ON $name.* TO "
+             . "'$ENV{PV_DB_USER}'\@'localhost'");
+    $admin->do("USE $name");
+    open my $fh, '<', "$top/conf/schema.sql" or die "schema.sql: $!";
+    my $sql = join '', grep { !/^\s*--/ } <$fh>;
+    $admin->do($_) for grep { /\S/ } split /;\s*\n/, $sql;
+    $admin->disconnect;
 }
 
 my $seq = 0;

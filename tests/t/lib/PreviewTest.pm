@@ -5,6 +5,8 @@
 # server cannot exercise (a config that must be refused).
 # in_parallel(): run one piece of code in many processes at once (requests
 # that must overlap).
+# graceful_restart(): what `apachectl graceful` does to the running test
+# server, and wait until its next generation serves.
 package PreviewTest;
 
 use strict;
@@ -17,7 +19,7 @@ use File::Temp ();
 use POSIX ();
 
 our @EXPORT_OK = qw(configtest module_path httpd_bin scratch_dir write_file
-                    test_key_line in_parallel);
+                    test_key_line in_parallel graceful_restart);
 
 # tests/t/lib/PreviewTest.pm: three levels up is the source tree.
 my $top = File::Spec->rel2abs(File::Spec->catdir(
@@ -131,6 +133,40 @@ sub in_parallel {
         chomp @lines;
         return @lines;
     };
+}
+
+# The main server's configuration generation, from mod_status; undef when
+# it does not answer.
+sub config_generation {
+    require Apache::TestRequest;
+    require LWP::UserAgent;
+    my $url = Apache::TestRequest::module2url('default',
+                                              { path => '/server-status' });
+    my $res = LWP::UserAgent->new(timeout => 10)->get("$url?auto");
+    return undef unless $res->is_success;
+    return $res->content =~ /^ParentServerConfigGeneration:\s*(\d+)/m
+        ? $1 : undef;
+}
+
+# SIGUSR1 to the parent (its pid file), as `apachectl graceful` sends: the
+# parent re-reads the configuration (every module is unloaded and loaded
+# again) and replaces its children, which finish what they serve. Returns
+# the new generation once mod_status reports it.
+sub graceful_restart {
+    my $before = config_generation() // die "server-status does not answer\n";
+    my $pidfile = File::Spec->catfile(apache_test_var('t_logs'), 'httpd.pid');
+    open my $fh, '<', $pidfile or die "$pidfile: $!\n";
+    my $pid = <$fh>;
+    close $fh;
+    chomp $pid;
+    kill('USR1', $pid) == 1 or die "cannot signal httpd ($pid): $!\n";
+    my $deadline = time + 60;
+    while (time < $deadline) {
+        my $g = config_generation();
+        return $g if defined $g && $g > $before;
+        select undef, undef, undef, 0.2;
+    }
+    die "no new generation within 60 s of a graceful restart\n";
 }
 
 1;
