@@ -10,11 +10,13 @@
 #   user like a wrong password from their very first request.
 # Method: 200 unknown users and 200 wrong passwords for a real user,
 # interleaved (unknown first, then alternating), each on a new connection,
-# timed by the client; the two medians must be within 20 %. A time can only
-# grow with the machine's noise, never shrink below the work done, so the
-# first unknown user after the restart (and the first one ever) must also
-# take at least half the wrong password's median: the cheap built-in
-# default (bcrypt cost 5) takes a tenth of it.
+# timed by the client; the two medians must be within 20 %. Medians alone
+# would miss the few cheap answers of children that have not checked a hash
+# yet (they learn from the first wrong password they see), so also: a time
+# only grows with the machine's noise, never shrinks below the work done,
+# hence no unknown user, the first after the restart and the first ever
+# included, may take less than half the fastest wrong password (the cheap
+# built-in default, bcrypt cost 5, takes about a tenth of it).
 use strict;
 use warnings FATAL => 'all';
 
@@ -81,19 +83,22 @@ for my $i (1 .. 200) {
     push @wrong, timed_login($real, "wrong-$i");
 }
 my ($mu, $mw) = (median(@unknown), median(@wrong));
+my ($fast) = sort { $a <=> $b } @wrong;
 my $ratio = $mu / $mw;
 diag(sprintf 'after a graceful restart: unknown user %.1f ms, wrong '
-             . 'password %.1f ms (median of 200 each, ratio %.2f); the '
-             . 'first unknown user %.1f ms; the first ever %.1f ms',
-     1000 * $mu, 1000 * $mw, $ratio, 1000 * $unknown[0], 1000 * $cold);
+             . 'password %.1f ms (median of 200 each, ratio %.2f; the '
+             . 'fastest wrong password %.1f ms); the first unknown user '
+             . '%.1f ms; the first ever %.1f ms',
+     1000 * $mu, 1000 * $mw, $ratio, 1000 * $fast, 1000 * $unknown[0],
+     1000 * $cold);
 ok($ratio >= 0.8 && $ratio <= 1.2,
    sprintf 'medians within 20 %% (ratio %.2f)', $ratio);
-ok($unknown[0] >= 0.5 * $mw,
+ok($unknown[0] >= 0.5 * $fast,
    sprintf 'the first unknown user after the restart: %.1f ms, at least '
-           . 'half of %.1f ms', 1000 * $unknown[0], 1000 * $mw);
-ok($cold >= 0.5 * $mw,
+           . 'half of %.1f ms', 1000 * $unknown[0], 1000 * $fast);
+ok($cold >= 0.5 * $fast,
    sprintf 'the first unknown user since the start: %.1f ms, at least half '
-           . 'of %.1f ms', 1000 * $cold, 1000 * $mw);
-my @cheap = grep { $_ < 0.5 * $mw } @unknown;
-is(scalar @cheap, 0, 'no unknown user under half the median wrong password')
+           . 'of %.1f ms', 1000 * $cold, 1000 * $fast);
+my @cheap = grep { $_ < 0.5 * $fast } @unknown;
+is(scalar @cheap, 0, 'no unknown user under half the fastest wrong password')
     or diag join ' ', map { sprintf '%.1f', 1000 * $_ } @cheap;
