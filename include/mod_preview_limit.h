@@ -14,9 +14,11 @@
 #define PV_LIMIT_KEY_LEN 32
 
 /* Kinds of counter (part of the key). */
-#define PV_LIMIT_IP   "ip"   /* who: the client IP (r->useragent_ip) */
-#define PV_LIMIT_UID  "uid"  /* who: the decimal users.id of a found user */
-#define PV_LIMIT_NAME "name" /* who: an unknown username, normalised */
+#define PV_LIMIT_IP "ip" /* who: the client IP (r->useragent_ip) */
+#define PV_LIMIT_ACCOUNT                                                       \
+    "account" /* who: the username's key, folded by                            \
+                 MariaDB (pv_db_login_key), the same                           \
+                 whether a user has it or not */
 
 /* One taken attempt: where it was counted, to give it back. */
 typedef struct pv_limit_hold_t {

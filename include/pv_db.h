@@ -1,6 +1,6 @@
 /* MariaDB access: connection parameters, a per-process pool, and the
- * prepared statements (login, image ownership, logout, and a sample of the
- * stored hashes). */
+ * prepared statements (login, image ownership, logout, a sample of the
+ * stored hashes, a username's key for the login limiter). */
 #ifndef PV_DB_H
 #define PV_DB_H
 
@@ -94,6 +94,19 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
                                 pv_db_pool_t *db, const char *username,
                                 apr_size_t username_len, apr_pool_t *p);
 
+/* The name's key for counting login attempts (PreviewLoginLimit): 64 hex
+ * digits, the same for every spelling that the login query's collation
+ * takes for equal ("ALICE", "alice ", "álice", a full-width "ａlice" under
+ * the default utf8mb4_unicode_ci), whether or not a user has the name.
+ * Folded by MariaDB itself (WEIGHT_STRING), under the collation of
+ * users.username with the default PreviewLoginQuery, or under the
+ * connection's (utf8mb4's default collation) with another one, whose
+ * column is not known. One round trip; statuses as below (never
+ * APR_NOTFOUND). */
+apr_status_t pv_db_login_key(const char **pkey, const char **perr,
+                             pv_db_pool_t *db, const char *username,
+                             apr_size_t username_len, apr_pool_t *p);
+
 /* A stored hash to learn the dummy check's profile from (only its kind and
  * cost are of use; no password is checked against it): the newest user's,
  * by PV_DB_SAMPLE_HASH_QUERY. APR_NOTFOUND when there is none (no user, or
@@ -124,8 +137,8 @@ apr_status_t pv_db_logout(apr_uint64_t *paffected, const char **perr,
 /* Counters for tests and server-status. */
 typedef struct pv_db_stats_t {
     apr_uint32_t connects; /* connections opened */
-    apr_uint32_t prepares; /* statements prepared (4 per connection with the
-                              default PreviewLoginQuery, 3 with another) */
+    apr_uint32_t prepares; /* statements prepared (5 per connection with the
+                              default PreviewLoginQuery, 4 with another) */
     apr_uint32_t retries;  /* reads retried after a lost connection */
     apr_uint32_t down;     /* 1 while MariaDB is unreachable */
 } pv_db_stats_t;

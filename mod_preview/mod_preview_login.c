@@ -402,29 +402,6 @@ static int send_too_many(request_rec *r, apr_int64_t wait, const char *what)
                          "too many failed logins; retry later", NULL, wait);
 }
 
-/* The counter of a name no user has: ASCII letters lower-cased and trailing
- * spaces dropped, as MariaDB's default collations compare (case-insensitive,
- * PAD SPACE), so "Bob " and "bob" share one. Other foldings of the
- * collation (full-width letters, accents) are not copied here: a found user
- * is counted by id, which catches every spelling. */
-static const char *unknown_name_key(apr_size_t *plen, const login_fields *f,
-                                    apr_pool_t *p)
-{
-    char *k = apr_pstrmemdup(p, f->user, f->user_len);
-    apr_size_t i, n = f->user_len;
-
-    while (n > 0 && k[n - 1] == ' ') {
-        n--;
-    }
-    for (i = 0; i < n; i++) {
-        if (k[i] >= 'A' && k[i] <= 'Z') {
-            k[i] = (char)(k[i] - 'A' + 'a');
-        }
-    }
-    *plen = n;
-    return k;
-}
-
 /* server_rec -> pv_slots_t bounding password checks (PreviewMaxLogins),
  * written in child_init only. */
 static apr_hash_t *login_slots;
@@ -480,8 +457,7 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     pv_limit_hold_t ip_hold, who_hold;
     pv_db_user_t *u = NULL;
     pv_slots_t *slots = NULL;
-    const char *err = NULL, *who, *why = NULL;
-    apr_size_t who_len;
+    const char *err = NULL, *account = NULL, *why = NULL;
     apr_int64_t wait;
     apr_status_t rv;
     int match = 0, rc;
@@ -493,26 +469,24 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     if (wait > 0) {
         return send_too_many(r, wait, "client");
     }
-    rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
+    rv = pv_db_login_key(&account, &err, db, f->user, f->user_len, r->pool);
+    if (rv == APR_SUCCESS) {
+        rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
+    }
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         pv_limit_give_back(r, &ip_hold);
         return rv == PV_DB_UNAVAILABLE ? send_db_unavailable(r, err)
                                        : send_db_error(r, err);
     }
-    /* Then the account, before the hash: a found user by id, so that every
-     * spelling the collation matches ("ALICE", "alice ") shares one count. */
-    if (rv == APR_SUCCESS) {
-        who = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id);
-        who_len = strlen(who);
-        wait = pv_limit_take(&who_hold, r, PV_LIMIT_UID, who, who_len, failures,
-                             window);
-    }
-    else {
+    if (rv != APR_SUCCESS) {
         u = NULL;
-        who = unknown_name_key(&who_len, f, r->pool);
-        wait = pv_limit_take(&who_hold, r, PV_LIMIT_NAME, who, who_len,
-                             failures, window);
     }
+    /* Then the account, before the hash, by the database's own folding of
+     * the name, found user or not: every spelling the collation matches
+     * ("ALICE", "alice ", "álice") shares one count, and the answers are
+     * the same whether the account exists. */
+    wait = pv_limit_take(&who_hold, r, PV_LIMIT_ACCOUNT, account,
+                         strlen(account), failures, window);
     if (wait > 0) {
         pv_limit_give_back(r, &ip_hold);
         return send_too_many(r, wait, "account");

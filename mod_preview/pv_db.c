@@ -267,9 +267,11 @@ int pv_db_params_equal(const pv_db_params_t *a, const pv_db_params_t *b)
 /* ------------------------------------------------------------------------ */
 /* Pool and statements */
 
-/* The three configured statements, then the module's own: the newest
- * user's hash (default schema only), prepared on every connection. */
-enum { Q_LOGIN = 0, Q_IMAGE, Q_LOGOUT, Q_SAMPLE, Q_COUNT };
+/* The three configured statements, then the module's own, prepared on
+ * every connection: the newest user's hash (default schema only), and a
+ * username's key under the collation the login compares it with (its text
+ * names that collation: made per connection, see name_key_query). */
+enum { Q_LOGIN = 0, Q_IMAGE, Q_LOGOUT, Q_SAMPLE, Q_NAME_KEY, Q_COUNT };
 
 static const struct {
     const char *directive;
@@ -281,12 +283,35 @@ static const struct {
     {"PreviewImageQuery", 2, 2, "token_version, path"},
     {"PreviewLogoutQuery", 1, 0, "no columns"},
     {"the password hash sample", 0, 1, "password_hash"},
+    {"the username key", 1, 1, "a SHA-256 in hex"},
 };
+
+/* SHA-256 (hex) of the name's collation weights, so that two names get one
+ * key exactly when the collation takes them for equal (case, accents,
+ * full-width forms, ignorable characters). AS CHAR pads the weights to a
+ * fixed number of characters: a PAD SPACE collation's padding weighs what
+ * its trailing spaces weigh ("bob" = "bob  "), a NO PAD one's does not.
+ * Names that share their first PV_DB_USERNAME_MAX weights share a key: a
+ * stricter count, never a looser one. */
+#define NAME_KEY_QUERY                                                         \
+    "SELECT SHA2(WEIGHT_STRING(CONVERT(? USING %s) COLLATE %s AS CHAR(%d)), "  \
+    "256)"
+#define NAME_KEY_LEN 64
+
+/* Where the default PreviewLoginQuery compares the name. */
+#define USERNAME_COLLATION_QUERY                                               \
+    "SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM "                          \
+    "information_schema.COLUMNS "                                              \
+    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND "            \
+    "COLUMN_NAME = 'username'"
+#define CONNECTION_COLLATION_QUERY                                             \
+    "SELECT @@character_set_connection, @@collation_connection"
 
 struct pv_db_pool_t {
     const pv_db_params_t *params;
-    const char *query[Q_COUNT]; /* NULL: not prepared (Q_SAMPLE) */
-    const char *desc;           /* params for log lines, without the password */
+    /* NULL: not prepared (Q_SAMPLE), or made per connection (Q_NAME_KEY) */
+    const char *query[Q_COUNT];
+    const char *desc; /* params for log lines, without the password */
     apr_reslist_t *reslist;
     int max;
     /* Bumped on every lost connection: a connection opened before the bump
@@ -411,6 +436,74 @@ static void mark_up(pv_db_pool_t *db)
     }
 }
 
+/* A character set or collation name as MariaDB spells them, fit to be
+ * written into a statement. */
+static int is_sql_name(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; s[n]; n++) {
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') ||
+              s[n] == '_')) {
+            return 0;
+        }
+    }
+    return n > 0 && n <= 64;
+}
+
+/* One row of two names from a query without parameters; APR_NOTFOUND
+ * when it has no row or the row does not hold two names. */
+static apr_status_t two_names(const char **pa, const char **pb, MYSQL *m,
+                              const char *q, const char **perr, apr_pool_t *p)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    apr_status_t rv = APR_NOTFOUND;
+
+    if (mysql_real_query(m, q, strlen(q)) || !(res = mysql_store_result(m))) {
+        unsigned int e = mysql_errno(m);
+
+        *perr = apr_psprintf(p, "%s: %u %s", query_shape[Q_NAME_KEY].directive,
+                             e, mysql_error(m));
+        return errno_is_lost(e) ? PV_DB_UNAVAILABLE : PV_DB_ERROR;
+    }
+    row = mysql_fetch_row(res);
+    if (row && mysql_num_fields(res) == 2 && row[0] && row[1] &&
+        is_sql_name(row[0]) && is_sql_name(row[1])) {
+        *pa = apr_pstrdup(p, row[0]);
+        *pb = apr_pstrdup(p, row[1]);
+        rv = APR_SUCCESS;
+    }
+    mysql_free_result(res);
+    return rv;
+}
+
+/* The username key's statement: under the collation of users.username when
+ * the login query is the default, else (the schema is not known) under the
+ * connection's. */
+static apr_status_t name_key_query(const char **psql, pv_db_conn_t *c,
+                                   const char **perr, apr_pool_t *p)
+{
+    const char *cs = NULL, *coll = NULL;
+    apr_status_t rv = APR_NOTFOUND;
+
+    if (c->db->query[Q_SAMPLE]) {
+        rv = two_names(&cs, &coll, c->mysql, USERNAME_COLLATION_QUERY, perr, p);
+    }
+    if (rv == APR_NOTFOUND) {
+        rv = two_names(&cs, &coll, c->mysql, CONNECTION_COLLATION_QUERY, perr,
+                       p);
+    }
+    if (rv == APR_NOTFOUND) {
+        *perr = "the username key: no collation to fold names with";
+        rv = PV_DB_ERROR;
+    }
+    if (rv == APR_SUCCESS) {
+        *psql = apr_psprintf(p, NAME_KEY_QUERY, cs, coll, PV_DB_USERNAME_MAX);
+    }
+    return rv;
+}
+
 /* Connect and prepare the statements. PV_DB_UNAVAILABLE when MariaDB
  * cannot be reached or refuses the account, PV_DB_ERROR when a query does
  * not prepare or has the wrong shape (a configuration error). */
@@ -422,6 +515,7 @@ static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
     unsigned int rt = read_timeout(pa), wt = write_timeout(pa);
     unsigned int no_infile = 0;
     my_bool off = 0, on = 1;
+    const char *text[Q_COUNT];
     apr_status_t rv = APR_SUCCESS;
     int i;
 
@@ -451,10 +545,15 @@ static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
         rv = PV_DB_UNAVAILABLE;
         goto cleanup;
     }
+    memcpy(text, db->query, sizeof(text));
+    rv = name_key_query(&text[Q_NAME_KEY], c, perr, p);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
     for (i = 0; i < Q_COUNT; i++) {
         MYSQL_STMT *st;
 
-        if (!db->query[i]) {
+        if (!text[i]) {
             continue;
         }
         st = mysql_stmt_init(c->mysql);
@@ -465,7 +564,7 @@ static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
         }
         c->stmt[i] = st;
         apr_atomic_inc32(&db->prepares);
-        if (mysql_stmt_prepare(st, db->query[i], strlen(db->query[i]))) {
+        if (mysql_stmt_prepare(st, text[i], strlen(text[i]))) {
             unsigned int e = mysql_stmt_errno(st);
             *perr = apr_psprintf(p, "%s: %u %s", query_shape[i].directive, e,
                                  mysql_stmt_error(st));
@@ -747,6 +846,15 @@ static void bind_str(MYSQL_BIND *b, char *buf, unsigned long size)
     b->buffer_length = size;
 }
 
+/* A username parameter of *len bytes (not NUL-terminated; MariaDB only
+ * reads the buffer). */
+static void bind_username(MYSQL_BIND *b, const char *username,
+                          unsigned long *len)
+{
+    bind_str(b, (char *)(username ? username : ""), *len);
+    b->length = len;
+}
+
 /* Where the n result columns report NULL, truncation and length. */
 static void bind_result_state(MYSQL_BIND *out, unsigned int n, my_bool *null,
                               my_bool *err, unsigned long *len)
@@ -782,10 +890,7 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
     if (username_len > PV_DB_USERNAME_MAX || (!username && username_len)) {
         return APR_NOTFOUND;
     }
-    /* a parameter: MariaDB only reads the buffer */
-    bind_str(&in[0], (char *)(username ? username : ""), ulen);
-    in[0].length = &ulen;
-
+    bind_username(&in[0], username, &ulen);
     bind_u64(&out[0], &id);
     bind_str(&out[1], hash, PV_DB_HASH_MAX + 1);
     bind_u32(&out[2], &version);
@@ -816,6 +921,40 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
         user->password_hash_len = hash_len;
     }
     *pout = user;
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_db_login_key(const char **pkey, const char **perr,
+                             pv_db_pool_t *db, const char *username,
+                             apr_size_t username_len, apr_pool_t *p)
+{
+    const char *dummy;
+    MYSQL_BIND in[1], out[1];
+    unsigned long ulen = (unsigned long)username_len;
+    char key[NAME_KEY_LEN + 1];
+    my_bool null = 0, err = 0;
+    unsigned long len = 0;
+    apr_status_t rv;
+
+    if (!perr) {
+        perr = &dummy;
+    }
+    if (username_len > PV_DB_USERNAME_MAX || (!username && username_len)) {
+        *perr = "the username key: name longer than a username can be";
+        return PV_DB_ERROR;
+    }
+    bind_username(&in[0], username, &ulen);
+    bind_str(&out[0], key, sizeof(key));
+    bind_result_state(out, 1, &null, &err, &len);
+    rv = read_with_retry(db, Q_NAME_KEY, in, out, perr, p);
+    if (rv == APR_SUCCESS && (null || len != NAME_KEY_LEN)) {
+        *perr = "the username key: MariaDB returned no SHA-256";
+        rv = PV_DB_ERROR;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv == APR_NOTFOUND ? PV_DB_ERROR : rv;
+    }
+    *pkey = apr_pstrmemdup(p, key, len);
     return APR_SUCCESS;
 }
 

@@ -538,17 +538,21 @@ START_TEST(db_logout)
 }
 END_TEST
 
-/* With the default queries: login, image, logout, the hash sample. */
-#define PREPARES_PER_CONNECTION 4
+/* With the default queries: login, image, logout, the hash sample, the
+ * username key. */
+#define PREPARES_PER_CONNECTION 5
+
+/* A PreviewLoginQuery of an operator's own: the module's queries cannot
+ * know its schema. */
+static const pv_db_queries_t custom_login = {
+    "SELECT id, password_hash, token_version FROM users WHERE "
+    "username = ? AND id > 0",
+    NULL, NULL};
 
 /* The newest user's hash (ours sit at the top of the id space); none with
  * another PreviewLoginQuery, whose schema is not known. */
 START_TEST(db_password_sample)
 {
-    static const pv_db_queries_t custom = {
-        "SELECT id, password_hash, token_version FROM users WHERE "
-        "username = ? AND id > 0",
-        NULL, NULL};
     pv_db_pool_t *db = make_pool(NULL, 1);
     const char *hash = NULL, *err = NULL;
 
@@ -556,10 +560,59 @@ START_TEST(db_password_sample)
                   "%s", err);
     ck_assert_str_eq(hash, "$2y$05$abcdefghijklmnopqrstuv");
     hash = NULL;
-    db = make_pool(&custom, 1);
+    db = make_pool(&custom_login, 1);
     ck_assert_int_eq(pv_db_password_sample(&hash, &err, db, pool),
                      APR_ENOTIMPL);
     ck_assert_ptr_null(hash);
+}
+END_TEST
+
+static const char *name_key(pv_db_pool_t *db, const char *name)
+{
+    const char *key = NULL, *err = NULL;
+
+    ck_assert_msg(pv_db_login_key(&key, &err, db, name, strlen(name), pool) ==
+                      APR_SUCCESS,
+                  "%s: %s", name, err);
+    ck_assert_uint_eq(strlen(key), 64);
+    return key;
+}
+
+/* One key for every spelling the column's collation matches, found user or
+ * not; the key is the column's own folding of the stored name. */
+START_TEST(db_login_key)
+{
+    pv_db_pool_t *db = make_pool(NULL, 1);
+    const char *alice = name_key(db, "unitdb_alice");
+    const char *zed = name_key(db, "unitdb_zed");
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+
+    ck_assert_str_eq(name_key(db, "UNITDB_Alice"), alice);
+    ck_assert_str_eq(name_key(db, "unitdb_alice   "), alice);
+    ck_assert_str_eq(name_key(db, "\xc3\xbcnitdb_alice"), alice); /* u-umlaut */
+    ck_assert_str_ne(name_key(db, "unitdb_alicf"), alice);
+    ck_assert_str_ne(name_key(db, "unitdb_alice\t"), alice);
+    ck_assert_str_ne(name_key(db, "unitdb_alic"), alice);
+    ck_assert_str_eq(name_key(db, "UNITDB_ZED "), zed);
+    ck_assert_str_ne(zed, alice);
+    ck_assert_str_ne(name_key(db, ""), alice);
+
+    ck_assert_int_eq(
+        mysql_query(admin,
+                    "SELECT SHA2(WEIGHT_STRING(username AS CHAR(760)), 256) "
+                    "FROM users WHERE id = " U_MAX),
+        0);
+    res = mysql_store_result(admin);
+    ck_assert_ptr_nonnull(res);
+    row = mysql_fetch_row(res);
+    ck_assert_ptr_nonnull(row);
+    ck_assert_str_eq(row[0], alice);
+    mysql_free_result(res);
+
+    /* Another login query: the connection's collation still folds case. */
+    db = make_pool(&custom_login, 1);
+    ck_assert_str_eq(name_key(db, "UNITDB_ZED"), name_key(db, "unitdb_zed"));
 }
 END_TEST
 
@@ -965,6 +1018,7 @@ static Suite *db_suite(void)
     tcase_add_test(td, db_bounds);
     tcase_add_test(td, db_logout);
     tcase_add_test(td, db_password_sample);
+    tcase_add_test(td, db_login_key);
     tcase_add_test(td, db_prepared_once_per_connection);
     tcase_add_test(td, db_killed_connection_is_retried);
     tcase_add_test(td, db_bad_queries);
