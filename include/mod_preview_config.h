@@ -21,15 +21,18 @@
 #define PV_DEFAULT_CLOCK_SKEW       30
 #define PV_DEFAULT_LEGACY_UID_FIELD "uid"
 /* Query defaults: PV_DB_DEFAULT_*_QUERY in pv_db.h. */
-#define PV_DEFAULT_LOGIN_FAILURES    10
-#define PV_DEFAULT_LOGIN_WINDOW      300
-#define PV_DEFAULT_COOKIE_NAME       "preview_token"
-#define PV_DEFAULT_MAX_SOURCE_PIXELS APR_INT64_C(100000000)
-#define PV_DEFAULT_MAX_SOURCE_BYTES  (APR_INT64_C(64) * 1024 * 1024)
-#define PV_DEFAULT_CACHE_MAX_SIZE    (APR_INT64_C(1024) * 1024 * 1024)
-#define PV_DEFAULT_MAX_RENDERS       2
-#define PV_DEFAULT_RENDER_TIMEOUT    10
-#define PV_DEFAULT_MAX_LOGINS        4
+#define PV_DEFAULT_LOGIN_FAILURES 10
+#define PV_DEFAULT_LOGIN_WINDOW   300
+/* About 116,000 counts (128 shmcb subcaches of 910): see README "Login
+ * limit" for what evicting one costs. */
+#define PV_DEFAULT_LOGIN_LIMIT_CACHE_SIZE (APR_INT64_C(8) * 1024 * 1024)
+#define PV_DEFAULT_COOKIE_NAME            "preview_token"
+#define PV_DEFAULT_MAX_SOURCE_PIXELS      APR_INT64_C(100000000)
+#define PV_DEFAULT_MAX_SOURCE_BYTES       (APR_INT64_C(64) * 1024 * 1024)
+#define PV_DEFAULT_CACHE_MAX_SIZE         (APR_INT64_C(1024) * 1024 * 1024)
+#define PV_DEFAULT_MAX_RENDERS            2
+#define PV_DEFAULT_RENDER_TIMEOUT         10
+#define PV_DEFAULT_MAX_LOGINS             4
 
 /* Renders: slots one user may hold per process, and how long a render may
  * run (microseconds): the default PreviewRenderTimeout, and about three
@@ -91,6 +94,9 @@ typedef struct pv_srv_conf {
     const char *logout_query;         /* PreviewLogoutQuery */
     apr_int64_t login_limit_failures; /* PreviewLoginLimit, 0: no limit */
     apr_int64_t login_limit_seconds;
+    /* PreviewLoginLimitCacheSize, bytes: one cache for every server, so
+     * set in the main server only (vhosts inherit it). */
+    apr_int64_t login_limit_cache_size;
     int login_from_remote_user;    /* PreviewLoginFromRemoteUser */
     const char *cookie_name;       /* PreviewCookieName */
     apr_int64_t max_source_pixels; /* PreviewMaxSourcePixels */

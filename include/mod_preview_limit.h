@@ -4,13 +4,16 @@
  * An attempt is taken (counted as a failure) before it is made, in the same
  * critical section as the check, so a burst cannot slip more than the limit
  * through; it is given back when it was not a failed guess (success, 503),
- * and a success forgets the account's failures. */
+ * and a success forgets the account's failures. Keys are keyed hashes (a
+ * secret made at start), and the cache, its lock and the secret are kept
+ * across restarts of the configuration: a graceful restart keeps every
+ * count. */
 #ifndef MOD_PREVIEW_LIMIT_H
 #define MOD_PREVIEW_LIMIT_H
 
 #include "httpd.h"
 
-/* Keys are SHA-256 digests: every entry is the same small size. */
+/* Keys are HMAC-SHA256 digests: every entry is the same small size. */
 #define PV_LIMIT_KEY_LEN 32
 
 /* Kinds of counter (part of the key). */
@@ -31,12 +34,20 @@ typedef struct pv_limit_hold_t {
 /* pre_config: register our mutex type with httpd ("Mutex preview-login"). */
 void pv_limit_pre_config(apr_pool_t *pconf);
 
-/* post_config: create the shared cache once; an error when it is needed
- * and no socache provider is loaded. */
+/* post_config: find the cache of size bytes (PreviewLoginLimitCacheSize)
+ * that an earlier generation made, or make it (a new, empty one when the
+ * size changed); an error when it is needed and no socache provider is
+ * loaded. */
 int pv_limit_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                         server_rec *s, int needed);
+                         server_rec *s, int needed, apr_int64_t size);
 
 void pv_limit_child_init(apr_pool_t *p, server_rec *s);
+
+/* Only look: the seconds until the counter (kind, who) of this virtual host
+ * allows an attempt, 0 when it does now. Nothing is stored, so a request
+ * refused later (another counter over its limit) leaves no entry behind. */
+apr_int64_t pv_limit_peek(request_rec *r, const char *kind, const char *who,
+                          apr_size_t who_len, int failures, int window);
 
 /* Take one attempt on the counter (kind, who) of this virtual host: 0 when
  * it may go on (it is counted now, *hold says where), else the seconds

@@ -53,7 +53,8 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             limit_needed = 1;
         }
     }
-    rc = pv_limit_post_config(pconf, plog, ptemp, s, limit_needed);
+    rc = pv_limit_post_config(pconf, plog, ptemp, s, limit_needed,
+                              pv_srv_conf_get(s)->login_limit_cache_size);
     if (rc != OK) {
         return rc;
     }
@@ -80,8 +81,10 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   verifier is built (it needs the merged config, hence after
  *   check_config); each database's dummy password profile is found again
  *   in the memory kept across restarts, or made there (mod_preview_kept.h);
- *   then the login limiter's shared cache, created only when
- *   some server has PreviewDBParams and a PreviewLoginLimit; then one
+ *   then the login limiter's shared cache, needed only when some server
+ *   has PreviewDBParams and a PreviewLoginLimit: the one an earlier
+ *   generation made (same PreviewLoginLimitCacheSize: the counts go on),
+ *   else a new one; then one
  *   shared size counter (anonymous shm) per distinct PreviewCacheDir.
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
  * - child_init: the limiter's mutex attached; MariaDB's client library

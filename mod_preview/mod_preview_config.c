@@ -80,6 +80,7 @@ void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->legacy = PV_UNSET;
     c->login_limit_failures = PV_UNSET;
     c->login_limit_seconds = PV_UNSET;
+    c->login_limit_cache_size = PV_UNSET;
     c->login_from_remote_user = PV_UNSET;
     c->max_source_pixels = PV_UNSET;
     c->max_source_bytes = PV_UNSET;
@@ -146,6 +147,7 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
         c->login_wait = base->login_wait;
     }
     PV_MERGE_NUM(db_pool_max);
+    PV_MERGE_NUM(login_limit_cache_size);
     PV_MERGE_PTR(storage_root);
     PV_MERGE_PTR(cache_dir);
     PV_MERGE_NUM(cache_max_size);
@@ -253,6 +255,9 @@ static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
     if (c->login_limit_failures == PV_UNSET) {
         c->login_limit_failures = PV_DEFAULT_LOGIN_FAILURES;
         c->login_limit_seconds = PV_DEFAULT_LOGIN_WINDOW;
+    }
+    if (c->login_limit_cache_size == PV_UNSET) {
+        c->login_limit_cache_size = PV_DEFAULT_LOGIN_LIMIT_CACHE_SIZE;
     }
     if (c->login_from_remote_user == PV_UNSET) {
         c->login_from_remote_user = 0;
@@ -605,6 +610,9 @@ PV_NUM(spec_max_source_bytes, max_source_bytes, PV_SFX_BIN, 1,
 PV_NUM(spec_max_renders, max_renders, PV_SFX_NONE, 1, 1024);
 PV_NUM(spec_render_timeout, render_timeout, PV_SFX_NONE, 1, 3600);
 PV_NUM(spec_max_renders_per_user, max_renders_per_user, PV_SFX_NONE, 1, 1024);
+/* 64 KiB holds about 900 counts; 1 GiB about 15 million. */
+PV_NUM(spec_login_limit_cache_size, login_limit_cache_size, PV_SFX_BIN,
+       APR_INT64_C(64) * 1024, APR_INT64_C(1) << 30);
 
 static const char *set_srv_num(cmd_parms *cmd, void *dummy, const char *arg)
 {
@@ -654,6 +662,14 @@ static const char *set_render_deadline(cmd_parms *cmd, void *dummy,
     }
     pv_cmd_srv(cmd)->render_deadline = v * unit;
     return NULL;
+}
+
+/* A number of the main server only (one thing for every server). */
+static const char *set_global_num(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    return err ? err : set_srv_num(cmd, dummy, arg);
 }
 
 static const char *set_legacy_tokens(cmd_parms *cmd, void *dummy,
@@ -1070,6 +1086,10 @@ const command_rec pv_cmds[] = {
                   PV_SRV, "SQL: user id -> bump token_version"),
     AP_INIT_TAKE12("PreviewLoginLimit", set_login_limit, NULL, PV_SRV,
                    "<failures> <seconds> per client IP and username, or Off"),
+    AP_INIT_TAKE1("PreviewLoginLimitCacheSize", set_global_num,
+                  (void *)&spec_login_limit_cache_size, RSRC_CONF,
+                  "bytes of shared memory for every server's "
+                  "PreviewLoginLimit counts, or with K, M, G"),
     AP_INIT_TAKE12("PreviewMaxLogins", set_max_logins, NULL, PV_SRV,
                    "<n> [<seconds>]: password checks at once per process, "
                    "and the longest wait for one"),

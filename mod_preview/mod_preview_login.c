@@ -463,8 +463,11 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     int match = 0, rc;
 
     /* The client first, before the database: a guesser over the limit
-     * costs neither a round trip nor a hash. */
-    wait = pv_limit_take(&ip_hold, r, PV_LIMIT_IP, r->useragent_ip,
+     * costs neither a round trip nor a hash. Only a look, so that a
+     * request refused below stores nothing: every count in the cache then
+     * cost its maker a password check, and flooding the cache to push a
+     * count out costs as many. */
+    wait = pv_limit_peek(r, PV_LIMIT_IP, r->useragent_ip,
                          strlen(r->useragent_ip), failures, window);
     if (wait > 0) {
         return send_too_many(r, wait, "client");
@@ -474,7 +477,6 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
         rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
     }
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-        pv_limit_give_back(r, &ip_hold);
         return rv == PV_DB_UNAVAILABLE ? send_db_unavailable(r, err)
                                        : send_db_error(r, err);
     }
@@ -488,8 +490,15 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     wait = pv_limit_take(&who_hold, r, PV_LIMIT_ACCOUNT, account,
                          strlen(account), failures, window);
     if (wait > 0) {
-        pv_limit_give_back(r, &ip_hold);
         return send_too_many(r, wait, "account");
+    }
+    /* And the client for real: checked and counted at once, so that of a
+     * burst from one client only the limit gets through. */
+    wait = pv_limit_take(&ip_hold, r, PV_LIMIT_IP, r->useragent_ip,
+                         strlen(r->useragent_ip), failures, window);
+    if (wait > 0) {
+        pv_limit_give_back(r, &who_hold);
+        return send_too_many(r, wait, "client");
     }
     slots = take_login_slot(&rc, r, c);
     if (!slots) {

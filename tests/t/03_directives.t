@@ -74,6 +74,13 @@ my @bad = (
     ['PreviewLoginLimit 10 0',          'PreviewLoginLimit', "'0'"],
     ['PreviewLoginLimit 10 5m',         'PreviewLoginLimit', "'5m'"],
     ['PreviewLoginLimit sometimes',     'PreviewLoginLimit', "'sometimes'"],
+    ['PreviewLoginLimitCacheSize 32K',  'PreviewLoginLimitCacheSize', "'32K'"],
+    ['PreviewLoginLimitCacheSize 2G',   'PreviewLoginLimitCacheSize', "'2G'"],
+    ['PreviewLoginLimitCacheSize 8MB',  'PreviewLoginLimitCacheSize', "'8MB'"],
+    ["<VirtualHost 127.0.0.1:8>\nServerName v1\n"
+         . "PreviewLoginLimitCacheSize 16M\n</VirtualHost>",
+                                        'PreviewLoginLimitCacheSize',
+                                        'VirtualHost'],
     ['PreviewLoginFromRemoteUser maybe', 'PreviewLoginFromRemoteUser', 'On'],
     ['PreviewCookieName "a;b"',         'PreviewCookieName', "'a;b'"],
     ['PreviewCookieName "a b"',         'PreviewCookieName', "'a b'"],
@@ -154,6 +161,7 @@ PreviewLoginQuery "SELECT id, pw, ver FROM accounts WHERE login = ? AND note <> 
 PreviewImageQuery "SELECT u.v, i.p FROM users u LEFT JOIN images i ON i.id = ? AND i.owner_id = u.id WHERE u.id = ? /* two? */"
 PreviewLogoutQuery "UPDATE users SET token_version = token_version + 1 WHERE id = ?"
 PreviewLoginLimit 5 60
+PreviewLoginLimitCacheSize 16M
 PreviewLoginFromRemoteUser On
 PreviewLoginOrigins https://app.example.net http://[::1]:8080
 PreviewCookieName __Host-preview
@@ -183,7 +191,8 @@ my @good = (
     ["PreviewLoginLimit Off\nPreviewLegacyTokens Off\n"
          . "PreviewLoginFromRemoteUser off\nPreviewCacheMaxSize 1073741824\n"
          . "PreviewMaxSourcePixels 100000000\nPreviewMaxSourceBytes 64M\n"
-         . "PreviewFormats PNG JPG", 'plain numbers, Off, case'],
+         . "PreviewFormats PNG JPG\nPreviewLoginLimitCacheSize 65536",
+     'plain numbers, Off, case'],
     ["PreviewKeyFile keys\nPreviewTokenTTL 600\n"
          . "<VirtualHost 127.0.0.1:8>\nServerName inherits\n</VirtualHost>\n"
          . "<VirtualHost 127.0.0.1:8>\nServerName overrides\n"

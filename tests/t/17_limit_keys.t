@@ -16,7 +16,13 @@
 # - a success forgets the account's failures, not the client's, and is
 #   not one itself;
 # - keys are fixed-size hashes: a thousand failures under ~670-byte
-#   usernames do not push a client's count out of the shared cache.
+#   usernames do not push a client's count out of the shared cache;
+# - keys are keyed (HMAC under a secret made at start): a flood of 120
+#   unknown names from 40 clients, each name picked so that its unkeyed key
+#   (SHA-256 of "vhost\0name\0name") lands in the subcache of the victim's
+#   (shmcb picks one of 64 by the key's first byte at 512 KB), pushed the
+#   victim's count out when keys could be computed (the victim then logged
+#   in); now the victim stays over the limit.
 use strict;
 use warnings FATAL => 'all';
 
@@ -25,14 +31,14 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Digest::SHA qw(sha1);
+use Digest::SHA qw(sha1 sha256);
 use Encode qw(encode_utf8);
 use LWP::UserAgent ();
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes ();
 use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form uniq);
 
-plan tests => 39;
+plan tests => 45;
 
 my $dbh = dbh();
 Apache::TestRequest::module('pv_limit_ip');
@@ -159,6 +165,34 @@ is(code_from(24, $third, 'pw-third'), 429, 'account over again: 429');
 is(code_from(20, uniq('nobody'), 'x'), 401,
    'client 20: its third failure (the success was not one)');
 is(code_from(20, uniq('nobody'), 'x'), 429, 'client 20: over the limit');
+
+# --- eviction cannot be aimed at an account -----------------------------------
+# The victim goes over the limit (3 wrong passwords from 3 clients).
+my $victim = uniq('victim');
+my $victim_id = add_user($dbh, $victim, bcrypt_hash('pw-victim'));
+is(code_from(300 + $_, $victim, "wrong-$_"), 401, "victim: failure $_")
+    for 1 .. 3;
+is(code_from(304, $victim, 'pw-victim'), 429, 'victim: over the limit');
+# The attack on computable keys: names whose unkeyed key shares the
+# victim's subcache, three from each client.
+my $vhost = Apache::TestRequest::module2url('pv_limit_ip', { path => '/' });
+$vhost =~ m{^https?://[^:/]+:(\d+)/} or die "no port in $vhost\n";
+$vhost = "localhost:$1";
+my $target = ord(sha256("$vhost\0uid\0$victim_id")) & 63;
+my @flood;
+my $flood_tag = uniq('flood');
+for (my $i = 0; @flood < 120; $i++) {
+    my $name = "$flood_tag-$i";
+    push @flood, $name if (ord(sha256("$vhost\0name\0$name")) & 63) == $target;
+}
+my %flood_codes;
+for my $i (0 .. $#flood) {
+    $flood_codes{ code_from(310 + int($i / 3), $flood[$i], 'x') }++;
+}
+is_deeply(\%flood_codes, { 401 => 120 },
+          '120 unknown names aimed at the victim\'s subcache, from 40 clients');
+is(code_from(360, $victim, 'pw-victim'), 429,
+   'the victim is still over the limit: no guess more');
 
 # --- bursts ------------------------------------------------------------------
 # Wrong passwords against a bcrypt cost 12 hash (a quarter of a second each):

@@ -1,6 +1,12 @@
 # What a graceful restart (SIGUSR1, as `apachectl graceful` and Debian's
 # logrotate send) must not undo.
 #
+# PreviewLoginLimit's counts (vhost pv_limit_ip, 3 per 60 s, the client IP
+# from X-Test-Client): an account, a client and a name no user has, each
+# over the limit before the restart, are still over it after (the cache,
+# its lock and its key are kept: PV0607); another account from another
+# client still logs in.
+#
 # The dummy check of an unknown user (vhost pv_timing, its own database
 # preview_timing, every user's hash bcrypt cost 9):
 # - the first login ever to that database is an unknown user: it costs a
@@ -28,10 +34,10 @@ use Apache::TestRequest ();
 use LWP::UserAgent ();
 use Time::HiRes ();
 use PreviewImages ();
-use PreviewLogin qw(dbh fresh_database add_user uniq);
+use PreviewLogin qw(dbh fresh_database add_user bcrypt_hash post_form uniq);
 use PreviewTest qw(graceful_restart);
 
-plan tests => 5;
+plan tests => 11;
 
 my $log = PreviewImages::error_log_path();
 
@@ -42,6 +48,44 @@ sub log_since {
     local $/;
     return scalar <$fh> // '';
 }
+
+# --- the login limiter's counts ---------------------------------------------
+my $run = $$ % 250;
+sub limited_code {
+    my ($n, $user, $pw) = @_;
+    Apache::TestRequest::module('pv_limit_ip');
+    my $res = post_form('/login', { username => $user, password => $pw },
+                        'X-Test-Client' => "172.16.$run.$n");
+    Apache::TestRequest::module('default');
+    return $res->code;
+}
+
+my $dbh = dbh();
+my $pw = 'pw-restart';
+my $hash_pw = bcrypt_hash($pw);
+my ($account, @others) = map { uniq('restart') } 1 .. 6;
+add_user($dbh, $_, $hash_pw) for $account, @others;
+my $ghost = uniq('ghost');
+my @before = (
+    (map { limited_code($_, $account, "wrong-$_") } 1 .. 3),
+    (map { limited_code(10, $others[$_], 'wrong') } 0 .. 2),
+    (map { limited_code(20 + $_, $ghost, 'x') } 1 .. 3),
+);
+is_deeply(\@before, [ (401) x 9 ],
+          'before: 3 failures of an account, of a client, of an unknown name');
+my $log_from = -s $log // 0;
+graceful_restart();
+like(log_since($log_from),
+     qr/PV0607: login-limit cache of \d+ bytes kept, with its counts/,
+     'the restart kept the cache (PV0607)');
+is(limited_code(4, $account, $pw), 429,
+   'after: the account, right password, another client: 429');
+is(limited_code(10, $others[3], $pw), 429,
+   'after: the client, another account: 429');
+is(limited_code(24, $ghost, 'x'), 429,
+   'after: the unknown name, another client: 429');
+is(limited_code(30, $others[4], $pw), 200,
+   'after: another account from another client: 200');
 
 # --- the dummy check, from the first request on ----------------------------
 fresh_database('preview_timing');
@@ -70,7 +114,7 @@ sub median {
     return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
 }
 
-my $log_from = -s $log // 0;
+$log_from = -s $log // 0;
 my $cold = timed_login(uniq('nobody'), 'x');
 like(log_since($log_from),
      qr/PV0703: password profile learned from the newest user's hash \(bcrypt\)/,
