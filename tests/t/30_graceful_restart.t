@@ -5,7 +5,9 @@
 # from X-Test-Client): an account, a client and a name no user has, each
 # over the limit before the restart, are still over it after (the cache,
 # its lock and its key are kept: PV0607); another account from another
-# client still logs in.
+# client still logs in. A graceful restart with another
+# PreviewLoginLimitCacheSize makes a new, empty cache (PV0608), and the
+# limiter counts in it; so does the restart back to the default size.
 #
 # The dummy check of an unknown user (vhost pv_timing, its own database
 # preview_timing, every user's hash bcrypt cost 9):
@@ -37,7 +39,7 @@ use PreviewImages ();
 use PreviewLogin qw(dbh fresh_database add_user bcrypt_hash post_form uniq);
 use PreviewTest qw(graceful_restart);
 
-plan tests => 11;
+plan tests => 15;
 
 my $log = PreviewImages::error_log_path();
 
@@ -86,6 +88,35 @@ is(limited_code(24, $ghost, 'x'), 429,
    'after: the unknown name, another client: 429');
 is(limited_code(30, $others[4], $pw), 200,
    'after: another account from another client: 200');
+
+# Another size: a new cache, empty, that counts.
+my $extra = "$ENV{PV_RUN_DIR}/tmp/pv_restart.conf";
+sub restart_with_size {
+    my ($size) = @_;
+    if (defined $size) {
+        open my $fh, '>', $extra or die "$extra: $!";
+        print {$fh} "PreviewLoginLimitCacheSize $size\n";
+        close $fh or die "$extra: $!";
+    }
+    else {
+        unlink $extra;
+    }
+    my $from = -s $log // 0;
+    graceful_restart();
+    return log_since($from);
+}
+END { unlink $extra if $extra && -e $extra }
+like(restart_with_size('4M'),
+     qr/PV0608: login-limit cache of 4194304 bytes made/,
+     'PreviewLoginLimitCacheSize 4M: a new cache (PV0608)');
+is(limited_code(5, $account, $pw), 200,
+   'the new cache starts empty: the account logs in');
+my $fresh = uniq('ghost');
+is_deeply([ map { limited_code(40 + $_, $fresh, 'x') } 1 .. 4 ],
+          [ 401, 401, 401, 429 ], 'and counts: 3 failures, then 429');
+like(restart_with_size(undef),
+     qr/PV0608: login-limit cache of 8388608 bytes made/,
+     'back to the default size: a new cache again');
 
 # --- the dummy check, from the first request on ----------------------------
 fresh_database('preview_timing');
