@@ -472,7 +472,10 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     if (wait > 0) {
         return send_too_many(r, wait, "client");
     }
-    rv = pv_db_login_key(&account, &err, db, f->user, f->user_len, r->pool);
+    /* The account's key is of use to the limiter only. */
+    rv = failures > 0 ? pv_db_login_key(&account, &err, db, f->user,
+                                        f->user_len, r->pool)
+                      : APR_SUCCESS;
     if (rv == APR_SUCCESS) {
         rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
     }
@@ -488,7 +491,7 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
      * ("ALICE", "alice ", "álice") shares one count, and the answers are
      * the same whether the account exists. */
     wait = pv_limit_take(&who_hold, r, PV_LIMIT_ACCOUNT, account,
-                         strlen(account), failures, window);
+                         account ? strlen(account) : 0, failures, window);
     if (wait > 0) {
         return send_too_many(r, wait, "account");
     }
