@@ -7,6 +7,7 @@
  * keeps every count. */
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "ap_provider.h"
 #include "ap_socache.h"
@@ -19,6 +20,8 @@
 #include "mod_preview_kept.h"
 #include "mod_preview_limit.h"
 #include "pv_log.h"
+
+APLOG_USE_MODULE(preview);
 
 /* A key as long as the digest: no search for a second preimage is easier
  * than guessing the secret. */
@@ -119,6 +122,21 @@ static int limit_cache_make(limit_kept *k, server_rec *s, apr_int64_t size,
     return OK;
 }
 
+/* pconf's cleanup: at a restart nothing (the next generation goes on with
+ * the kept lock); at the parent's final exit, the lock's semaphore or file
+ * (a sysvsem or fcntl Mutex), which the never-destroyed kept pool would
+ * leave behind. Children never exit in that state. */
+static apr_status_t limit_exit_cleanup(void *data)
+{
+    limit_kept *k = data;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING && k->mutex) {
+        apr_global_mutex_destroy(k->mutex);
+        k->mutex = NULL;
+    }
+    return APR_SUCCESS;
+}
+
 int pv_limit_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          server_rec *s, int needed, apr_int64_t size)
 {
@@ -176,6 +194,8 @@ int pv_limit_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                    " bytes made",
                      size);
     }
+    apr_pool_cleanup_register(pconf, k, limit_exit_cleanup,
+                              apr_pool_cleanup_null);
     limit = k;
     return OK;
 }
