@@ -72,6 +72,9 @@ typedef struct pv_token_claims_t {
     pv_alg_e alg;
     const char *kid; /* key that verified it (NULL for legacy); lives
                         as long as the ring */
+    /* The image of a URL token (claim "img", a decimal string like sub);
+     * 0 for a login token, which has no img. */
+    apr_uint64_t img;
 } pv_token_claims_t;
 
 /* Build a verifier once (at start-up): keys are prepared for HMAC here so
@@ -92,13 +95,43 @@ pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
                                   const char *token, apr_size_t len,
                                   apr_int64_t now);
 
-/* Mint a token signed by the ring's first key with alg (one of pv_alg_e):
- * sub, aud "preview", iat now, exp now + ttl, ver. APR_EINVAL for sub 0,
- * ttl outside 1 s .. 100 years, an unknown alg, an empty ring, or a signing
- * kid outside [A-Za-z0-9._-]. */
+/* Mint a login token signed by the ring's first key with alg (one of
+ * pv_alg_e): sub, aud "preview", iat now, exp now + ttl, ver (no img).
+ * APR_EINVAL for sub 0, now < 0, ttl outside 1 s .. 100 years, an unknown
+ * alg, an empty ring, or a signing kid outside [A-Za-z0-9._-]. */
 apr_status_t pv_token_mint(const char **pout, const pv_keyring_t *ring,
                            pv_alg_e alg, apr_uint64_t sub, apr_uint32_t ver,
                            apr_int64_t now, apr_int64_t ttl, apr_pool_t *p);
+
+/* What a token to mint says: sub, ver, img (0: a login token, no img
+ * claim), iat and exp (seconds since the epoch). */
+typedef struct pv_token_mint_t {
+    apr_uint64_t sub;
+    apr_uint32_t ver;
+    apr_uint64_t img;
+    apr_int64_t iat;
+    apr_int64_t exp;
+} pv_token_mint_t;
+
+/* Mint a token with exactly these claims (aud "preview"; img only when
+ * not 0), signed by the ring's first key with alg: the same claims give
+ * the same token. APR_EINVAL for sub 0, iat < 0, exp <= iat, exp - iat
+ * over 100 years, an unknown alg, an empty ring, or a signing kid outside
+ * [A-Za-z0-9._-]. */
+apr_status_t pv_token_mint_claims(const char **pout, const pv_keyring_t *ring,
+                                  pv_alg_e alg, const pv_token_mint_t *m,
+                                  apr_pool_t *p);
+
+/* The iat and exp of a URL token minted at now to live ttl seconds, so
+ * that the same image gets the same token (the same URL, which client
+ * caches keep) for a while: iat is the start of the window of ttl / 2
+ * seconds (at least 1) holding now, exp is iat + ttl, lowered to cap (the
+ * login token's own exp) when cap is not 0. exp - now is then above
+ * ttl - ttl / 2 and at most ttl. APR_EINVAL for now < 0, ttl outside
+ * 1 s .. 100 years, or a cap at or before now. */
+apr_status_t pv_token_url_times(apr_int64_t *piat, apr_int64_t *pexp,
+                                apr_int64_t now, apr_int64_t ttl,
+                                apr_int64_t cap);
 
 /* Read PreviewLegacySecretFile: the bytes of the Flask app's SECRET_KEY
  * (UTF-8, as itsdangerous encodes a str key), trailing CR and LF

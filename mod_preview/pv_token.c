@@ -437,7 +437,7 @@ static pv_token_result_e check_claims(pv_token_claims_t *c, json_t *claims,
                                       const pv_token_verifier_t *v,
                                       apr_int64_t now)
 {
-    json_t *aud, *sub;
+    json_t *aud, *sub, *img;
     json_int_t ver = 0;
     int has_ver;
     pv_token_result_e r;
@@ -460,6 +460,14 @@ static pv_token_result_e check_claims(pv_token_claims_t *c, json_t *claims,
         return PV_TOKEN_BAD_SUBJECT;
     }
     if (has_ver < 0 || ver < 0 || ver > (json_int_t)APR_UINT32_MAX) {
+        return PV_TOKEN_BAD_CLAIM;
+    }
+    /* A URL token's image: a string, spelled as sub is (an id above 2^53
+     * does not survive a JavaScript number). */
+    img = json_object_get(claims, "img");
+    if (img &&
+        (!json_is_string(img) ||
+         parse_uid(&c->img, json_string_value(img), json_string_length(img)))) {
         return PV_TOKEN_BAD_CLAIM;
     }
     c->ver = (apr_uint32_t)ver;
@@ -631,30 +639,35 @@ cleanup:
     return r;
 }
 
-apr_status_t pv_token_mint(const char **pout, const pv_keyring_t *ring,
-                           pv_alg_e alg, apr_uint64_t sub, apr_uint32_t ver,
-                           apr_int64_t now, apr_int64_t ttl, apr_pool_t *p)
+apr_status_t pv_token_mint_claims(const char **pout, const pv_keyring_t *ring,
+                                  pv_alg_e alg, const pv_token_mint_t *m,
+                                  apr_pool_t *p)
 {
     const pv_key_t *key = pv_keyring_signer(ring);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    const char *header, *claims, *text;
+    const char *header, *claims, *text, *img = "";
     char *h64, *c64, sig64[PV_B64URL_ENC_LEN(EVP_MAX_MD_SIZE) + 1];
     apr_status_t rv = APR_SUCCESS;
     int a = alg_index(alg);
 
-    if (!key || a < 0 || sub == 0 || ttl <= 0 || ttl > TTL_MAX ||
+    if (!key || a < 0 || m->sub == 0 || m->iat < 0 || m->exp <= m->iat ||
+        m->exp - m->iat > TTL_MAX ||
         !pv_keyring_kid_valid(key->kid, strlen(key->kid))) {
         return APR_EINVAL;
     }
     /* kid is [A-Za-z0-9._-] (checked above): no JSON escaping needed */
     header = apr_psprintf(p, "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
                           algs[a].name, key->kid);
-    claims = apr_psprintf(p,
-                          "{\"sub\":\"%" APR_UINT64_T_FMT "\",\"aud\":\"%s\","
-                          "\"iat\":%" APR_INT64_T_FMT
-                          ",\"exp\":%" APR_INT64_T_FMT ",\"ver\":%u}",
-                          sub, PV_TOKEN_AUDIENCE, now, now + ttl, ver);
+    if (m->img) {
+        img = apr_psprintf(p, ",\"img\":\"%" APR_UINT64_T_FMT "\"", m->img);
+    }
+    claims =
+        apr_psprintf(p,
+                     "{\"sub\":\"%" APR_UINT64_T_FMT "\",\"aud\":\"%s\","
+                     "\"iat\":%" APR_INT64_T_FMT ",\"exp\":%" APR_INT64_T_FMT
+                     ",\"ver\":%u%s}",
+                     m->sub, PV_TOKEN_AUDIENCE, m->iat, m->exp, m->ver, img);
     h64 = apr_palloc(p, PV_B64URL_ENC_LEN(strlen(header)) + 1);
     c64 = apr_palloc(p, PV_B64URL_ENC_LEN(strlen(claims)) + 1);
     pv_b64url_encode(h64, (const unsigned char *)header, strlen(header));
@@ -672,6 +685,46 @@ apr_status_t pv_token_mint(const char **pout, const pv_keyring_t *ring,
 cleanup:
     OPENSSL_cleanse(mac, sizeof(mac));
     return rv;
+}
+
+apr_status_t pv_token_mint(const char **pout, const pv_keyring_t *ring,
+                           pv_alg_e alg, apr_uint64_t sub, apr_uint32_t ver,
+                           apr_int64_t now, apr_int64_t ttl, apr_pool_t *p)
+{
+    pv_token_mint_t m;
+
+    /* ttl bounded before now + ttl is computed */
+    if (ttl <= 0 || ttl > TTL_MAX) {
+        return APR_EINVAL;
+    }
+    memset(&m, 0, sizeof(m));
+    m.sub = sub;
+    m.ver = ver;
+    m.iat = now;
+    m.exp = now + ttl;
+    return pv_token_mint_claims(pout, ring, alg, &m, p);
+}
+
+apr_status_t pv_token_url_times(apr_int64_t *piat, apr_int64_t *pexp,
+                                apr_int64_t now, apr_int64_t ttl,
+                                apr_int64_t cap)
+{
+    apr_int64_t window, iat, exp;
+
+    if (now < 0 || ttl <= 0 || ttl > TTL_MAX || (cap != 0 && cap <= now)) {
+        return APR_EINVAL;
+    }
+    /* Half the lifetime: a token handed out late in its window still has
+     * more than half of it left. */
+    window = ttl / 2 > 0 ? ttl / 2 : 1;
+    iat = now - now % window;
+    exp = iat + ttl;
+    if (cap != 0 && exp > cap) {
+        exp = cap;
+    }
+    *piat = iat;
+    *pexp = exp;
+    return APR_SUCCESS;
 }
 
 static apr_status_t secret_cleanse(void *data)

@@ -46,6 +46,14 @@
     "eyJzdWIiOiI3IiwiYXVkIjoicHJldmlldyIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAw" \
     "MDg2NDAwLCJ2ZXIiOjN9.IuXlfYzYLcbsW-3cLUdm95OFBsHHcRw1zXn3hs3ZAp4"
 
+/* the same claims plus "img":"42", exp 1700003600 (a URL token), made with
+ * Python's hmac from the literal JSON text */
+#define JWS_URL_K1                                                             \
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImsxIn0."                     \
+    "eyJzdWIiOiI3IiwiYXVkIjoicHJldmlldyIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAw" \
+    "MDAzNjAwLCJ2ZXIiOjMsImltZyI6IjQyIn0."                                     \
+    "ERr-7bNTqvt3asHzRpD9Xx7OEv9wUDyOEcmX-mOXVuY"
+
 #define IAT           1700000000
 #define EXP           1700086400
 #define NOW           APR_INT64_C(1700000060)
@@ -455,6 +463,7 @@ END_TEST
 #define C_VER(ver) C_("\"sub\":\"7\",\"exp\":1700086400,\"ver\":" ver)
 #define C_AUD(aud)                                                             \
     "{\"sub\":\"7\",\"exp\":1700086400,\"ver\":3,\"aud\":" aud "}"
+#define C_IMG(img) C_("\"sub\":\"7\",\"exp\":1700086400,\"ver\":3,\"img\":" img)
 #define C_IAT(iat)                                                             \
     "{\"sub\":\"7\",\"aud\":\"preview\",\"exp\":1700086400,\"ver\":3,"         \
     "\"iat\":" iat "}"
@@ -537,6 +546,29 @@ static const struct {
     {"[" CLAIMS "]", PV_TOKEN_BAD_JSON},
     {"null", PV_TOKEN_BAD_JSON},
     {"{\"sub\":\"7\"", PV_TOKEN_BAD_JSON},
+    /* img (a URL token): optional, a decimal image id string spelled as sub
+     * is */
+    {C_IMG("\"42\""), PV_TOKEN_OK},
+    {C_IMG("\"18446744073709551615\""), PV_TOKEN_OK},
+    {C_IMG("42"), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("42.0"), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"18446744073709551616\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"123456789012345678901\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"042\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"0\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"+42\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"-42\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\" 42\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"42 \""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"4a\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"0x2a\""), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("null"), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("true"), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("[\"42\"]"), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("{}"), PV_TOKEN_BAD_CLAIM},
+    {C_IMG("\"42\",\"img\":\"43\""), PV_TOKEN_DUPLICATE_KEY},
+    {C_IMG("\"42\\u0000\""), PV_TOKEN_BAD_JSON},
     /* other claims are ignored */
     {C_SUB("\"7\",\"jti\":\"abc\",\"iss\":\"https://x\",\"scope\":[1]"),
      PV_TOKEN_OK},
@@ -580,6 +612,34 @@ START_TEST(claim_values)
     ck_assert_int_eq(c.iat, 0);
     ck_assert_uint_eq(c.sub, 12);
     ck_assert_uint_eq(c.ver, 0);
+}
+END_TEST
+
+/* HS256, kid k1, signed with k1, into *c */
+static pv_token_result_e verify_k1(const char *claims, pv_token_claims_t *c)
+{
+    return verify(v_default, sign_with("HS256", key1, 32, HDR256, claims), c);
+}
+
+START_TEST(img_values)
+{
+    pv_token_claims_t c;
+
+    /* a login token has no image */
+    ck_assert_int_eq(verify(v_default, JWS_HS256_K1, &c), PV_TOKEN_OK);
+    ck_assert_uint_eq(c.img, 0);
+    ck_assert_int_eq(verify(v_default, JWS_URL_K1, &c), PV_TOKEN_OK);
+    ck_assert_uint_eq(c.img, 42);
+    ck_assert_uint_eq(c.sub, 7);
+    ck_assert_uint_eq(c.ver, 3);
+    ck_assert_int_eq(c.exp, 1700003600);
+    ck_assert_int_eq(verify_k1(C_IMG("\"18446744073709551615\""), &c),
+                     PV_TOKEN_OK);
+    ck_assert_uint_eq(c.img, APR_UINT64_MAX);
+    /* a refused img leaves the claims untouched */
+    c.img = 99;
+    ck_assert_int_eq(verify_k1(C_IMG("42"), &c), PV_TOKEN_BAD_CLAIM);
+    ck_assert_uint_eq(c.img, 99);
 }
 END_TEST
 
@@ -643,6 +703,119 @@ START_TEST(mint_exact_text)
         APR_SUCCESS);
     /* the same bytes as the independent Python vector */
     ck_assert_str_eq(tok, JWS_HS256_K1);
+}
+END_TEST
+
+START_TEST(mint_url_token)
+{
+    pv_token_mint_t m = {7, 3, 42, IAT, 1700003600};
+    pv_token_claims_t c;
+    const char *tok, *again;
+
+    ck_assert_int_eq(pv_token_mint_claims(&tok, ring, PV_ALG_HS256, &m, pool),
+                     APR_SUCCESS);
+    /* the same bytes as the independent Python vector */
+    ck_assert_str_eq(tok, JWS_URL_K1);
+    /* the same claims, the same token: what keeps a URL stable */
+    ck_assert_int_eq(pv_token_mint_claims(&again, ring, PV_ALG_HS256, &m, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(again, tok);
+    m.img = APR_UINT64_MAX;
+    ck_assert_int_eq(pv_token_mint_claims(&tok, ring, PV_ALG_HS512, &m, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(verify(v_all, tok, &c), PV_TOKEN_OK);
+    ck_assert_uint_eq(c.img, APR_UINT64_MAX);
+    ck_assert_int_eq(c.iat, IAT);
+    ck_assert_int_eq(c.exp, 1700003600);
+    /* img 0: a login token, byte for byte what pv_token_mint makes */
+    m.img = 0;
+    m.exp = EXP;
+    ck_assert_int_eq(pv_token_mint_claims(&tok, ring, PV_ALG_HS256, &m, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(tok, JWS_HS256_K1);
+}
+END_TEST
+
+START_TEST(mint_claims_refuses)
+{
+    static const pv_token_mint_t bad[] = {
+        {0, 0, 42, IAT, EXP},                              /* sub 0 */
+        {7, 0, 42, -1, EXP},                               /* iat < 0 */
+        {7, 0, 42, IAT, IAT},                              /* exp = iat */
+        {7, 0, 42, IAT, IAT - 1},                          /* exp < iat */
+        {7, 0, 42, 0, APR_INT64_C(86400 * 365 * 100) + 1}, /* > 100 years */
+        {7, 0, 42, 0, APR_INT64_MAX},
+    };
+    const pv_token_mint_t ok = {7, 0, 42, IAT, EXP};
+    const char *tok = NULL;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(
+            pv_token_mint_claims(&tok, ring, PV_ALG_HS256, &bad[i], pool),
+            APR_EINVAL);
+    }
+    ck_assert_int_eq(pv_token_mint_claims(&tok, ring, 0, &ok, pool),
+                     APR_EINVAL);
+    ck_assert_ptr_null(tok);
+}
+END_TEST
+
+START_TEST(url_times)
+{
+    apr_int64_t iat = 0, exp = 0, iat2 = 0, exp2 = 0, t;
+
+    /* 3600 s: windows of 1800 s; 1700000060 lies in the one starting at
+     * 1699999200 */
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW, 3600, 0), APR_SUCCESS);
+    ck_assert_int_eq(iat, 1699999200);
+    ck_assert_int_eq(exp, 1699999200 + 3600);
+    /* every second of the window gives the same pair */
+    for (t = 1699999200; t < 1699999200 + 1800; t += 7) {
+        ck_assert_int_eq(pv_token_url_times(&iat2, &exp2, t, 3600, 0),
+                         APR_SUCCESS);
+        ck_assert_int_eq(iat2, iat);
+        ck_assert_int_eq(exp2, exp);
+        /* more than half the lifetime left, never more than all of it */
+        ck_assert_int_gt(exp2 - t, 1800);
+        ck_assert_int_le(exp2 - t, 3600);
+    }
+    ck_assert_int_eq(
+        pv_token_url_times(&iat2, &exp2, 1699999200 + 1799, 3600, 0),
+        APR_SUCCESS);
+    ck_assert_int_eq(exp2, exp);
+    /* the next window, the next pair */
+    ck_assert_int_eq(
+        pv_token_url_times(&iat2, &exp2, 1699999200 + 1800, 3600, 0),
+        APR_SUCCESS);
+    ck_assert_int_eq(iat2, 1699999200 + 1800);
+    ck_assert_int_eq(exp2, 1699999200 + 1800 + 3600);
+    /* capped by the login token's exp, never past it */
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW, 3600, NOW + 10),
+                     APR_SUCCESS);
+    ck_assert_int_eq(iat, 1699999200);
+    ck_assert_int_eq(exp, NOW + 10);
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW, 3600, NOW + 99999),
+                     APR_SUCCESS);
+    ck_assert_int_eq(exp, 1699999200 + 3600);
+    /* tiny lifetimes: windows of at least one second */
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW, 1, 0), APR_SUCCESS);
+    ck_assert_int_eq(iat, NOW);
+    ck_assert_int_eq(exp, NOW + 1);
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW + 1, 5, 0),
+                     APR_SUCCESS);
+    ck_assert_int_eq(iat, NOW); /* windows of 2 s */
+    ck_assert_int_eq(exp, NOW + 5);
+    /* refusals */
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW, 0, 0), APR_EINVAL);
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW, -1, 0), APR_EINVAL);
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW,
+                                        APR_INT64_C(86400 * 365 * 100) + 1, 0),
+                     APR_EINVAL);
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, -1, 60, 0), APR_EINVAL);
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW, 60, NOW), APR_EINVAL);
+    ck_assert_int_eq(pv_token_url_times(&iat, &exp, NOW, 60, NOW - 1),
+                     APR_EINVAL);
 }
 END_TEST
 
@@ -1058,9 +1231,13 @@ int main(void)
                         sizeof(headers) / sizeof(headers[0]));
     tcase_add_loop_test(tc, claim_rules, 0, sizeof(claims) / sizeof(claims[0]));
     tcase_add_test(tc, claim_values);
+    tcase_add_test(tc, img_values);
     tcase_add_test(tc, leeway_zero);
     tcase_add_test(tc, mint_roundtrip);
     tcase_add_test(tc, mint_exact_text);
+    tcase_add_test(tc, mint_url_token);
+    tcase_add_test(tc, mint_claims_refuses);
+    tcase_add_test(tc, url_times);
     tcase_add_test(tc, mint_refuses);
     tcase_add_test(tc, rotation);
     tcase_add_test(tc, legacy_vectors);
