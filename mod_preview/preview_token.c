@@ -37,12 +37,14 @@ static const char usage_genkey[] =
     "expire).\n";
 
 static const char usage_mint[] =
-    "usage: " PROG " mint --key-file FILE --sub UID [--ttl SECONDS]\n"
-    "                     [--ver N] [--alg HS256|HS384|HS512]\n"
+    "usage: " PROG " mint --key-file FILE --sub UID [--img ID]\n"
+    "                     [--ttl SECONDS] [--ver N] [--alg HS256|HS384|HS512]\n"
     "\n"
     "  --key-file FILE  key ring (PreviewKeyFile); its first key signs\n"
     "  --sub UID        user id, decimal, 1 to 18446744073709551615\n"
-    "  --ttl SECONDS    lifetime, default 86400\n"
+    "  --img ID         a URL token for this one image (claim img), decimal,\n"
+    "                   1 to 18446744073709551615\n"
+    "  --ttl SECONDS    lifetime, default 86400 (3600 with --img)\n"
     "  --ver N          the user's token_version, default 0\n"
     "  --alg ALG        HS256 (default), HS384 or HS512\n"
     "\n"
@@ -186,9 +188,9 @@ static int cmd_genkey(int argc, char **argv, apr_pool_t *p)
 
 static int cmd_mint(int argc, char **argv, apr_pool_t *p)
 {
-    const char *key_file = NULL, *sub_s = NULL, *v;
-    apr_int64_t ttl = 86400, ver = 0;
-    apr_uint64_t sub;
+    const char *key_file = NULL, *sub_s = NULL, *img_s = NULL, *v;
+    apr_int64_t ttl = 0, ver = 0;
+    pv_token_mint_t m;
     pv_alg_e alg = PV_ALG_HS256;
     pv_keyring_t *ring;
     const char *token;
@@ -204,6 +206,9 @@ static int cmd_mint(int argc, char **argv, apr_pool_t *p)
         }
         else if ((v = opt_value(argc, argv, &i, "--sub", &missing))) {
             sub_s = v;
+        }
+        else if ((v = opt_value(argc, argv, &i, "--img", &missing))) {
+            img_s = v;
         }
         else if ((v = opt_value(argc, argv, &i, "--ttl", &missing))) {
             /* at most ten years: a preview token is not a long-term secret */
@@ -243,18 +248,33 @@ static int cmd_mint(int argc, char **argv, apr_pool_t *p)
         return usage_error(usage_mint, "mint: %s is required",
                            !key_file ? "--key-file" : "--sub");
     }
-    if (parse_uid(&sub, sub_s)) {
+    memset(&m, 0, sizeof(m));
+    if (parse_uid(&m.sub, sub_s)) {
         return usage_error(usage_mint,
                            "mint: --sub must be a decimal user id "
                            "(1 to 20 digits, no sign, no leading zero), "
                            "not '%s'",
                            sub_s);
     }
+    /* the rules of the img claim, which are those of sub */
+    if (img_s && parse_uid(&m.img, img_s)) {
+        return usage_error(usage_mint,
+                           "mint: --img must be a decimal image id "
+                           "(1 to 20 digits, no sign, no leading zero), "
+                           "not '%s'",
+                           img_s);
+    }
     if (load_ring(&ring, key_file, p)) {
         return 1;
     }
-    if (pv_token_mint(&token, ring, alg, sub, (apr_uint32_t)ver, clock_now(),
-                      ttl, p) != APR_SUCCESS) {
+    /* a URL token lives as long as PreviewURLTokenTTL's default */
+    if (!ttl) {
+        ttl = img_s ? 3600 : 86400;
+    }
+    m.ver = (apr_uint32_t)ver;
+    m.iat = clock_now();
+    m.exp = m.iat + ttl;
+    if (pv_token_mint_claims(&token, ring, alg, &m, p) != APR_SUCCESS) {
         fprintf(stderr, PROG ": cannot sign with the first key of %s\n",
                 key_file);
         return 1;
@@ -306,7 +326,7 @@ static const char *read_stdin_token(apr_size_t *plen, apr_pool_t *p)
 
 static int print_claims(const pv_token_claims_t *c)
 {
-    char sub[24];
+    char sub[24], img[24];
     json_t *j;
     char *text;
 
@@ -321,6 +341,10 @@ static int print_claims(const pv_token_claims_t *c)
                       PV_TOKEN_AUDIENCE, "iat", (json_int_t)c->iat, "exp",
                       (json_int_t)c->exp, "ver", (json_int_t)c->ver, "kid",
                       c->kid, "alg", pv_token_alg_str(c->alg));
+        if (j && c->img) {
+            snprintf(img, sizeof(img), "%" APR_UINT64_T_FMT, c->img);
+            json_object_set_new(j, "img", json_string(img));
+        }
     }
     text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);

@@ -186,6 +186,38 @@ def main():
         except jwt.InvalidSignatureError:
             ok(True, "minted %s token is not signed by the second key" % alg)
 
+    # URL tokens (claim img): both ways, img a string
+    t0 = int(time.time())
+    rc, out, err = run("mint", "--key-file", keyfile, "--sub", "42", "--img",
+                       "18446744073709551615", "--ver", "3")
+    if ok(rc == 0, "mint --img", err):
+        got = jwt.decode(out.strip(), sec1, algorithms=["HS256"],
+                         audience="preview",
+                         options={"require": ["exp", "iat", "sub", "aud"]})
+        ok(set(got) == {"sub", "aud", "iat", "exp", "ver", "img"}
+           and got["img"] == "18446744073709551615" and got["sub"] == "42"
+           and got["ver"] == 3 and got["exp"] - got["iat"] == 3600
+           and t0 <= got["iat"] <= t0 + 5,
+           "PyJWT decodes a minted URL token: img a string, ttl 3600", got)
+    tok = jwt.encode(claims(img="77"), sec1, algorithm="HS256",
+                     headers={"kid": kid1})
+    rc, out, err = run("verify", "--key-file", keyfile, tok)
+    ok(rc == 0 and json.loads(out) == {"sub": "7", "aud": "preview",
+                                       "iat": now, "exp": now + 600, "ver": 2,
+                                       "kid": kid1, "alg": "HS256",
+                                       "img": "77"},
+       "PyJWT URL token verifies, img printed", out + err)
+    refused(jwt.encode(claims(img=77), sec1, algorithm="HS256",
+                       headers={"kid": kid1}),
+            "bad claim", "img as a number refused")
+    refused(jwt.encode(claims(img="077"), sec1, algorithm="HS256",
+                       headers={"kid": kid1}),
+            "bad claim", "img with a leading zero refused")
+    rc, out, err = run("mint", "--key-file", keyfile, "--sub", "1", "--img",
+                       "0")
+    ok(rc == 2 and "--img must be a decimal image id" in err,
+       "mint --img 0: exit 2", err)
+
     # legacy itsdangerous tokens (TimedJSONWebSignatureSerializer layout)
     secret = "flask SECRET_KEY"
     secfile = os.path.join(tmp, "legacy")
