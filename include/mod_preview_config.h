@@ -46,6 +46,10 @@
 #define PV_DEFAULT_LOGIN_WAIT   5
 #define PV_DEFAULT_DEFAULT_SIZE 256
 #define PV_DEFAULT_QUALITY      80
+/* URL tokens (preview-sign): their lifetime, and where the preview
+ * handler their URLs name lives. */
+#define PV_DEFAULT_URL_TOKEN_TTL 3600
+#define PV_DEFAULT_SIGN_LOCATION "/preview"
 
 /* Bounds of PreviewSizes: a box side in pixels, and how many entries. */
 #define PV_SIZE_MAX  8192
@@ -108,6 +112,7 @@ typedef struct pv_srv_conf {
     /* PreviewLoginOrigins: canonical origins (const char *) that may log
      * in besides the request's own; NULL: none. */
     apr_array_header_t *login_origins;
+    apr_int64_t url_token_ttl; /* PreviewURLTokenTTL, seconds */
 
     /* PreviewMaxRendersPerUser: render slots of a process one user may
      * hold at once. */
@@ -121,6 +126,13 @@ typedef struct pv_srv_conf {
     int resolved; /* defaults applied (getter) */
 } pv_srv_conf;
 
+/* PreviewQueryTokens any|scoped: scoped refuses a token without img (a
+ * login token) in the query string. */
+typedef enum {
+    PV_QUERY_TOKENS_ANY = 0,
+    PV_QUERY_TOKENS_SCOPED
+} pv_query_tokens_e;
+
 typedef struct pv_dir_conf {
     const char *section; /* the <Directory>/<Location> path, for messages */
     const int *sizes;    /* PreviewSizes, ascending; NULL: unset */
@@ -132,6 +144,11 @@ typedef struct pv_dir_conf {
      * PreviewQuality alone). */
     int qualities[PV_QUALITIES_MAX];
     int nqualities;
+    /* PreviewQueryTokens: which tokens the query may carry. */
+    int query_tokens; /* pv_query_tokens_e, PV_UNSET */
+    /* PreviewSignLocation: the preview URLs preview-sign hands out start
+     * with it (a path, or an absolute http(s) URL); NULL: unset. */
+    const char *sign_location;
 } pv_dir_conf;
 
 extern module AP_MODULE_DECLARE_DATA preview_module;

@@ -32,11 +32,20 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
                            const pv_request_query_t *q);
 
 /* Find and verify. OK: *claims filled (the caller still checks ver against
- * the database). Otherwise the error response (401; 500 when the server
- * has no key file) has been sent, its status is returned, and the handler
- * returns OK. */
+ * the database; claims->img set for a URL token, which only that image's
+ * preview may take). Otherwise the error response (401; 500 when the
+ * server has no key file) has been sent, its status is returned, and the
+ * handler returns OK. With PreviewQueryTokens scoped, a token without img
+ * from the query string is refused (401). */
 int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
                           const pv_request_query_t *q);
+
+/* pv_token_authenticate for the handlers that act for the account (logout,
+ * sign): a URL token is refused (401), so that it never turns into more
+ * than its image. query_ok 0: a token found in the query string is refused
+ * too (401), whatever it is. */
+int pv_token_authenticate_login(pv_token_claims_t *claims, request_rec *r,
+                                int query_ok);
 
 /* The verified token against its user's row as pv_db_image_lookup() read
  * it (NULL: no such user): refused when the user does not exist, when the

@@ -90,6 +90,7 @@ void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->render_deadline = PV_UNSET;
     c->max_logins = PV_UNSET;
     c->login_wait = PV_UNSET;
+    c->url_token_ttl = PV_UNSET;
     return c;
 }
 
@@ -168,6 +169,7 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     PV_MERGE_NUM(render_timeout);
     PV_MERGE_NUM(max_renders_per_user);
     PV_MERGE_NUM(render_deadline);
+    PV_MERGE_NUM(url_token_ttl);
     /* verifier and resolved: per server, made after merging. */
     return c;
 }
@@ -183,6 +185,8 @@ void *pv_create_dir_conf(apr_pool_t *p, char *dir)
     c->formats = 0;
     c->quality = PV_UNSET;
     c->nqualities = 0;
+    c->query_tokens = PV_UNSET;
+    c->sign_location = NULL;
     return c;
 }
 
@@ -211,6 +215,8 @@ void *pv_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         memcpy(c->qualities, base->qualities, sizeof(c->qualities));
         c->nqualities = base->nqualities;
     }
+    PV_MERGE_NUM(query_tokens);
+    PV_MERGE_PTR(sign_location);
     return c;
 }
 
@@ -287,6 +293,9 @@ static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
         c->max_logins = PV_DEFAULT_MAX_LOGINS;
         c->login_wait = PV_DEFAULT_LOGIN_WAIT;
     }
+    if (c->url_token_ttl == PV_UNSET) {
+        c->url_token_ttl = PV_DEFAULT_URL_TOKEN_TTL;
+    }
     c->resolved = 1;
 }
 
@@ -332,6 +341,12 @@ static void pv_dir_conf_apply_defaults(pv_dir_conf *c)
      * another; check_config cannot see every such mix, so snap. */
     c->quality =
         pv_request_snap_quality(c->quality, c->qualities, c->nqualities);
+    if (c->query_tokens == PV_UNSET) {
+        c->query_tokens = PV_QUERY_TOKENS_ANY;
+    }
+    if (!c->sign_location) {
+        c->sign_location = PV_DEFAULT_SIGN_LOCATION;
+    }
 }
 
 const pv_dir_conf *pv_dir_conf_get(request_rec *r)
@@ -344,7 +359,8 @@ const pv_dir_conf *pv_dir_conf_get(request_rec *r)
         d->quality != PV_UNSET && d->default_size <= d->sizes[d->nsizes - 1] &&
         d->nqualities &&
         pv_request_snap_quality(d->quality, d->qualities, d->nqualities) ==
-            d->quality) {
+            d->quality &&
+        d->query_tokens != PV_UNSET && d->sign_location) {
         return d;
     }
     c = apr_pmemdup(r->pool, d, sizeof(*c));
@@ -613,6 +629,10 @@ PV_NUM(spec_max_renders_per_user, max_renders_per_user, PV_SFX_NONE, 1, 1024);
 /* 64 KiB holds about 900 counts; 1 GiB about 15 million. */
 PV_NUM(spec_login_limit_cache_size, login_limit_cache_size, PV_SFX_BIN,
        APR_INT64_C(64) * 1024, APR_INT64_C(1) << 30);
+/* The bound of PreviewTokenTTL: a URL token never outlives its login
+ * token anyway. */
+PV_NUM(spec_url_token_ttl, url_token_ttl, PV_SFX_NONE, 1,
+       APR_INT64_C(315360000));
 
 static const char *set_srv_num(cmd_parms *cmd, void *dummy, const char *arg)
 {
@@ -1046,6 +1066,69 @@ static const char *set_qualities(cmd_parms *cmd, void *dconf, int argc,
     return NULL;
 }
 
+/* ------------------------------------------------------- URL tokens */
+
+static const char *set_query_tokens(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    pv_dir_conf *d = dconf;
+
+    if (!strcasecmp(arg, "any")) {
+        d->query_tokens = PV_QUERY_TOKENS_ANY;
+    }
+    else if (!strcasecmp(arg, "scoped")) {
+        d->query_tokens = PV_QUERY_TOKENS_SCOPED;
+    }
+    else {
+        return apr_psprintf(
+            cmd->pool, "PreviewQueryTokens: '%s' is not any or scoped", arg);
+    }
+    return NULL;
+}
+
+/* A URL path ("/preview") or an absolute http(s) URL: what a client puts
+ * "/<id>?token=..." after. Nothing that would need escaping in a URL or
+ * change its meaning: no query, fragment, blank or quote; no trailing '/'
+ * (and so not "/"), no "//" start (a URL of another host). */
+static const char *set_sign_location(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    pv_dir_conf *d = dconf;
+    const char *s = arg, *host = NULL;
+    apr_size_t n = strlen(arg);
+
+    if (!strncasecmp(arg, "https://", 8)) {
+        host = arg + 8;
+    }
+    else if (!strncasecmp(arg, "http://", 7)) {
+        host = arg + 7;
+    }
+    if (host) {
+        for (s = host; *s && (apr_isalnum(*s) || strchr(".-:[]", *s)); s++) {
+        }
+        if (s == host || (*s && *s != '/')) {
+            s = NULL;
+        }
+    }
+    else if (arg[0] != '/' || arg[1] == '/') {
+        s = NULL;
+    }
+    for (; s && *s; s++) {
+        if (*s <= 0x20 || *s >= 0x7f || strchr("?#\"'<>\\`{}|^", *s)) {
+            s = NULL;
+        }
+    }
+    if (!s || n > PV_QUERY_MAX || arg[n - 1] == '/') {
+        return apr_psprintf(cmd->pool,
+                            "PreviewSignLocation: '%s' is not a URL path "
+                            "(/preview) or an absolute http(s) URL, without "
+                            "query, fragment, blanks or a trailing '/'",
+                            arg);
+    }
+    d->sign_location = arg;
+    return NULL;
+}
+
 /* Server directives: main server and <VirtualHost>; per-directory ones
  * also <Directory> and <Location>, never .htaccess (sizes bound the work
  * and the cache, which is the administrator's call). */
@@ -1126,6 +1209,13 @@ const command_rec pv_cmds[] = {
                   "encoder quality when q is not given, 1 to 100"),
     AP_INIT_TAKE_ARGV("PreviewQualities", set_qualities, NULL, PV_DIR,
                       "ascending qualities a requested q snaps to"),
+    AP_INIT_TAKE1("PreviewURLTokenTTL", set_srv_num,
+                  (void *)&spec_url_token_ttl, PV_SRV,
+                  "seconds a URL token of preview-sign lives at most"),
+    AP_INIT_TAKE1("PreviewQueryTokens", set_query_tokens, NULL, PV_DIR,
+                  "any, or scoped: only URL tokens in the query string"),
+    AP_INIT_TAKE1("PreviewSignLocation", set_sign_location, NULL, PV_DIR,
+                  "where preview-sign's URLs point: the preview location"),
     {NULL}};
 
 /* ------------------------------------------------------- start-up checks */

@@ -730,7 +730,7 @@ int pv_logout_handler(request_rec *r)
     if (!(db = handler_db(r, c))) {
         return send_server_error(r);
     }
-    rc = pv_token_authenticate(&claims, r, NULL);
+    rc = pv_token_authenticate_login(&claims, r, 1);
     /* Read: no error line from here on can show the token. */
     pv_redact_request(r);
     if (rc != OK) {

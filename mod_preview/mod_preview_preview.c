@@ -602,6 +602,15 @@ static int serve(request_rec *r)
     if (pv_token_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
         return OK;
     }
+    /* A URL token opens its own image only: any other is answered as
+     * someone else's image is. */
+    if (claims.img && claims.img != id) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      PVLOGNO(1340) "a URL token for image %" APR_UINT64_T_FMT
+                                    " used for image %" APR_UINT64_T_FMT,
+                      claims.img, id);
+        return send_not_found(r);
+    }
     if (!img->path) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       PVLOGNO(0915) "image %" APR_UINT64_T_FMT

@@ -96,8 +96,14 @@ int pv_token_refuse(request_rec *r, const char *why, pv_token_source_e src)
                          "missing, invalid, expired or revoked token", NULL, 0);
 }
 
-int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
-                          const pv_request_query_t *q)
+static int from_query(pv_token_source_e src)
+{
+    return src == PV_TOKSRC_QUERY_TOKEN || src == PV_TOKSRC_QUERY_ACCESS_TOKEN;
+}
+
+/* Find and verify; *psrc: where the token came from. */
+static int authenticate(pv_token_claims_t *claims, pv_token_source_e *psrc,
+                        request_rec *r, const pv_request_query_t *q)
 {
     const pv_srv_conf *c = pv_srv_conf_get(r->server);
     pv_token_source_e src = PV_TOKSRC_NONE;
@@ -107,6 +113,7 @@ int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
     apr_status_t rv;
 
     rv = pv_token_find(&tok, &len, &src, r, q);
+    *psrc = src;
     if (rv == APR_NOTFOUND) {
         pv_token_refuse(r, "no token", src);
         return HTTP_UNAUTHORIZED;
@@ -134,6 +141,51 @@ int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
                                 " accepted (%s, kid %s), source: %s",
                   claims->sub, claims->legacy ? "legacy" : "JWS",
                   claims->kid ? claims->kid : "-", pv_token_source_str(src));
+    /* PreviewQueryTokens scoped: the query carries URL tokens only, so a
+     * leaked URL never holds a login token. */
+    if (!claims->img && from_query(src) &&
+        pv_dir_conf_get(r)->query_tokens == PV_QUERY_TOKENS_SCOPED) {
+        pv_token_refuse(r,
+                        "a login token in the query string "
+                        "(PreviewQueryTokens scoped)",
+                        src);
+        return HTTP_UNAUTHORIZED;
+    }
+    return OK;
+}
+
+int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
+                          const pv_request_query_t *q)
+{
+    pv_token_source_e src;
+
+    return authenticate(claims, &src, r, q);
+}
+
+int pv_token_authenticate_login(pv_token_claims_t *claims, request_rec *r,
+                                int query_ok)
+{
+    pv_token_source_e src;
+    int rc = authenticate(claims, &src, r, NULL);
+
+    if (rc != OK) {
+        return rc;
+    }
+    if (!query_ok && from_query(src)) {
+        pv_token_refuse(r, "a token in the query string is not taken here",
+                        src);
+        return HTTP_UNAUTHORIZED;
+    }
+    /* A URL token opens one image; it never logs out or signs. */
+    if (claims->img) {
+        pv_token_refuse(r,
+                        apr_psprintf(r->pool,
+                                     "a URL token (image %" APR_UINT64_T_FMT
+                                     ") where a login token is needed",
+                                     claims->img),
+                        src);
+        return HTTP_UNAUTHORIZED;
+    }
     return OK;
 }
 
