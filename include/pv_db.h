@@ -127,6 +127,26 @@ apr_status_t pv_db_image_lookup(pv_db_image_t **pout, const char **perr,
                                 pv_db_pool_t *db, apr_uint64_t image_id,
                                 apr_uint64_t user_id, apr_pool_t *p);
 
+/* preview-sign's batch: at most this many image ids in one query. */
+#define PV_DB_OWNED_MAX 200
+
+typedef struct pv_db_owned_t {
+    apr_uint32_t token_version; /* the user's current one */
+    apr_uint64_t *ids;          /* the user's images among those asked */
+    int nids;
+} pv_db_owned_t;
+
+/* One round trip for a batch: the user's token_version and which of
+ * ids[0..nids-1] (1..PV_DB_OWNED_MAX of them; repeats allowed) are the
+ * user's images. APR_NOTFOUND when the user does not exist, APR_EINVAL
+ * for nids out of range. The query is the schema's own (users, images:
+ * conf/schema.sql), with nids rounded up to a few fixed sizes, each
+ * prepared once per connection on first use (the padding repeats
+ * ids[0]). */
+apr_status_t pv_db_owned_images(pv_db_owned_t **pout, const char **perr,
+                                pv_db_pool_t *db, const apr_uint64_t *ids,
+                                int nids, apr_uint64_t user_id, apr_pool_t *p);
+
 /* Revoke every token of user_id; *paffected gets the rows changed (0: no
  * such user). Never retried once sent: a lost connection during it is
  * PV_DB_UNAVAILABLE. */

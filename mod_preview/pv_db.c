@@ -307,10 +307,23 @@ static const struct {
 #define CONNECTION_COLLATION_QUERY                                             \
     "SELECT @@character_set_connection, @@collation_connection"
 
+/* preview-sign's batch query: its IN list has one of these sizes, the
+ * smallest that holds the batch (the rest repeats the first id), so that a
+ * connection prepares at most OWNED_BUCKETS statements more, on first use,
+ * whatever the batch sizes. */
+#define OWNED_BUCKETS 4
+static const int owned_sizes[OWNED_BUCKETS] = {1, 10, 50, PV_DB_OWNED_MAX};
+
+#define OWNED_QUERY_HEAD                                                       \
+    "SELECT u.token_version, i.id FROM users u LEFT JOIN images i "            \
+    "ON i.owner_id = u.id AND i.id IN ("
+#define OWNED_QUERY_TAIL ") WHERE u.id = ?"
+
 struct pv_db_pool_t {
     const pv_db_params_t *params;
     /* NULL: not prepared (Q_SAMPLE), or made per connection (Q_NAME_KEY) */
     const char *query[Q_COUNT];
+    const char *owned_query[OWNED_BUCKETS];
     const char *desc; /* params for log lines, without the password */
     apr_reslist_t *reslist;
     int max;
@@ -330,7 +343,8 @@ typedef struct pv_db_conn_t {
     pv_db_pool_t *db;
     MYSQL *mysql; /* NULL: not connected (opened on use, in the caller) */
     MYSQL_STMT *stmt[Q_COUNT];
-    apr_uint32_t gen; /* db->lost_gen when opened */
+    MYSQL_STMT *owned[OWNED_BUCKETS]; /* prepared on first use */
+    apr_uint32_t gen;                 /* db->lost_gen when opened */
 } pv_db_conn_t;
 
 /* Internal: the connection is gone; close it and reconnect. */
@@ -378,6 +392,12 @@ static void conn_close(pv_db_conn_t *c)
         if (c->stmt[i]) {
             mysql_stmt_close(c->stmt[i]);
             c->stmt[i] = NULL;
+        }
+    }
+    for (i = 0; i < OWNED_BUCKETS; i++) {
+        if (c->owned[i]) {
+            mysql_stmt_close(c->owned[i]);
+            c->owned[i] = NULL;
         }
     }
     if (c->mysql) {
@@ -663,6 +683,7 @@ apr_status_t pv_db_pool_create(pv_db_pool_t **pout,
 {
     pv_db_pool_t *db = apr_pcalloc(p, sizeof(*db));
     apr_status_t rv;
+    int i;
 
     if (max < 1) {
         return APR_EINVAL;
@@ -683,6 +704,17 @@ apr_status_t pv_db_pool_create(pv_db_pool_t **pout,
     db->query[Q_SAMPLE] = !strcmp(db->query[Q_LOGIN], PV_DB_DEFAULT_LOGIN_QUERY)
                               ? PV_DB_SAMPLE_HASH_QUERY
                               : NULL;
+    for (i = 0; i < OWNED_BUCKETS; i++) {
+        char *list = apr_palloc(p, 2 * (apr_size_t)owned_sizes[i]), *o = list;
+        int k;
+
+        for (k = 0; k < owned_sizes[i]; k++) {
+            *o++ = '?';
+            *o++ = k + 1 < owned_sizes[i] ? ',' : '\0';
+        }
+        db->owned_query[i] =
+            apr_pstrcat(p, OWNED_QUERY_HEAD, list, OWNED_QUERY_TAIL, NULL);
+    }
     rv = apr_reslist_create(&db->reslist, 0, max, max, PV_DB_IDLE_TTL,
                             conn_construct, conn_destruct, db, p);
     if (rv != APR_SUCCESS) {
@@ -703,6 +735,39 @@ void pv_db_pool_stats(pv_db_stats_t *out, pv_db_pool_t *db)
     out->down = apr_atomic_read32(&db->down);
 }
 
+/* Bind in, execute, and with result columns bind out and buffer the rows
+ * (the row count is needed before a row is trusted). NULL, or the step
+ * that failed. */
+static const char *stmt_exec(MYSQL_STMT *st, MYSQL_BIND *in, MYSQL_BIND *out)
+{
+    if (in && mysql_stmt_bind_param(st, in)) {
+        return "bind";
+    }
+    if (mysql_stmt_execute(st)) {
+        return "execute";
+    }
+    if (out && mysql_stmt_bind_result(st, out)) {
+        return "bind result";
+    }
+    if (out && mysql_stmt_store_result(st)) {
+        return "store result";
+    }
+    return NULL;
+}
+
+/* The error of statement name's step what: PV_DB_LOST when the connection
+ * is gone (the caller reconnects), else PV_DB_ERROR. */
+static apr_status_t stmt_failed(MYSQL_STMT *st, const char *name,
+                                const char *what, const char **perr,
+                                apr_pool_t *p)
+{
+    unsigned int e = mysql_stmt_errno(st);
+
+    *perr =
+        apr_psprintf(p, "%s (%s): %u %s", name, what, e, mysql_stmt_error(st));
+    return errno_is_lost(e) ? PV_DB_LOST : PV_DB_ERROR;
+}
+
 /* Execute statement q with its parameters bound; with result columns, read
  * at most one row into out. APR_NOTFOUND: no row. PV_DB_LOST: the connection
  * is gone (the caller reconnects). */
@@ -711,29 +776,17 @@ static apr_status_t stmt_run(pv_db_conn_t *c, int q, MYSQL_BIND *in,
                              const char **perr, apr_pool_t *p)
 {
     MYSQL_STMT *st = c->stmt[q];
-    const char *what = "execute";
+    const char *what;
     apr_status_t rv = APR_SUCCESS;
     int stored = 0, r;
 
-    if (in && mysql_stmt_bind_param(st, in)) {
-        what = "bind";
-        goto stmt_error;
-    }
-    if (mysql_stmt_execute(st)) {
+    what = stmt_exec(st, in, out);
+    if (what) {
         goto stmt_error;
     }
     if (!out) {
         *paffected = (apr_uint64_t)mysql_stmt_affected_rows(st);
         return APR_SUCCESS;
-    }
-    if (mysql_stmt_bind_result(st, out)) {
-        what = "bind result";
-        goto stmt_error;
-    }
-    /* buffered: we need the row count before trusting the row */
-    if (mysql_stmt_store_result(st)) {
-        what = "store result";
-        goto stmt_error;
     }
     stored = 1;
     if (mysql_stmt_num_rows(st) == 0) {
@@ -770,13 +823,8 @@ static apr_status_t stmt_run(pv_db_conn_t *c, int q, MYSQL_BIND *in,
     }
     goto cleanup;
 
-stmt_error : {
-    unsigned int e = mysql_stmt_errno(st);
-
-    *perr = apr_psprintf(p, "%s (%s): %u %s", query_shape[q].directive, what, e,
-                         mysql_stmt_error(st));
-    rv = errno_is_lost(e) ? PV_DB_LOST : PV_DB_ERROR;
-}
+stmt_error:
+    rv = stmt_failed(st, query_shape[q].directive, what, perr, p);
 
 cleanup:
     if (stored) {
@@ -785,11 +833,14 @@ cleanup:
     return rv;
 }
 
+/* A read on a connection; PV_DB_LOST when the connection is gone. */
+typedef apr_status_t (*read_fn)(pv_db_conn_t *c, void *baton, const char **perr,
+                                apr_pool_t *p);
+
 /* A read: run once, and once more on a fresh connection if the first one
  * turned out to be dead (killed, timed out, server restarted). */
-static apr_status_t read_with_retry(pv_db_pool_t *db, int q, MYSQL_BIND *in,
-                                    MYSQL_BIND *out, const char **perr,
-                                    apr_pool_t *p)
+static apr_status_t retry_read(pv_db_pool_t *db, read_fn run, void *baton,
+                               const char **perr, apr_pool_t *p)
 {
     pv_db_conn_t *c;
     apr_status_t rv;
@@ -800,7 +851,7 @@ static apr_status_t read_with_retry(pv_db_pool_t *db, int q, MYSQL_BIND *in,
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        rv = stmt_run(c, q, in, out, NULL, perr, p);
+        rv = run(c, baton, perr, p);
         conn_release(c, rv == PV_DB_LOST);
         if (rv != PV_DB_LOST) {
             if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
@@ -813,6 +864,29 @@ static apr_status_t read_with_retry(pv_db_pool_t *db, int q, MYSQL_BIND *in,
         }
         apr_atomic_inc32(&db->retries);
     }
+}
+
+/* One of the three statements, at most one row. */
+typedef struct one_row_t {
+    int q;
+    MYSQL_BIND *in, *out;
+} one_row_t;
+
+static apr_status_t run_one_row(pv_db_conn_t *c, void *baton, const char **perr,
+                                apr_pool_t *p)
+{
+    one_row_t *o = baton;
+
+    return stmt_run(c, o->q, o->in, o->out, NULL, perr, p);
+}
+
+static apr_status_t read_with_retry(pv_db_pool_t *db, int q, MYSQL_BIND *in,
+                                    MYSQL_BIND *out, const char **perr,
+                                    apr_pool_t *p)
+{
+    one_row_t o = {q, in, out};
+
+    return retry_read(db, run_one_row, &o, perr, p);
 }
 
 static int nul_inside(const char *s, unsigned long len)
@@ -1035,6 +1109,142 @@ apr_status_t pv_db_image_lookup(pv_db_image_t **pout, const char **perr,
         img->path_len = len[1];
     }
     *pout = img;
+    return APR_SUCCESS;
+}
+
+/* preview-sign's batch, bound and waiting for a connection. */
+typedef struct owned_run_t {
+    int bucket;
+    MYSQL_BIND *in; /* owned_sizes[bucket] image ids, then the user id */
+    pv_db_owned_t *res;
+} owned_run_t;
+
+static apr_status_t owned_prepare(MYSQL_STMT **pout, pv_db_conn_t *c,
+                                  int bucket, const char **perr, apr_pool_t *p)
+{
+    const char *q = c->db->owned_query[bucket];
+    MYSQL_STMT *st;
+    unsigned int e;
+
+    if (c->owned[bucket]) {
+        *pout = c->owned[bucket];
+        return APR_SUCCESS;
+    }
+    st = mysql_stmt_init(c->mysql);
+    if (!st) {
+        *perr = "mysql_stmt_init failed (out of memory)";
+        return APR_ENOMEM;
+    }
+    apr_atomic_inc32(&c->db->prepares);
+    if (mysql_stmt_prepare(st, q, strlen(q))) {
+        e = mysql_stmt_errno(st);
+        *perr = apr_psprintf(p, "preview-sign query (%d ids): %u %s",
+                             owned_sizes[bucket], e, mysql_stmt_error(st));
+        mysql_stmt_close(st);
+        return errno_is_lost(e) ? PV_DB_LOST : PV_DB_ERROR;
+    }
+    *pout = c->owned[bucket] = st;
+    return APR_SUCCESS;
+}
+
+static apr_status_t run_owned(pv_db_conn_t *c, void *baton, const char **perr,
+                              apr_pool_t *p)
+{
+    owned_run_t *o = baton;
+    MYSQL_STMT *st = NULL;
+    MYSQL_BIND out[2];
+    unsigned long long iid = 0;
+    unsigned int version = 0;
+    my_bool null[2] = {0, 0}, err[2] = {0, 0};
+    unsigned long len[2] = {0, 0};
+    const char *what;
+    apr_uint64_t rows;
+    apr_status_t rv;
+    int r, n = 0;
+
+    rv = owned_prepare(&st, c, o->bucket, perr, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    bind_u32(&out[0], &version);
+    bind_u64(&out[1], &iid);
+    bind_result_state(out, 2, null, err, len);
+    what = stmt_exec(st, o->in, out);
+    if (what) {
+        return stmt_failed(st, "preview-sign query", what, perr, p);
+    }
+    /* One row per image found (the ids are distinct primary keys), or one
+     * with a NULL id when none is the user's; none: no such user. */
+    rows = (apr_uint64_t)mysql_stmt_num_rows(st);
+    if (rows == 0) {
+        rv = APR_NOTFOUND;
+        goto cleanup;
+    }
+    if (rows > (apr_uint64_t)owned_sizes[o->bucket]) {
+        *perr = apr_psprintf(p,
+                             "preview-sign query returned %" APR_UINT64_T_FMT
+                             " rows for %d ids",
+                             rows, owned_sizes[o->bucket]);
+        rv = PV_DB_ERROR;
+        goto cleanup;
+    }
+    o->res->ids = apr_palloc(p, sizeof(apr_uint64_t) * (apr_size_t)rows);
+    while ((r = mysql_stmt_fetch(st)) == 0) {
+        if (null[0]) {
+            *perr = "preview-sign query returned a NULL token_version";
+            rv = PV_DB_ERROR;
+            goto cleanup;
+        }
+        o->res->token_version = (apr_uint32_t)version;
+        if (!null[1]) {
+            o->res->ids[n++] = (apr_uint64_t)iid;
+        }
+    }
+    if (r != MYSQL_NO_DATA) {
+        rv = stmt_failed(st, "preview-sign query", "fetch", perr, p);
+        goto cleanup;
+    }
+    o->res->nids = n;
+
+cleanup:
+    mysql_stmt_free_result(st);
+    return rv;
+}
+
+apr_status_t pv_db_owned_images(pv_db_owned_t **pout, const char **perr,
+                                pv_db_pool_t *db, const apr_uint64_t *ids,
+                                int nids, apr_uint64_t user_id, apr_pool_t *p)
+{
+    const char *dummy;
+    unsigned long long *vals;
+    owned_run_t o;
+    apr_status_t rv;
+    int i, size;
+
+    if (!perr) {
+        perr = &dummy;
+    }
+    if (!ids || nids < 1 || nids > PV_DB_OWNED_MAX) {
+        return APR_EINVAL;
+    }
+    for (o.bucket = 0; owned_sizes[o.bucket] < nids; o.bucket++) {
+    }
+    size = owned_sizes[o.bucket];
+    vals = apr_palloc(p, sizeof(*vals) * ((apr_size_t)size + 1));
+    o.in = apr_palloc(p, sizeof(MYSQL_BIND) * ((apr_size_t)size + 1));
+    for (i = 0; i < size; i++) {
+        /* a repeat of an id asked for adds no row */
+        vals[i] = ids[i < nids ? i : 0];
+        bind_u64(&o.in[i], &vals[i]);
+    }
+    vals[size] = user_id;
+    bind_u64(&o.in[size], &vals[size]);
+    o.res = apr_pcalloc(p, sizeof(*o.res));
+    rv = retry_read(db, run_owned, &o, perr, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *pout = o.res;
     return APR_SUCCESS;
 }
 

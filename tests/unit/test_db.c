@@ -694,6 +694,110 @@ START_TEST(db_killed_connection_is_retried)
 }
 END_TEST
 
+/* Is v among ids[0..n-1]? */
+static int has_id(const pv_db_owned_t *o, apr_uint64_t v)
+{
+    int i;
+
+    for (i = 0; i < o->nids; i++) {
+        if (o->ids[i] == v) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+START_TEST(db_owned_images)
+{
+    pv_db_pool_t *db = make_pool(&conn_id_queries, 1);
+    apr_uint64_t ids[PV_DB_OWNED_MAX + 1];
+    pv_db_owned_t *o = NULL;
+    pv_db_image_t *img = NULL;
+    pv_db_stats_t st;
+    const char *err = NULL;
+    int i, round;
+
+    /* three more of alice's */
+    sql(admin, "INSERT INTO images (id, owner_id, path) VALUES "
+               "(18446744073709551100, " U_MAX ", 'a/2.jpg'), "
+               "(18446744073709551101, " U_MAX ", 'a/3.jpg'), "
+               "(18446744073709551102, " U_MAX ", 'a/4.jpg')");
+    ids[0] = IMG_A1;
+    ids[1] = IMG_B1;
+    ids[2] = IMG_NONE;
+    ids[3] = 18446744073709551101ULL;
+    ids[4] = 18446744073709551102ULL;
+    ck_assert_msg(pv_db_owned_images(&o, &err, db, ids, 5, ID_ALICE, pool) ==
+                      APR_SUCCESS,
+                  "%s", err);
+    ck_assert_uint_eq(o->token_version, 7);
+    ck_assert_int_eq(o->nids, 3);
+    ck_assert(has_id(o, IMG_A1) && has_id(o, 18446744073709551101ULL) &&
+              has_id(o, 18446744073709551102ULL));
+    /* bob's view of the same batch: his one image, his token_version */
+    ck_assert_int_eq(pv_db_owned_images(&o, &err, db, ids, 5, ID_BOB, pool),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(o->token_version, 4294967295U);
+    ck_assert_int_eq(o->nids, 1);
+    ck_assert(o->ids[0] == IMG_B1);
+    /* none of them: the user's row alone */
+    ck_assert_int_eq(
+        pv_db_owned_images(&o, &err, db, ids + 1, 2, ID_ALICE, pool),
+        APR_SUCCESS);
+    ck_assert_uint_eq(o->token_version, 7);
+    ck_assert_int_eq(o->nids, 0);
+    /* no such user */
+    o = NULL;
+    ck_assert_int_eq(
+        pv_db_owned_images(&o, &err, db, ids, 5, ID_ALICE - 1, pool),
+        APR_NOTFOUND);
+    ck_assert_ptr_null(o);
+    /* out of range */
+    ck_assert_int_eq(pv_db_owned_images(&o, &err, db, ids, 0, ID_ALICE, pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(pv_db_owned_images(&o, &err, db, ids, PV_DB_OWNED_MAX + 1,
+                                        ID_ALICE, pool),
+                     APR_EINVAL);
+
+    /* every batch size, each of the four statement sizes twice: prepared
+     * once each on this one connection, the repeats add no rows */
+    for (i = 0; i <= PV_DB_OWNED_MAX; i++) {
+        ids[i] = IMG_NONE - (apr_uint64_t)i;
+    }
+    ids[PV_DB_OWNED_MAX] = 18446744073709551100ULL;
+    for (round = 0; round < 2; round++) {
+        static const int sizes[] = {1, 2, 10, 11, 50, 51, PV_DB_OWNED_MAX};
+        for (i = 0; i < 7; i++) {
+            apr_uint64_t *batch = ids + PV_DB_OWNED_MAX + 1 - sizes[i];
+
+            ck_assert_int_eq(pv_db_owned_images(&o, &err, db, batch, sizes[i],
+                                                ID_ALICE, pool),
+                             APR_SUCCESS);
+            /* each ends with alice's image */
+            ck_assert_int_eq(o->nids, 1);
+            ck_assert(o->ids[0] == 18446744073709551100ULL);
+        }
+    }
+    pv_db_pool_stats(&st, db);
+    ck_assert_uint_eq(st.connects, 1);
+    ck_assert_uint_eq(st.prepares, 3 + 4);
+
+    /* a killed connection: reopened, and the batch retried once */
+    ck_assert_int_eq(pv_db_image_lookup(&img, &err, db, 42, ID_ALICE, pool),
+                     APR_SUCCESS);
+    sql(admin, apr_psprintf(pool, "KILL %u", img->token_version));
+    apr_sleep(apr_time_from_msec(100));
+    ck_assert_msg(pv_db_owned_images(&o, &err, db, ids + PV_DB_OWNED_MAX - 1, 2,
+                                     ID_ALICE, pool) == APR_SUCCESS,
+                  "%s", err);
+    ck_assert_int_eq(o->nids, 1);
+    pv_db_pool_stats(&st, db);
+    ck_assert_uint_eq(st.retries, 1);
+    ck_assert_uint_eq(st.connects, 2);
+    ck_assert_uint_eq(st.prepares, 3 + 4 + 3 + 1);
+}
+END_TEST
+
 START_TEST(db_bad_queries)
 {
     pv_db_queries_t bad_sql = {"SELEKT id FROM users WHERE username = ?", NULL,
@@ -1021,6 +1125,7 @@ static Suite *db_suite(void)
     tcase_add_test(td, db_login_key);
     tcase_add_test(td, db_prepared_once_per_connection);
     tcase_add_test(td, db_killed_connection_is_retried);
+    tcase_add_test(td, db_owned_images);
     tcase_add_test(td, db_bad_queries);
     tcase_add_test(td, db_down_then_back);
     tcase_add_test(td, db_wrong_password);
