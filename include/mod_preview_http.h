@@ -1,4 +1,5 @@
-/* How mod_preview answers: JSON bodies and the headers each status needs. */
+/* How mod_preview answers: JSON bodies and the headers each status needs;
+ * and how it reads a POST's form or JSON body. */
 #ifndef MOD_PREVIEW_HTTP_H
 #define MOD_PREVIEW_HTTP_H
 
@@ -16,5 +17,19 @@ int pv_http_error(request_rec *r, int status, const char *code,
 /* Send a JSON object with status 200 and Cache-Control: no-store; takes
  * the reference to obj. */
 int pv_http_json(request_rec *r, json_t *obj);
+
+/* 1 when the Content-Type value ct has the media type type (parameters
+ * such as "; charset=utf-8" allowed, case-insensitive). */
+int pv_http_media_type_is(const char *ct, const char *type);
+
+/* The body of a POST that must be a form (x-www-form-urlencoded) or JSON,
+ * of at most max bytes (Content-Length checked before anything is read, a
+ * chunked body counted as it comes). OK: *pbody (NUL-terminated), *plen,
+ * *pjson (1: application/json). Otherwise the answer has been sent (415
+ * unsupported_media_type, 413 body_too_large "<what> is limited to <max>
+ * bytes", 400 bad_request; the connection is closed after it, the body
+ * left unread) and DONE is returned. */
+int pv_http_read_form_or_json(const char **pbody, apr_size_t *plen, int *pjson,
+                              request_rec *r, apr_size_t max, const char *what);
 
 #endif /* MOD_PREVIEW_HTTP_H */

@@ -1,4 +1,5 @@
-/* JSON responses of mod_preview, with the headers each status needs. */
+/* JSON responses of mod_preview, with the headers each status needs, and
+ * the form or JSON body of a POST (login, sign), read within a bound. */
 #include "httpd.h"
 #include "http_protocol.h"
 #include "apr_strings.h"
@@ -49,4 +50,99 @@ int pv_http_json(request_rec *r, json_t *obj)
 {
     r->status = HTTP_OK;
     return send_json(r, obj);
+}
+
+int pv_http_media_type_is(const char *ct, const char *type)
+{
+    apr_size_t n = strlen(type);
+
+    if (!ct) {
+        return 0;
+    }
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    if (strncasecmp(ct, type, n) != 0) {
+        return 0;
+    }
+    ct += n;
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    return *ct == '\0' || *ct == ';';
+}
+
+/* Read at most max bytes: Content-Length is checked before anything is
+ * read, and a chunked body is counted as it comes. Returns OK or the
+ * status to answer. */
+static int read_body(const char **pbody, apr_size_t *plen, request_rec *r,
+                     apr_size_t max)
+{
+    apr_size_t len = 0;
+    long n;
+    char *buf;
+    int rc;
+
+    rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
+    if (rc != OK) {
+        return rc;
+    }
+    if (r->remaining > (apr_off_t)max) {
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    buf = apr_palloc(r->pool, max + 1);
+    if (ap_should_client_block(r)) {
+        /* One byte of room past the limit tells "exactly max" from
+         * "more". */
+        while ((n = ap_get_client_block(r, buf + len, max + 1 - len)) > 0) {
+            len += (apr_size_t)n;
+            if (len > max) {
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+        }
+        if (n < 0) {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+    buf[len] = '\0';
+    *pbody = buf;
+    *plen = len;
+    return OK;
+}
+
+int pv_http_read_form_or_json(const char **pbody, apr_size_t *plen, int *pjson,
+                              request_rec *r, apr_size_t max, const char *what)
+{
+    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
+    int json = pv_http_media_type_is(ctype, "application/json"), rc;
+
+    if (!json &&
+        !pv_http_media_type_is(ctype, "application/x-www-form-urlencoded")) {
+        /* The body is not read: drop the connection after the answer. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        pv_http_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                      "send application/x-www-form-urlencoded or "
+                      "application/json",
+                      NULL, 0);
+        return DONE;
+    }
+    rc = read_body(pbody, plen, r, max);
+    if (rc != OK) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            pv_http_error(r, rc, "body_too_large",
+                          apr_psprintf(r->pool,
+                                       "%s is limited to %" APR_SIZE_T_FMT
+                                       " bytes",
+                                       what, max),
+                          NULL, 0);
+        }
+        else {
+            pv_http_error(r, HTTP_BAD_REQUEST, "bad_request", "unreadable body",
+                          NULL, 0);
+        }
+        return DONE;
+    }
+    *pjson = json;
+    return OK;
 }

@@ -106,65 +106,6 @@ static const char *login_allow(const pv_srv_conf *c)
 
 /* ----------------------------------------------------------- the body */
 
-/* 1 when the Content-Type's media type (parameters allowed) is type. */
-static int media_type_is(const char *ct, const char *type)
-{
-    apr_size_t n = strlen(type);
-
-    if (!ct) {
-        return 0;
-    }
-    while (*ct == ' ' || *ct == '\t') {
-        ct++;
-    }
-    if (strncasecmp(ct, type, n) != 0) {
-        return 0;
-    }
-    ct += n;
-    while (*ct == ' ' || *ct == '\t') {
-        ct++;
-    }
-    return *ct == '\0' || *ct == ';';
-}
-
-/* Read at most PV_LOGIN_BODY_MAX bytes: Content-Length is checked before
- * anything is read, and a chunked body is counted as it comes. Returns OK
- * or the status to answer. */
-static int read_body(const char **pbody, apr_size_t *plen, request_rec *r)
-{
-    apr_size_t len = 0;
-    long n;
-    char *buf;
-    int rc;
-
-    rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
-    if (rc != OK) {
-        return rc;
-    }
-    if (r->remaining > PV_LOGIN_BODY_MAX) {
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-    buf = apr_palloc(r->pool, PV_LOGIN_BODY_MAX + 1);
-    if (ap_should_client_block(r)) {
-        /* One byte of room past the limit tells "exactly 8 KiB" from
-         * "more". */
-        while ((n = ap_get_client_block(r, buf + len,
-                                        PV_LOGIN_BODY_MAX + 1 - len)) > 0) {
-            len += (apr_size_t)n;
-            if (len > PV_LOGIN_BODY_MAX) {
-                return HTTP_REQUEST_ENTITY_TOO_LARGE;
-            }
-        }
-        if (n < 0) {
-            return HTTP_BAD_REQUEST;
-        }
-    }
-    buf[len] = '\0';
-    *pbody = buf;
-    *plen = len;
-    return OK;
-}
-
 /* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
 static int utf8_valid(const unsigned char *s, apr_size_t len)
 {
@@ -637,11 +578,11 @@ static int check_login_origin(request_rec *r, const pv_srv_conf *c)
 int pv_login_handler(request_rec *r)
 {
     const pv_srv_conf *c;
-    const char *ctype, *body = NULL, *msg;
+    const char *body = NULL, *msg;
     login_fields f = {NULL, 0, NULL, 0};
     apr_size_t len = 0;
     pv_db_pool_t *db;
-    int rc;
+    int json = 0;
 
     if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGIN)) {
         return DECLINED;
@@ -665,29 +606,11 @@ int pv_login_handler(request_rec *r)
     if (check_login_origin(r, c) != OK) {
         return OK;
     }
-    ctype = apr_table_get(r->headers_in, "Content-Type");
-    if (!media_type_is(ctype, "application/x-www-form-urlencoded") &&
-        !media_type_is(ctype, "application/json")) {
-        /* The body is not read: drop the connection after the answer. */
-        r->connection->keepalive = AP_CONN_CLOSE;
-        return pv_http_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
-                             "unsupported_media_type",
-                             "send application/x-www-form-urlencoded or "
-                             "application/json",
-                             NULL, 0);
+    if (pv_http_read_form_or_json(&body, &len, &json, r, PV_LOGIN_BODY_MAX,
+                                  "the login body") != OK) {
+        return OK;
     }
-    rc = read_body(&body, &len, r);
-    if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        return pv_http_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
-                             "the login body is limited to 8192 bytes", NULL,
-                             0);
-    }
-    if (rc != OK) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        return send_bad_request(r, "unreadable body");
-    }
-    if (media_type_is(ctype, "application/json")) {
+    if (json) {
         msg = parse_json(&f, body, len, r->pool);
     }
     else {
