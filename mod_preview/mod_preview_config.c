@@ -1116,6 +1116,7 @@ static const char *set_sign_location(cmd_parms *cmd, void *dconf,
     for (; s && *s; s++) {
         if (*s <= 0x20 || *s >= 0x7f || strchr("?#\"'<>\\`{}|^", *s)) {
             s = NULL;
+            break;
         }
     }
     if (!s || n > PV_QUERY_MAX || arg[n - 1] == '/') {

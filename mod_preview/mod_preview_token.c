@@ -146,8 +146,8 @@ static int authenticate(pv_token_claims_t *claims, pv_token_source_e *psrc,
     if (!claims->img && from_query(src) &&
         pv_dir_conf_get(r)->query_tokens == PV_QUERY_TOKENS_SCOPED) {
         pv_token_refuse(r,
-                        "a login token in the query string "
-                        "(PreviewQueryTokens scoped)",
+                        "a login token in the query string, "
+                        "PreviewQueryTokens scoped",
                         src);
         return HTTP_UNAUTHORIZED;
     }
