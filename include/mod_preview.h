@@ -6,6 +6,7 @@
 #define PV_HANDLER_LOGIN   "preview-login"
 #define PV_HANDLER_LOGOUT  "preview-logout"
 #define PV_HANDLER_PREVIEW "preview"
+#define PV_HANDLER_SIGN    "preview-sign"
 
 /* Request notes, for LogFormat "%{preview-user}n" and friends */
 #define PV_NOTE_USER  "preview-user"

@@ -158,7 +158,8 @@ apr_status_t pv_db_logout(apr_uint64_t *paffected, const char **perr,
 typedef struct pv_db_stats_t {
     apr_uint32_t connects; /* connections opened */
     apr_uint32_t prepares; /* statements prepared (5 per connection with the
-                              default PreviewLoginQuery, 4 with another) */
+                              default PreviewLoginQuery, 4 with another, and
+                              the batch sizes used) */
     apr_uint32_t retries;  /* reads retried after a lost connection */
     apr_uint32_t down;     /* 1 while MariaDB is unreachable */
 } pv_db_stats_t;

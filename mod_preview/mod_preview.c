@@ -13,6 +13,7 @@
 #include "mod_preview_login.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
+#include "mod_preview_sign.h"
 #include "pv_log.h"
 
 /* The core's log lines go to the main server's error log. */
@@ -110,8 +111,8 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   read) and its values taken; a request with no HTTP/1 request line
  *   (mod_http2 builds it from :path) has its request line, URI, query and
  *   Referer redacted here instead, its values kept from the query.
- * - handler: preview-login, preview-logout and preview, each declining any
- *   other handler name; preview and logout read the token from r->args with
+ * - handler: preview-login, preview-logout, preview and preview-sign, each
+ *   declining any other handler name; preview and logout read the token from r->args with
  *   the kept values put back for REDACTED (pv_redact_handler_args); once
  *   the token has been read, each redacts its request's URI (a %3F in the
  *   path) for the error lines written later.
@@ -135,6 +136,7 @@ static void pv_register_hooks(apr_pool_t *p)
     pv_redact_register_filter();
     ap_hook_pre_read_request(pv_redact_pre_read_request, NULL, NULL,
                              APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(pv_sign_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(pv_redact_post_read_request, NULL,
                               before_forensic, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(pv_redact_log_transaction, NULL, NULL,
