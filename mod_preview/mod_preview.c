@@ -112,10 +112,11 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   (mod_http2 builds it from :path) has its request line, URI, query and
  *   Referer redacted here instead, its values kept from the query.
  * - handler: preview-login, preview-logout, preview and preview-sign, each
- *   declining any other handler name; preview and logout read the token from r->args with
- *   the kept values put back for REDACTED (pv_redact_handler_args); once
- *   the token has been read, each redacts its request's URI (a %3F in the
- *   path) for the error lines written later.
+ *   declining any other handler name; preview and logout read the token
+ *   from r->args with the kept values put back for REDACTED
+ *   (pv_redact_handler_args); once the token has been read, each redacts
+ *   its request's URI (a %3F in the path) for the error lines written
+ *   later.
  * - log_transaction (REALLY_FIRST, before mod_log_config): request line,
  *   URI, query, Referer and the environment (QUERY_STRING and its REDIRECT_
  *   copies) redacted for every request, along the whole internal-redirect
