@@ -17,6 +17,8 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+#include "pv_image_header.h"
+
 /* Defaults of PreviewMaxSourceBytes and PreviewMaxSourcePixels. */
 #define PV_IMAGE_DEFAULT_MAX_BYTES  ((apr_off_t)64 * 1024 * 1024)
 #define PV_IMAGE_DEFAULT_MAX_PIXELS ((apr_uint64_t)100000000)
@@ -76,6 +78,9 @@ const char *pv_image_version(void);
 typedef struct pv_image_limits_t {
     apr_off_t max_bytes;     /* file size */
     apr_uint64_t max_pixels; /* width x height x pages, from the header */
+    /* the render's memory estimate (pv_image_budget.h), checked by
+     * pv_image_render() before any pixel is decoded */
+    apr_uint64_t max_memory;
 } pv_image_limits_t;
 
 typedef struct pv_image_info_t {
@@ -87,6 +92,11 @@ typedef struct pv_image_info_t {
     int orientation; /* EXIF 1..8; 1 when absent */
     int has_alpha;
     const char *loader; /* libvips nickname: "jpegload", "pngload"... */
+    /* for the memory estimate (pv_image_budget.h): */
+    int bands;                       /* as loaded, alpha included */
+    int sample_bytes;                /* 1, or 2 for more than 8 bits a sample */
+    int interlaced;                  /* libvips: Adam7 PNG, multi-scan JPEG */
+    const pv_image_header_t *header; /* the file's own; NULL: unreadable */
     /* identity of the file actually opened (fstat of the descriptor), for
      * ETags and cache keys */
     apr_uint64_t device;
@@ -144,7 +154,9 @@ typedef struct pv_image_out_t {
     const pv_image_info_t *source; /* the probe of the file rendered */
 } pv_image_out_t;
 
-/* Probe (as above, with req->limits), then render path into req's box:
+/* Probe (as above, with req->limits), estimate the render's memory
+ * (pv_image_estimate(); over req->limits.max_memory: PV_IMAGE_TOO_BIG,
+ * nothing decoded), then render path into req's box:
  * never upscaled, rotated upright by its EXIF orientation, converted to
  * sRGB (grey stays grey), alpha kept for PNG/WebP/AVIF and flattened on
  * white for JPEG, first frame only for animations, and no metadata at all

@@ -2,16 +2,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <math.h>
 
 #include <apr_strings.h>
 #include <vips/vips.h>
 
 #include "pv_image.h"
+#include "pv_image_budget.h"
+#include "pv_image_header.h"
 #include "pv_log.h"
 
 /* Truncation and decode errors fail the load: a half-grey preview could be
@@ -245,6 +246,64 @@ static int loader_allowed(const char *nick)
     return 0;
 }
 
+/* The file's first n bytes (pread: libvips' offset stays) parsed into
+ * *phdr. APR_INCOMPLETE only when the header runs on past n bytes and the
+ * file is longer than that; a shorter file was read whole. */
+static apr_status_t parse_prefix(pv_image_header_t **phdr, int fd, apr_size_t n,
+                                 apr_pool_t *p)
+{
+    /* malloc, not the pool: a large block is its own mapping, given back
+     * on free (PV_MMAP_THRESHOLD), not kept by the pool's allocator */
+    unsigned char *buf = malloc(n);
+    apr_status_t rv = APR_EINVAL;
+    ssize_t got;
+
+    if (!buf) {
+        return APR_ENOMEM;
+    }
+    do {
+        got = pread(fd, buf, n, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got > 0) {
+        rv = pv_image_header_parse(phdr, buf, (apr_size_t)got, p);
+        if (rv == APR_INCOMPLETE && (apr_size_t)got < n) {
+            rv = APR_EINVAL; /* the whole file was there */
+        }
+    }
+    free(buf);
+    return rv;
+}
+
+/* What the memory estimate needs beyond the sizes: libvips' bands,
+ * sample size and interlace flag ("jpeg-multiscan" for a JPEG), and the
+ * file's own header: from its first 64 KiB, or PV_IMAGE_HEADER_READ
+ * bytes when it runs on (a large EXIF or ICC segment). A header that
+ * cannot be read or parsed leaves NULL: the estimate then assumes the
+ * worst of its format. */
+static void read_shape(pv_image_info_t *info, const pv_src_t *s, apr_pool_t *p)
+{
+    pv_image_header_t *hdr = NULL;
+    apr_status_t rv;
+    int flag = 0;
+
+    info->bands = vips_image_get_bands(s->header);
+    info->sample_bytes =
+        (int)vips_format_sizeof(vips_image_get_format(s->header));
+    if ((vips_image_get_typeof(s->header, "interlaced") &&
+         !vips_image_get_int(s->header, "interlaced", &flag) && flag) ||
+        (vips_image_get_typeof(s->header, "jpeg-multiscan") &&
+         !vips_image_get_int(s->header, "jpeg-multiscan", &flag) && flag)) {
+        info->interlaced = 1;
+    }
+    rv = parse_prefix(&hdr, s->fd, 64 * 1024, p);
+    if (rv == APR_INCOMPLETE) {
+        rv = parse_prefix(&hdr, s->fd, PV_IMAGE_HEADER_READ, p);
+    }
+    if (rv == APR_SUCCESS) {
+        info->header = hdr;
+    }
+}
+
 /* Open path once and keep the descriptor: the size checked by fstat, the
  * header checked and the pixels decoded all come from the same file, even
  * if the path is replaced meanwhile. */
@@ -348,6 +407,7 @@ static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
     info->has_alpha = vips_image_hasalpha(s->header) ? 1 : 0;
     nlen = strlen(nick) - strlen("_source");
     info->loader = apr_pstrmemdup(p, nick, nlen);
+    read_shape(info, s, p);
     return PV_IMAGE_OK;
 }
 
@@ -366,34 +426,6 @@ apr_status_t pv_image_probe(pv_image_info_t **pout, const char *path,
 cleanup:
     src_close(&s);
     return rv;
-}
-
-/* The largest libjpeg DCT scale (1/8, 1/4, 1/2) whose output still covers
- * the final size on both axes, so the last resize only ever shrinks.
- * vips_thumbnail() keeps a 2x margin instead and so decodes at 1/4 where
- * 1/8 would do (DESIGN, "Measured here"). The sizes are the displayed
- * ones: a 90 degree orientation swaps the axes of the box and of the file
- * alike, and the DCT scale is the same on both. */
-static int jpeg_shrink(const pv_image_info_t *info, int tw, int th, int cover)
-{
-    double sx = (double)tw / info->width;
-    double sy = (double)th / info->height;
-    double sc = cover ? VIPS_MAX(sx, sy) : VIPS_MIN(sx, sy);
-    double need_w, need_h;
-    int f;
-
-    if (sc >= 1.0) {
-        return 1;
-    }
-    need_w = ceil(info->width * sc);
-    need_h = ceil(info->height * sc);
-    for (f = 8; f > 1; f /= 2) {
-        /* libjpeg rounds the scaled size up; floor is the safe side */
-        if (info->width / f >= need_w && info->height / f >= need_h) {
-            return f;
-        }
-    }
-    return 1;
 }
 
 /* Drop every metadata field (EXIF and GPS, XMP, IPTC, ICC, comments) from
@@ -536,6 +568,7 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
                              const pv_render_req_t *req, apr_pool_t *p)
 {
     pv_image_info_t *info = apr_pcalloc(p, sizeof(*info));
+    pv_image_estimate_t *est;
     pv_image_out_t *out;
     VipsImage *scope = NULL;
     VipsImage **t;
@@ -569,6 +602,14 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
     if (rv != PV_IMAGE_OK) {
         goto cleanup;
     }
+    /* Before any pixel is decoded: a source whose decoder would hold more
+     * than the bound is refused, not rendered. */
+    if (pv_image_estimate(&est, info, req, p) != APR_SUCCESS ||
+        est->total > (req->limits.max_memory ? req->limits.max_memory
+                                             : PV_IMAGE_DEFAULT_MAX_MEMORY)) {
+        rv = PV_IMAGE_TOO_BIG;
+        goto cleanup;
+    }
 
     /* A missing side is unbounded: the other one sets the scale. */
     tw = req->width ? req->width : VIPS_MAX_COORD;
@@ -582,7 +623,8 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
 
     shrink = 1;
     if (strcmp(info->loader, "jpegload") == 0) {
-        shrink = jpeg_shrink(info, tw, th, crop != VIPS_INTERESTING_NONE);
+        shrink = pv_image_jpeg_shrink(info, req->width, req->height,
+                                      crop != VIPS_INTERESTING_NONE);
     }
     if (shrink > 1) {
         /* The shrunk image keeps the orientation tag, and

@@ -20,6 +20,7 @@
 #include <vips/vips.h>
 
 #include "pv_image.h"
+#include "image_tests.h"
 
 static char fixdir[256];
 static apr_pool_t *pool;
@@ -333,19 +334,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static pv_render_req_t req_box(int w, int h, pv_image_fit_e fit,
-                               pv_image_format_e fmt)
-{
-    pv_render_req_t r;
-
-    memset(&r, 0, sizeof(r));
-    r.width = w;
-    r.height = h;
-    r.fit = fit;
-    r.format = fmt;
-    return r;
 }
 
 /* Reload a rendered preview with libvips (header and pixels). */
@@ -1090,61 +1078,8 @@ static Suite *image_suite(void)
     return s;
 }
 
-static void remove_fixtures(void)
-{
-    DIR *d = opendir(fixdir);
-    struct dirent *e;
-    char path[512];
-
-    if (!d) {
-        return;
-    }
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%s", fixdir, e->d_name);
-        if (unlink(path) != 0) {
-            rmdir(path);
-        }
-    }
-    closedir(d);
-    rmdir(fixdir);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    SRunner *sr;
-    pid_t pid;
-    int status, failed;
-
-    apr_initialize();
-    snprintf(fixdir, sizeof(fixdir), "%s/pv_image_test.XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(fixdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    /* libvips' worker threads do not survive fork(), and Check forks for
-     * every test: so this process never starts libvips itself; a child
-     * makes the fixtures, and each test starts libvips in its own fork. */
-    pid = fork();
-    if (pid == 0) {
-        make_fixtures(fixdir);
-    }
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "could not make fixtures in %s\n", fixdir);
-        remove_fixtures();
-        return 1;
-    }
-
-    sr = srunner_create(image_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    remove_fixtures();
-    apr_terminate();
-    return failed ? 1 : 0;
+    return image_tests_run(fixdir, sizeof(fixdir), "pv_image_test",
+                           make_fixtures, image_suite);
 }
