@@ -56,5 +56,36 @@ void pv_user_slots_release(pv_user_hold_t *h);
 int pv_user_slots_held(pv_user_slots_t *us, const void *realm,
                        apr_uint64_t user);
 int pv_user_slots_users(pv_user_slots_t *us);
+/* A weighted counter for one process, beside the slots: each holder takes
+ * an amount (a render's memory estimate) of a capacity (the process bound
+ * of PreviewMaxRenderMemory); one whose amount does not fit waits, at
+ * most a given time (PreviewRenderTimeout). Waiters are served in their
+ * order of arrival, so that a large amount is not starved by a stream of
+ * small ones (a small one waits behind a large one). */
+typedef struct pv_budget_t pv_budget_t;
+typedef struct pv_budget_hold_t pv_budget_hold_t;
+
+/* capacity >= 1, else APR_EINVAL. Released with p. */
+apr_status_t pv_budget_create(pv_budget_t **pout, apr_uint64_t capacity,
+                              apr_pool_t *p);
+
+/* Take amount, waiting at most timeout (0: do not wait) for it to fit.
+ * An amount over the capacity is taken as the whole capacity: it runs
+ * alone. APR_SUCCESS: *phold is held until pv_budget_release(*phold) or
+ * until pool owner (required) is cleared, whichever comes first; never
+ * given back twice. APR_TIMEUP: it did not fit in time. APR_EINVAL: no
+ * owner. */
+apr_status_t pv_budget_acquire(pv_budget_hold_t **phold, pv_budget_t *b,
+                               apr_uint64_t amount, apr_interval_time_t timeout,
+                               apr_pool_t *owner);
+
+void pv_budget_release(pv_budget_hold_t *hold);
+
+/* Taken now, the most ever taken at once, the capacity, and how many
+ * callers wait now (for tests and logs). */
+apr_uint64_t pv_budget_in_use(pv_budget_t *b);
+apr_uint64_t pv_budget_peak(pv_budget_t *b);
+apr_uint64_t pv_budget_capacity(const pv_budget_t *b);
+int pv_budget_waiting(pv_budget_t *b);
 
 #endif /* PV_SLOTS_H */

@@ -1,6 +1,6 @@
 /* Counting limiters for one process (see pv_slots.h): a mutex, a
  * condition variable and a counter; per user, a counter per user in a
- * hash. */
+ * hash; and a weighted counter (the render memory budget). */
 #include <string.h>
 
 #include <apr_hash.h>
@@ -295,5 +295,186 @@ int pv_user_slots_users(pv_user_slots_t *us)
     apr_thread_mutex_lock(us->lock);
     n = (int)apr_hash_count(us->users);
     apr_thread_mutex_unlock(us->lock);
+    return n;
+}
+
+/* ------------------------------------------------------------ budget */
+
+/* A waiter, on its own stack: the queue keeps arrival order. */
+typedef struct budget_waiter_t {
+    struct budget_waiter_t *next;
+} budget_waiter_t;
+
+struct pv_budget_t {
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *changed; /* broadcast: waiters want different sizes */
+    apr_uint64_t capacity;
+    apr_uint64_t used;
+    apr_uint64_t peak;
+    budget_waiter_t *head, *tail;
+    int waiting;
+};
+
+struct pv_budget_hold_t {
+    pv_budget_t *budget;
+    apr_uint64_t amount;
+    apr_pool_t *owner;
+};
+
+apr_status_t pv_budget_create(pv_budget_t **pout, apr_uint64_t capacity,
+                              apr_pool_t *p)
+{
+    pv_budget_t *b;
+    apr_status_t rv;
+
+    if (capacity < 1) {
+        return APR_EINVAL;
+    }
+    b = apr_pcalloc(p, sizeof(*b));
+    b->capacity = capacity;
+    rv = apr_thread_mutex_create(&b->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    rv = apr_thread_cond_create(&b->changed, p);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    *pout = b;
+
+cleanup:
+    return rv;
+}
+
+static apr_status_t hold_cleanup(void *data)
+{
+    pv_budget_hold_t *h = data;
+    pv_budget_t *b = h->budget;
+
+    apr_thread_mutex_lock(b->lock);
+    b->used -= h->amount <= b->used ? h->amount : b->used;
+    apr_thread_cond_broadcast(b->changed);
+    apr_thread_mutex_unlock(b->lock);
+    return APR_SUCCESS;
+}
+
+static void queue_remove(pv_budget_t *b, budget_waiter_t *w)
+{
+    budget_waiter_t **pp = &b->head, *prev = NULL;
+
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = w->next;
+        if (b->tail == w) {
+            b->tail = prev;
+        }
+    }
+}
+
+apr_status_t pv_budget_acquire(pv_budget_hold_t **phold, pv_budget_t *b,
+                               apr_uint64_t amount, apr_interval_time_t timeout,
+                               apr_pool_t *owner)
+{
+    apr_time_t deadline = apr_time_now() + (timeout > 0 ? timeout : 0);
+    budget_waiter_t me = {NULL};
+    pv_budget_hold_t *h;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!owner) {
+        return APR_EINVAL;
+    }
+    if (amount > b->capacity) {
+        amount = b->capacity;
+    }
+    apr_thread_mutex_lock(b->lock);
+    if (b->tail) {
+        b->tail->next = &me;
+    }
+    else {
+        b->head = &me;
+    }
+    b->tail = &me;
+    b->waiting++;
+    /* A loop: condition variables wake spuriously, and only the head of
+     * the queue may take what it needs. */
+    while (b->head != &me || b->used + amount > b->capacity) {
+        apr_interval_time_t left = deadline - apr_time_now();
+
+        if (left <= 0) {
+            rv = APR_TIMEUP;
+            break;
+        }
+        rv = apr_thread_cond_timedwait(b->changed, b->lock, left);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
+            break;
+        }
+        rv = APR_SUCCESS;
+    }
+    queue_remove(b, &me);
+    b->waiting--;
+    /* The next in line may fit now, or be the head now. */
+    apr_thread_cond_broadcast(b->changed);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    b->used += amount;
+    if (b->used > b->peak) {
+        b->peak = b->used;
+    }
+    h = apr_palloc(owner, sizeof(*h));
+    h->budget = b;
+    h->amount = amount;
+    h->owner = owner;
+    apr_pool_cleanup_register(owner, h, hold_cleanup, apr_pool_cleanup_null);
+    *phold = h;
+
+cleanup:
+    apr_thread_mutex_unlock(b->lock);
+    return rv;
+}
+
+void pv_budget_release(pv_budget_hold_t *hold)
+{
+    if (hold) {
+        /* Runs the cleanup once and unregisters it. */
+        apr_pool_cleanup_run(hold->owner, hold, hold_cleanup);
+    }
+}
+
+static apr_uint64_t budget_read(pv_budget_t *b, int peak)
+{
+    apr_uint64_t n;
+
+    apr_thread_mutex_lock(b->lock);
+    n = peak ? b->peak : b->used;
+    apr_thread_mutex_unlock(b->lock);
+    return n;
+}
+
+apr_uint64_t pv_budget_in_use(pv_budget_t *b)
+{
+    return budget_read(b, 0);
+}
+
+apr_uint64_t pv_budget_peak(pv_budget_t *b)
+{
+    return budget_read(b, 1);
+}
+
+apr_uint64_t pv_budget_capacity(const pv_budget_t *b)
+{
+    return b->capacity;
+}
+
+int pv_budget_waiting(pv_budget_t *b)
+{
+    int n;
+
+    apr_thread_mutex_lock(b->lock);
+    n = b->waiting;
+    apr_thread_mutex_unlock(b->lock);
     return n;
 }
