@@ -40,6 +40,7 @@
  * 100 Mpx interlaced 16-bit PNG). */
 #define PV_DEFAULT_MAX_RENDERS_PER_USER 1
 #define PV_DEFAULT_RENDER_DEADLINE      (APR_INT64_C(10) * APR_USEC_PER_SEC)
+#define PV_DEFAULT_MAX_RENDER_MEMORY    (APR_INT64_C(256) * 1024 * 1024)
 
 /* A legacy secret shorter than this is warned about at start-up. */
 #define PV_LEGACY_SECRET_MIN    32
@@ -119,6 +120,11 @@ typedef struct pv_srv_conf {
     apr_int64_t max_renders_per_user;
     /* PreviewRenderDeadline, microseconds a render may run. */
     apr_int64_t render_deadline;
+    /* PreviewMaxRenderMemory: bytes one render's estimate may reach, and
+     * its second number: what the renders of one process may hold at
+     * once (default: the first) */
+    apr_int64_t max_render_memory;
+    apr_int64_t process_render_memory;
 
     /* Built at post_config from ring, clock skew and legacy settings;
      * NULL when this server has no key ring. Shared by threads. */

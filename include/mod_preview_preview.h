@@ -9,7 +9,8 @@
 #define PV_RENDER_RETRY_AFTER 2
 
 /* child_init: libvips started for this process (after pv_log_set), and
- * the render slots (PreviewMaxRenders) made; shared by the threads. */
+ * the render slots (PreviewMaxRenders) and render memory budgets
+ * (PreviewMaxRenderMemory) made; shared by the threads. */
 void pv_preview_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* handler: SetHandler preview; DECLINED for any other handler name. */

@@ -33,4 +33,17 @@ apr_hash_t *pv_server_user_slots_make(server_rec *s, apr_hash_t *slots_map,
 /* The per-user table of server s in map (NULL: none, or no map yet). */
 pv_user_slots_t *pv_server_user_slots_get(apr_hash_t *map, const server_rec *s);
 
+/* A server's budget in bytes, read from its configuration. */
+typedef apr_uint64_t pv_budget_bound_fn(const pv_srv_conf *c);
+
+/* server_rec -> pv_budget_t for s and every server after it: servers
+ * with the same bound share one budget, so that it holds per process. A
+ * budget that cannot be made leaves its servers out, logged at crit as
+ * "<tag>cannot create a render memory budget of <n> bytes". */
+apr_hash_t *pv_server_budget_make(server_rec *s, pv_budget_bound_fn *bound,
+                                  const char *tag, apr_pool_t *pchild);
+
+/* The budget of server s in map (NULL: none, or no map yet). */
+pv_budget_t *pv_server_budget_get(apr_hash_t *map, const server_rec *s);
+
 #endif /* MOD_PREVIEW_SLOTS_H */

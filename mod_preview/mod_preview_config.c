@@ -91,6 +91,8 @@ void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->max_logins = PV_UNSET;
     c->login_wait = PV_UNSET;
     c->url_token_ttl = PV_UNSET;
+    c->max_render_memory = PV_UNSET;
+    c->process_render_memory = PV_UNSET;
     return c;
 }
 
@@ -146,6 +148,15 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     else {
         c->max_logins = base->max_logins;
         c->login_wait = base->login_wait;
+    }
+    /* And both of PreviewMaxRenderMemory. */
+    if (add->max_render_memory != PV_UNSET) {
+        c->max_render_memory = add->max_render_memory;
+        c->process_render_memory = add->process_render_memory;
+    }
+    else {
+        c->max_render_memory = base->max_render_memory;
+        c->process_render_memory = base->process_render_memory;
     }
     PV_MERGE_NUM(db_pool_max);
     PV_MERGE_NUM(login_limit_cache_size);
@@ -295,6 +306,10 @@ static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
     }
     if (c->url_token_ttl == PV_UNSET) {
         c->url_token_ttl = PV_DEFAULT_URL_TOKEN_TTL;
+    }
+    if (c->max_render_memory == PV_UNSET) {
+        c->max_render_memory = PV_DEFAULT_MAX_RENDER_MEMORY;
+        c->process_render_memory = PV_DEFAULT_MAX_RENDER_MEMORY;
     }
     c->resolved = 1;
 }
@@ -847,6 +862,38 @@ static const char *set_max_logins(cmd_parms *cmd, void *dummy, const char *a1,
     return NULL;
 }
 
+/* PreviewMaxRenderMemory <size> [<size>]: the largest memory estimate of
+ * one render, and what the renders of one process may hold at once (not
+ * below the first: a render between the two could never start). Under 16
+ * MiB even a small render's fixed part would not fit. */
+static const char *set_max_render_memory(cmd_parms *cmd, void *dummy,
+                                         const char *a1, const char *a2)
+{
+    pv_srv_conf *c = pv_cmd_srv(cmd);
+    apr_int64_t one, all;
+    const char *err;
+
+    if ((err = pv_parse_bounded(&one, cmd, a1, PV_SFX_BIN,
+                                APR_INT64_C(16) << 20, APR_INT64_C(1) << 40))) {
+        return err;
+    }
+    all = one;
+    if (a2 &&
+        (err = pv_parse_bounded(&all, cmd, a2, PV_SFX_BIN,
+                                APR_INT64_C(16) << 20, APR_INT64_C(1) << 40))) {
+        return err;
+    }
+    if (all < one) {
+        return apr_psprintf(cmd->pool,
+                            "%s: the process bound '%s' is below the "
+                            "bound of one render '%s'",
+                            cmd->cmd->name, a2, a1);
+    }
+    c->max_render_memory = one;
+    c->process_render_memory = all;
+    return NULL;
+}
+
 static const char *set_login_from_remote_user(cmd_parms *cmd, void *dummy,
                                               int on)
 {
@@ -1200,6 +1247,10 @@ const command_rec pv_cmds[] = {
                   "render slots of a process one user may hold at once"),
     AP_INIT_TAKE1("PreviewRenderDeadline", set_render_deadline, NULL, PV_SRV,
                   "how long a render may run: seconds, or <n>ms"),
+    AP_INIT_TAKE12("PreviewMaxRenderMemory", set_max_render_memory, NULL,
+                   PV_SRV,
+                   "<size> [<size>]: the largest memory estimate of one "
+                   "render, and of the renders of one process together"),
     AP_INIT_TAKE_ARGV("PreviewSizes", set_sizes, NULL, PV_DIR,
                       "ascending box sizes a request is rounded up to"),
     AP_INIT_TAKE1("PreviewDefaultSize", set_default_size, NULL, PV_DIR,

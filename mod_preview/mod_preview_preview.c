@@ -7,8 +7,10 @@
  * the request (304 on If-None-Match), the preview cache (a hit is sent
  * from its file, no render slot taken; concurrent misses of one key render
  * once); on a miss only: the header probed (413/415), the format settled
- * by the alpha channel, a render slot (503), the render, stored in the
- * cache, and the bytes sent without a copy. A hit and a 304 never touch
+ * by the alpha channel, the render's memory estimated from the header
+ * (413 over PreviewMaxRenderMemory) and reserved from the process' budget
+ * (503), a render slot (503), the render, stored in the cache, and the
+ * bytes sent without a copy. A hit and a 304 never touch
  * libvips. */
 #include "httpd.h"
 #include "http_config.h"
@@ -39,6 +41,7 @@
 #include "pv_cache.h"
 #include "pv_db.h"
 #include "pv_image.h"
+#include "pv_image_budget.h"
 #include "pv_log.h"
 #include "pv_request.h"
 #include "pv_slots.h"
@@ -49,10 +52,17 @@ APLOG_USE_MODULE(preview);
  * child_init only. */
 static apr_hash_t *render_slots;
 static apr_hash_t *user_slots;
+/* server_rec -> pv_budget_t (render memory), written in child_init only. */
+static apr_hash_t *render_budgets;
 
 static apr_int64_t max_renders(const pv_srv_conf *c)
 {
     return c->max_renders;
+}
+
+static apr_uint64_t process_render_memory(const pv_srv_conf *c)
+{
+    return (apr_uint64_t)c->process_render_memory;
 }
 
 void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
@@ -69,6 +79,8 @@ void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
         pv_server_slots_make(s, max_renders, PVLOGNO(0902), "render", pchild);
     user_slots =
         pv_server_user_slots_make(s, render_slots, PVLOGNO(0940), pchild);
+    render_budgets =
+        pv_server_budget_make(s, process_render_memory, PVLOGNO(0947), pchild);
 }
 
 /* ------------------------------------------------------------ responses */
@@ -408,6 +420,81 @@ static int none_match(const char *header, const char *etag)
     return 0;
 }
 
+/* ------------------------------------------------------- render memory */
+
+static apr_uint64_t mib(apr_uint64_t bytes)
+{
+    return (bytes + (APR_UINT64_C(1) << 20) - 1) >> 20;
+}
+
+/* The render's memory, before any pixel is decoded: its estimate over
+ * PreviewMaxRenderMemory is 413; else it waits, until deadline, for that
+ * much of the process' budget (503 after). OK: *phold is held (NULL
+ * without a budget); DONE: answered. */
+static int reserve_render_memory(pv_budget_hold_t **phold, request_rec *r,
+                                 const pv_srv_conf *c, apr_uint64_t id,
+                                 const pv_image_info_t *info,
+                                 const pv_render_req_t *req,
+                                 apr_time_t deadline)
+{
+    pv_image_estimate_t *e;
+    pv_budget_t *budget;
+    apr_interval_time_t left;
+
+    *phold = NULL;
+    if (pv_image_estimate(&e, info, req, r->pool) != APR_SUCCESS) {
+        send_server_error(r);
+        return DONE;
+    }
+    if (e->total > (apr_uint64_t)c->max_render_memory) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            PVLOGNO(0944) "image %" APR_UINT64_T_FMT ": render memory "
+                          "estimate %" APR_UINT64_T_FMT " MiB (decoder "
+                          "%" APR_UINT64_T_FMT ", pipeline %" APR_UINT64_T_FMT
+                          ", output %" APR_UINT64_T_FMT ", file "
+                          "%" APR_UINT64_T_FMT
+                          "%s) over PreviewMaxRenderMemory "
+                          "%" APR_UINT64_T_FMT " MiB",
+            id, mib(e->total), mib(e->held), mib(e->pipeline), mib(e->output),
+            mib(e->file), e->worst_case ? "; header unread, worst case" : "",
+            mib((apr_uint64_t)c->max_render_memory));
+        pv_http_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                      "the source image is over this server's size limits",
+                      NULL, 0);
+        return DONE;
+    }
+    budget = pv_server_budget_get(render_budgets, r->server);
+    if (!budget) {
+        return OK;
+    }
+    left = deadline - apr_time_now();
+    if (pv_budget_acquire(phold, budget, e->total, left > 0 ? left : 0,
+                          r->pool) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      PVLOGNO(0945) "image %" APR_UINT64_T_FMT
+                                    ": no render memory free within "
+                                    "PreviewRenderTimeout (%" APR_INT64_T_FMT
+                                    " s): needs %" APR_UINT64_T_FMT
+                                    " MiB of %" APR_UINT64_T_FMT " MiB",
+                      id, c->render_timeout, mib(e->total),
+                      mib(pv_budget_capacity(budget)));
+        pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "busy",
+                      "too many previews are being made; retry later", NULL,
+                      PV_RENDER_RETRY_AFTER);
+        return DONE;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  PVLOGNO(0946) "image %" APR_UINT64_T_FMT
+                                ": render memory %" APR_UINT64_T_FMT
+                                " MiB estimated (load shrink %d), "
+                                "%" APR_UINT64_T_FMT " of %" APR_UINT64_T_FMT
+                                " MiB held in this process",
+                  id, mib(e->total), e->shrink, mib(pv_budget_in_use(budget)),
+                  mib(pv_budget_capacity(budget)));
+    return OK;
+}
+
 /* ------------------------------------------------------------ handler */
 
 /* The mask of formats this libvips can write (AVIF needs an encoder). */
@@ -424,17 +511,21 @@ static int formats_available(void)
 }
 
 /* The slots a render holds: one of its user's (PreviewMaxRendersPerUser
- * at once per process), then one of the process's (PreviewMaxRenders),
- * both waits within one PreviewRenderTimeout. The user's first, so that
- * a user's requests over its own bound never sit on the process's slots
- * while other users wait. *pheld: 1 when both are held (in *pslots and
- * *phold, NULL when a table is missing) until give_render_slots() or the
- * end of the request; 0 when the 503 was sent, whose status is
+ * at once per process), then its estimated memory from the process's
+ * budget (PreviewMaxRenderMemory: 413 over the per-render bound), then
+ * one of the process's slots (PreviewMaxRenders), all waits within one
+ * PreviewRenderTimeout. The user's first, so that a user's requests over
+ * its own bound never sit on the process's memory or slots while other
+ * users wait. *pheld: 1 when all are held (in *pslots, *phold and
+ * *pmemory, NULL when a table is missing) until give_render_slots() or
+ * the end of the request; 0 when the 413 or 503 was sent, whose status is
  * returned. */
 static int take_render_slots(int *pheld, pv_slots_t **pslots,
-                             pv_user_hold_t **phold, request_rec *r,
-                             const pv_srv_conf *c, apr_uint64_t id,
-                             apr_uint64_t user)
+                             pv_user_hold_t **phold, pv_budget_hold_t **pmemory,
+                             request_rec *r, const pv_srv_conf *c,
+                             apr_uint64_t id, apr_uint64_t user,
+                             const pv_image_info_t *info,
+                             const pv_render_req_t *req)
 {
     pv_slots_t *slots = pv_server_slots_get(render_slots, r->server);
     pv_user_slots_t *us = pv_server_user_slots_get(user_slots, r->server);
@@ -444,6 +535,7 @@ static int take_render_slots(int *pheld, pv_slots_t **pslots,
     *pheld = 0;
     *pslots = NULL;
     *phold = NULL;
+    *pmemory = NULL;
     if (us) {
         int max = (int)c->max_renders_per_user;
         apr_status_t rv = pv_user_slots_acquire(phold, us, c->db_params, user,
@@ -476,9 +568,18 @@ static int take_render_slots(int *pheld, pv_slots_t **pslots,
                                  NULL, PV_RENDER_RETRY_AFTER);
         }
     }
+    if (reserve_render_memory(pmemory, r, c, id, info, req, until) != OK) {
+        if (*phold) {
+            pv_user_slots_release(*phold);
+            *phold = NULL;
+        }
+        return OK; /* answered: 413 or 503 */
+    }
     wait = until - apr_time_now();
     if (slots &&
         pv_slots_acquire(slots, wait > 0 ? wait : 0, r->pool) != APR_SUCCESS) {
+        pv_budget_release(*pmemory);
+        *pmemory = NULL;
         if (*phold) {
             pv_user_slots_release(*phold);
             *phold = NULL;
@@ -499,11 +600,12 @@ static int take_render_slots(int *pheld, pv_slots_t **pslots,
 }
 
 static void give_render_slots(request_rec *r, pv_slots_t *slots,
-                              pv_user_hold_t *hold)
+                              pv_user_hold_t *hold, pv_budget_hold_t *memory)
 {
     if (slots) {
         pv_slots_release(slots, r->pool);
     }
+    pv_budget_release(memory);
     if (hold) {
         pv_user_slots_release(hold);
     }
@@ -533,6 +635,7 @@ static int serve(request_rec *r)
     pv_db_pool_t *db;
     pv_slots_t *slots;
     pv_user_hold_t *hold;
+    pv_budget_hold_t *memory = NULL;
     pv_cache_t *cache;
     pv_cache_flight_t *flight = NULL;
     apr_file_t *cfile = NULL;
@@ -738,20 +841,22 @@ static int serve(request_rec *r)
         fmt = info->has_alpha ? fmt_alpha : fmt;
     }
 
-    rc = take_render_slots(&held, &slots, &hold, r, c, id, claims.sub);
-    if (!held) {
-        pv_cache_flight_end(flight, 0);
-        return rc;
-    }
     req.width = bw;
     req.height = bh;
     req.fit = q->fit;
     req.format = fmt;
     req.quality = quality;
     req.time_limit = c->render_deadline;
+    req.limits.max_memory = (apr_uint64_t)c->max_render_memory;
+    rc = take_render_slots(&held, &slots, &hold, &memory, r, c, id, claims.sub,
+                           info, &req);
+    if (!held) {
+        pv_cache_flight_end(flight, 0);
+        return rc;
+    }
     t0 = apr_time_now();
     rv = pv_image_render(&out, src, &req, r->pool);
-    give_render_slots(r, slots, hold);
+    give_render_slots(r, slots, hold, memory);
     if (rv != PV_IMAGE_OK) {
         pv_cache_flight_end(flight, 0);
         return send_image_error(r, id, rv);

@@ -1,5 +1,6 @@
 /* Per-process slots of each server, for the bounds that hold per process
- * (PreviewMaxRenders, PreviewMaxLogins, PreviewMaxRendersPerUser). */
+ * (PreviewMaxRenders, PreviewMaxLogins, PreviewMaxRendersPerUser), and the
+ * render memory budget (PreviewMaxRenderMemory's second number). */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -93,7 +94,44 @@ apr_hash_t *pv_server_user_slots_make(server_rec *s, apr_hash_t *slots_map,
     return map;
 }
 
+apr_hash_t *pv_server_budget_make(server_rec *s, pv_budget_bound_fn *bound_of,
+                                  const char *tag, apr_pool_t *pchild)
+{
+    apr_hash_t *map = apr_hash_make(pchild);
+    /* bound (bytes) -> its budget: one per distinct value */
+    apr_hash_t *by_bound = apr_hash_make(pchild);
+    server_rec *sv;
+
+    for (sv = s; sv; sv = sv->next) {
+        apr_uint64_t *bound = apr_palloc(pchild, sizeof(*bound));
+        pv_budget_t *b;
+        server_rec **k;
+
+        *bound = bound_of(pv_srv_conf_get(sv));
+        b = apr_hash_get(by_bound, bound, sizeof(*bound));
+        if (!b) {
+            if (pv_budget_create(&b, *bound, pchild) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv,
+                             "%scannot create a render memory budget of "
+                             "%" APR_UINT64_T_FMT " bytes",
+                             tag, *bound);
+                continue;
+            }
+            apr_hash_set(by_bound, bound, sizeof(*bound), b);
+        }
+        k = apr_palloc(pchild, sizeof(*k));
+        *k = sv;
+        apr_hash_set(map, k, sizeof(*k), b);
+    }
+    return map;
+}
+
 pv_user_slots_t *pv_server_user_slots_get(apr_hash_t *map, const server_rec *s)
 {
     return server_value(map, s);
+}
+
+pv_budget_t *pv_server_budget_get(apr_hash_t *map, const server_rec *s)
+{
+    return map ? apr_hash_get(map, &s, sizeof(s)) : NULL;
 }

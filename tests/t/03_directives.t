@@ -95,6 +95,11 @@ my @bad = (
     ['PreviewMaxRenders 1025',          'PreviewMaxRenders', "'1025'"],
     ['PreviewRenderTimeout 0',          'PreviewRenderTimeout', "'0'"],
     ['PreviewRenderTimeout ten',        'PreviewRenderTimeout', "'ten'"],
+    ['PreviewMaxRenderMemory 8M',       'PreviewMaxRenderMemory', "'8M'"],
+    ['PreviewMaxRenderMemory 2T',       'PreviewMaxRenderMemory', "'2T'"],
+    ['PreviewMaxRenderMemory 256MB',    'PreviewMaxRenderMemory', "'256MB'"],
+    ['PreviewMaxRenderMemory 256M 128M', 'PreviewMaxRenderMemory', "'128M'"],
+    ['PreviewMaxRenderMemory 256M 1x',  'PreviewMaxRenderMemory', "'1x'"],
     ['PreviewSizes 64 32',              'PreviewSizes', "'32'"],
     ['PreviewSizes 64 64',              'PreviewSizes', "'64'"],
     ['PreviewSizes 0 64',               'PreviewSizes', "'0'"],
@@ -169,6 +174,7 @@ PreviewMaxSourcePixels 50M
 PreviewMaxSourceBytes 2G
 PreviewMaxRenders 4
 PreviewRenderTimeout 30
+PreviewMaxRenderMemory 512M 1G
 PreviewSizes 32 64 128 256 512 1024 2048 4096 8192
 PreviewDefaultSize 128
 PreviewFormats jpeg webp avif png
@@ -191,6 +197,7 @@ my @good = (
     ["PreviewLoginLimit Off\nPreviewLegacyTokens Off\n"
          . "PreviewLoginFromRemoteUser off\nPreviewCacheMaxSize 1073741824\n"
          . "PreviewMaxSourcePixels 100000000\nPreviewMaxSourceBytes 64M\n"
+         . "PreviewMaxRenderMemory 268435456\n"
          . "PreviewFormats PNG JPG\nPreviewLoginLimitCacheSize 65536",
      'plain numbers, Off, case'],
     ["PreviewKeyFile keys\nPreviewTokenTTL 600\n"

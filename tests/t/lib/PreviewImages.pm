@@ -22,9 +22,10 @@ use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh add_user bcrypt_hash login_token uniq);
 
 our @EXPORT_OK = qw(storage fixture_dir make_photo make_plain make_alpha
-                    make_bomb add_image new_user record_token tokens_file
-                    preview image_info exif_groups error_log_text
-                    render_count run);
+                    make_bomb memory_bomb can_write_avif add_image new_user
+                    record_token tokens_file preview image_info exif_groups
+                    error_log_text render_count run httpd_children
+                    watch_memory);
 
 sub storage { "$ENV{PV_RUN_DIR}/images" }
 
@@ -120,6 +121,121 @@ sub make_bomb {
         png_chunk('IDAT', $z), png_chunk('IEND', '');
     close $fh or die "$path: $!";
     return $path;
+}
+
+# Memory bombs (tests/t/33_render_memory.t): 10000 x 10000 sources whose
+# decoder holds the whole image before any shrink, and their streaming
+# counterparts. Each is made once per run (kept in images/pv-bombs, which
+# no fixture_dir() removes; written under a temporary name, then renamed),
+# from a black PNG of the same size that takes a second. Returns the path
+# relative to the storage root.
+my %BOMBS = (
+    # Adam7, 16 bits, RGBA: libpng reads it whole at full depth (800 MB)
+    png16i   => [ 'png16i.png', 4, sub { ('cast', $_[0], "$_[1]\[interlace,bitdepth=16\]", 'ushort') } ],
+    # progressive, no chroma subsampling: 3 x 1250 x 1250 DCT blocks
+    prog444  => [ 'prog444.jpg', 3, sub { ('copy', $_[0], "$_[1]\[interlace,subsample-mode=off,Q=90\]") } ],
+    gif      => [ 'bomb.gif', 3, sub { ('copy', $_[0], $_[1]) } ],
+    avif     => [ 'bomb.avif', 3, sub { ('copy', $_[0], "$_[1]\[compression=av1,effort=0\]") } ],
+    # the same size, streamed: baseline JPEG (shrink-on-load) and a PNG
+    # without interlace
+    baseline => [ 'baseline.jpg', 3, sub { ('copy', $_[0], $_[1]) } ],
+    png8     => [ 'plain.png', 3, sub { ('copy', $_[0], "$_[1]\[compression=1\]") } ],
+);
+
+sub memory_bomb {
+    my ($kind) = @_;
+    my ($name, $bands, $how) = @{ $BOMBS{$kind} or die "no bomb $kind" };
+    my $dir = storage() . '/pv-bombs';
+    make_path($dir);
+    my $path = "$dir/$name";
+    return "pv-bombs/$name" if -s $path;
+    my $base = "$dir/black$bands.png";
+    if (!-s $base) {
+        run('vips', 'black', "$base.tmp.png", 10000, 10000, '--bands', $bands);
+        rename "$base.tmp.png", $base or die "$base: $!";
+    }
+    (my $tmp = $path) =~ s/(\.\w+)$/.tmp$1/;
+    run('vips', $how->($base, $tmp));
+    rename $tmp, $path or die "$path: $!";
+    return "pv-bombs/$name";
+}
+
+# Whether this libvips writes AVIF (libheif with an AV1 encoder).
+sub can_write_avif {
+    my $tmp = File::Temp->newdir;
+    my $ok = eval {
+        run('vips', 'black', "$tmp/a.png", 8, 8, '--bands', 3);
+        run('vips', 'copy', "$tmp/a.png", "$tmp/a.avif[compression=av1]");
+        1;
+    };
+    return $ok && -s "$tmp/a.avif" ? 1 : 0;
+}
+
+# The test server's children: pid => { rss => kB, hwm => kB } from
+# /proc/<pid>/status (VmRSS, VmHWM).
+sub httpd_children {
+    my $pidfile = t_catfile(Apache::Test::vars('t_logs'), 'httpd.pid');
+    open my $fh, '<', $pidfile or die "$pidfile: $!";
+    my $parent = <$fh>;
+    chomp $parent;
+    my %kids;
+    opendir my $d, '/proc' or die "/proc: $!";
+    for my $pid (grep { /^\d+$/ } readdir $d) {
+        open my $st, '<', "/proc/$pid/stat" or next;
+        my $stat = <$st> // next;
+        # the name is in parentheses and may hold spaces: ppid follows it
+        my ($ppid) = $stat =~ /\)\s+\S+\s+(\d+)/ or next;
+        next unless $ppid == $parent;
+        open my $s, '<', "/proc/$pid/status" or next;
+        my %m;
+        while (<$s>) {
+            $m{rss} = $1 if /^VmRSS:\s+(\d+)/;
+            $m{hwm} = $1 if /^VmHWM:\s+(\d+)/;
+        }
+        $kids{$pid} = \%m if defined $m{rss};
+    }
+    return \%kids;
+}
+
+# Memory of the children while $start->() runs: it starts requests in
+# processes of its own and returns their pids; the children are sampled
+# every 10 ms until those end. Returns { rise => the largest rise of one
+# child's RSS over its value before (or of its VmHWM, should a peak fall
+# between samples), in kB; sum => the largest sum of all children's RSS
+# at one sample, in kB; samples => how many }.
+sub watch_memory {
+    my ($start) = @_;
+    require POSIX;
+    require Time::HiRes;
+    my $before = httpd_children();
+    my %left = map { $_ => 1 } $start->();
+    my ($rise, $sum, $n) = (0, 0, 0);
+    my $sample = sub {
+        my $now = httpd_children();
+        my $total = 0;
+        for my $pid (keys %$now) {
+            my $m = $now->{$pid};
+            $total += $m->{rss};
+            # a child started meanwhile is measured from its first sample
+            $before->{$pid} //= { %$m };
+            my $b = $before->{$pid};
+            my $r = $m->{rss} - $b->{rss};
+            my $h = ($m->{hwm} // 0) - ($b->{hwm} // 0);
+            $rise = $r if $r > $rise;
+            $rise = $h if $h > $rise;
+        }
+        $sum = $total if $total > $sum;
+        $n++;
+    };
+    while (%left) {
+        $sample->();
+        while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+            delete $left{$pid};
+        }
+        Time::HiRes::sleep(0.01);
+    }
+    $sample->();
+    return { rise => $rise, sum => $sum, samples => $n };
 }
 
 # An images row; returns its id.
