@@ -780,7 +780,8 @@ START_TEST(db_owned_images)
     }
     pv_db_pool_stats(&st, db);
     ck_assert_uint_eq(st.connects, 1);
-    ck_assert_uint_eq(st.prepares, 3 + 4);
+    /* five statements of the default queries, and the four batch sizes */
+    ck_assert_uint_eq(st.prepares, 5 + 4);
 
     /* a killed connection: reopened, and the batch retried once */
     ck_assert_int_eq(pv_db_image_lookup(&img, &err, db, 42, ID_ALICE, pool),
@@ -794,7 +795,7 @@ START_TEST(db_owned_images)
     pv_db_pool_stats(&st, db);
     ck_assert_uint_eq(st.retries, 1);
     ck_assert_uint_eq(st.connects, 2);
-    ck_assert_uint_eq(st.prepares, 3 + 4 + 3 + 1);
+    ck_assert_uint_eq(st.prepares, 5 + 4 + 5 + 1);
 }
 END_TEST
 
