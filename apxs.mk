@@ -1,4 +1,4 @@
-# mod_preview build: make -f apxs.mk [all|install|test|unit|fuzz|bench|demo|stop|format|deps|clean]
+# mod_preview build: make -f apxs.mk [all|install|uninstall|test|unit|fuzz|bench|demo|stop|format|deps|clean]
 #
 # The core (mod_preview/pv_*.c, no httpd headers) is built once, position
 # independent, into build/libpvcore.a; the module (through apxs), the CLI, the
@@ -9,6 +9,9 @@ CC        ?= cc
 DESTDIR   ?=
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
+# Where httpd looks for modules and for a2enmod's files (asked when used).
+LIBEXECDIR ?= $(shell $(APXS) -q LIBEXECDIR)
+MODSDIR    ?= $(shell $(APXS) -q SYSCONFDIR)/mods-available
 B         := build
 comma     := ,
 
@@ -28,7 +31,7 @@ CLI       := $(B)/preview-token
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all install test unit fuzz bench bench-verify demo stop format format-check deps clean
+.PHONY: all install uninstall test unit fuzz bench bench-verify demo stop format format-check deps clean
 
 all: $(MODULE) $(CLI)
 
@@ -67,11 +70,35 @@ $(B)/bench/bench_verify: tests/bench/bench_verify.c $(HEADERS) $(CORE_LIB)
 bench-verify: $(B)/bench/bench_verify
 	@$(B)/bench/bench_verify
 
+# install and uninstall honour DESTDIR (a staging folder may be empty);
+# apxs -i prints libtool's advice on linking against libraries, which is
+# not ours to follow: its output goes to build/apxs-install.log, shown on
+# failure. uninstall removes exactly those files, and refuses while the
+# module is enabled (httpd would not start with a2enmod's links dangling).
+# Neither touches files of the Debian package: they are dpkg's.
+INSTALLED = $(DESTDIR)$(LIBEXECDIR)/mod_preview.so $(DESTDIR)$(BINDIR)/preview-token \
+	    $(DESTDIR)$(MODSDIR)/preview.load $(DESTDIR)$(MODSDIR)/preview.conf
+define not_packaged
+	@if [ -z "$(DESTDIR)" ] && dpkg-query -S $(LIBEXECDIR)/mod_preview.so >/dev/null 2>&1; then \
+	    echo "$@: $(LIBEXECDIR)/mod_preview.so belongs to a Debian package: apt-get remove libapache2-mod-preview first"; \
+	    exit 1; fi
+endef
+
 install: all
-	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$$($(APXS) -q LIBEXECDIR) -n preview mod_preview/mod_preview.la
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)/etc/apache2/mods-available
-	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/preview-token
-	install -m 0644 conf/preview.load conf/preview.conf $(DESTDIR)/etc/apache2/mods-available/
+	$(not_packaged)
+	@install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MODSDIR)
+	@$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -n preview mod_preview/mod_preview.la \
+	    >$(B)/apxs-install.log 2>&1 || { cat $(B)/apxs-install.log; exit 1; }
+	@install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/preview-token
+	@install -m 0644 conf/preview.load conf/preview.conf $(DESTDIR)$(MODSDIR)/
+	@printf 'installed %s\n' $(INSTALLED)
+
+uninstall:
+	$(not_packaged)
+	@enabled=$(DESTDIR)$$(dirname $(MODSDIR))/mods-enabled/preview.load; \
+	if [ -e "$$enabled" ] || [ -L "$$enabled" ]; then \
+	    echo "uninstall: the module is enabled ($$enabled): a2dismod preview first"; exit 1; fi
+	@for f in $(INSTALLED); do if [ -e "$$f" ]; then rm -f "$$f" && echo "removed $$f"; fi; done
 
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
