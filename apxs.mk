@@ -1,4 +1,4 @@
-# mod_preview build: make -f apxs.mk [all|install|uninstall|test|unit|fuzz|bench|demo|stop|format|deps|clean]
+# mod_preview build: make -f apxs.mk [all|install|uninstall|deb|test|unit|fuzz|bench|demo|stop|format|deps|clean]
 #
 # The core (mod_preview/pv_*.c, no httpd headers) is built once, position
 # independent, into build/libpvcore.a; the module (through apxs), the CLI, the
@@ -19,7 +19,9 @@ PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
-CFLAGS_CORE := -std=gnu11 -O2 -g -fPIC $(WARN) -Iinclude $(PKG_CFLAGS)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment come last (a package
+# build passes the distribution's hardening flags that way).
+CFLAGS_CORE := -std=gnu11 -O2 -g -fPIC $(WARN) -Iinclude $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 CORE_SRC  := $(sort $(wildcard mod_preview/pv_*.c))
 CORE_OBJ  := $(CORE_SRC:mod_preview/%.c=$(B)/core/%.o)
@@ -31,7 +33,7 @@ CLI       := $(B)/preview-token
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all install uninstall test unit fuzz bench bench-verify demo stop format format-check deps clean
+.PHONY: all install uninstall deb test unit fuzz bench bench-verify demo stop format format-check deps clean
 
 all: $(MODULE) $(CLI)
 
@@ -49,13 +51,14 @@ $(CORE_LIB): $(CORE_OBJ)
 $(MODULE): $(GLUE_SRC) $(HEADERS) $(CORE_LIB)
 	$(APXS) -c -o mod_preview/mod_preview.la \
 	    -Wc,-std=gnu11 $(addprefix -Wc$(comma),$(WARN)) -Wc,-Wno-unused-parameter \
+	    $(addprefix -Wc$(comma),$(CPPFLAGS) $(CFLAGS)) $(addprefix -Wl$(comma),$(LDFLAGS)) \
 	    -Iinclude $(filter -I%,$(PKG_CFLAGS)) \
 	    $(GLUE_SRC) $(CORE_LIB) $(PKG_LIBS) >$(B)/apxs.log 2>&1 \
 	    || { cat $(B)/apxs.log; exit 1; }
 
 $(CLI): mod_preview/preview_token.c $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_CORE) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
+	$(CC) $(CFLAGS_CORE) $(LDFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
 
 $(B)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
@@ -99,6 +102,20 @@ uninstall:
 	if [ -e "$$enabled" ] || [ -L "$$enabled" ]; then \
 	    echo "uninstall: the module is enabled ($$enabled): a2dismod preview first"; exit 1; fi
 	@for f in $(INSTALLED); do if [ -e "$$f" ]; then rm -f "$$f" && echo "removed $$f"; fi; done
+
+# The Debian package libapache2-mod-preview (debian/): source and binary,
+# built by dpkg-buildpackage in a copy of the tree, so that its clean step
+# leaves this one alone; .deb, .dsc, .changes and the log land in build/deb/.
+DEB_SRC = $(B)/deb/libapache2-mod-preview-$$(dpkg-parsechangelog -S Version)
+
+deb:
+	@rm -rf $(B)/deb && mkdir -p $(DEB_SRC)
+	@tar -cf - --exclude-vcs --exclude=./build --exclude=./tests/run --exclude=./demo \
+	    --exclude=./tests/t/TEST --exclude=./tests/t/logs . | tar -C $(DEB_SRC) -xf -
+	@cd $(DEB_SRC) && dpkg-buildpackage -us -uc >../build.log 2>&1 \
+	    || { tail -40 ../build.log; echo "deb: dpkg-buildpackage failed, see $(B)/deb/build.log"; exit 1; }
+	@rm -rf $(DEB_SRC)
+	@ls $(B)/deb/*.deb $(B)/deb/*.changes
 
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
