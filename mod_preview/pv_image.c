@@ -687,6 +687,13 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
     /* Decoding really happens here (libvips is lazy): a truncated or
      * corrupt source fails now, with fail_on set, and the deadline is
      * watched tile by tile. */
+    /* Past its deadline already (a slow header or load): the encode is not
+     * started. An encoder that takes every pixel before its first output
+     * (AVIF) may finish a small image before any "eval" signal comes. */
+    if (req->time_limit > 0 && apr_time_now() >= start + req->time_limit) {
+        rv = PV_IMAGE_DEADLINE;
+        goto cleanup;
+    }
     watch = watch_deadline(img, req->time_limit, start, p);
     if (save_buffer(img, req->format, q, &buf, &len)) {
         drain_vips_error("save", path);
