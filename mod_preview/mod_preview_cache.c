@@ -1,6 +1,11 @@
 /* The preview cache in httpd: shared counters (post_config), caches and
  * the sweeper thread (child_init), lookup / store / send (the handler).
  * The cache itself is pv_cache (include/pv_cache.h). */
+/* Before any APR header: APR_OFFSETOF() is offsetof() only when <stddef.h>
+ * came first, else a member access through a null pointer (undefined; UBSan
+ * reports it in APR_BRIGADE_INSERT_TAIL). */
+#include <stddef.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"

@@ -5,6 +5,9 @@
  * Files (key ring, legacy secret) are read by their setter so that
  * `apachectl configtest` reports a bad one. Defaults are applied in the two
  * getters only. */
+/* <stddef.h> before any APR header: APR_OFFSETOF() is offsetof() only then,
+ * else pointer arithmetic on a null pointer (undefined). */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "httpd.h"

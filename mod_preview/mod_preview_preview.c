@@ -12,6 +12,11 @@
  * (503), a render slot (503), the render, stored in the cache, and the
  * bytes sent without a copy. A hit and a 304 never touch
  * libvips. */
+/* Before any APR header: APR_OFFSETOF() is offsetof() only when <stddef.h>
+ * came first, else a member access through a null pointer (undefined; UBSan
+ * reports it in APR_BRIGADE_INSERT_TAIL). */
+#include <stddef.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
