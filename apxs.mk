@@ -1,4 +1,4 @@
-# mod_preview build: make -f apxs.mk [all|install|uninstall|deb|test|unit|fuzz|bench|demo|stop|format|deps|clean]
+# mod_preview build: make -f apxs.mk [all|install|uninstall|deb|test|asan|unit|fuzz|bench|demo|stop|format|deps|clean]
 #
 # The core (mod_preview/pv_*.c, no httpd headers) is built once, position
 # independent, into build/libpvcore.a; the module (through apxs), the CLI, the
@@ -33,7 +33,7 @@ CLI       := $(B)/preview-token
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all install uninstall deb test unit fuzz bench bench-verify demo stop format format-check deps clean
+.PHONY: all install uninstall deb test asan asan-build asan-runtime unit fuzz bench bench-verify demo stop format format-check deps clean
 
 all: $(MODULE) $(CLI)
 
@@ -87,6 +87,67 @@ define not_packaged
 	    exit 1; fi
 endef
 
+# ASan+UBSan build in build/asan/ (core, module, CLI, unit tests), apart from
+# the normal build: its objects are compiled here, not by apxs next to the
+# sources; apxs (libtool) only links build/asan/.libs/mod_preview.so.
+# clang, not gcc: gcc's UBSan is a library of its own beside libasan and
+# ignores log_path= when both are loaded, so its reports could not be
+# collected; clang's one runtime holds both. The module is linked without the
+# runtime, as clang does for any shared object: httpd gets it preloaded (see
+# tests/asan/httpd), the CLI and the unit tests link it. -O1 keeps stack
+# traces close to the source.
+ASAN_CC     := clang
+AB          := $(B)/asan
+SANITIZE    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS_ASAN := -std=gnu11 -O1 -g -fPIC $(SANITIZE) $(WARN) -Iinclude $(PKG_CFLAGS)
+ASAN_CORE_LIB := $(AB)/libpvcore.a
+# Red zones between our pool allocations (tests/asan/pool_redzones.c).
+ASAN_POOL   := $(AB)/pool_redzones.o
+ASAN_WRAP   := -Wl,--wrap=apr_palloc
+ASAN_GLUE_OBJ := $(GLUE_SRC:mod_preview/%.c=$(AB)/glue/%.o)
+ASAN_MODULE := $(AB)/.libs/mod_preview.so
+ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(AB)/unit/%)
+
+asan-build: $(ASAN_MODULE) $(AB)/preview-token $(ASAN_UNIT_BIN)
+
+$(AB)/core/%.o: mod_preview/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CFLAGS_ASAN) -c -o $@ $<
+
+$(ASAN_CORE_LIB): $(CORE_SRC:mod_preview/%.c=$(AB)/core/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+# httpd's command tables end with {NULL}: clang's -Wextra wants every field.
+$(AB)/glue/%.o: mod_preview/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CFLAGS_ASAN) -Wno-unused-parameter \
+	    -Wno-missing-field-initializers -I$(shell $(APXS) -q INCLUDEDIR) -c -o $@ $<
+
+$(ASAN_POOL): tests/asan/pool_redzones.c
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CFLAGS_ASAN) -c -o $@ $<
+
+$(ASAN_MODULE): $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(ASAN_POOL)
+	$(APXS) -c -o $(AB)/mod_preview.la -Wl,$(ASAN_WRAP) $(ASAN_GLUE_OBJ) $(ASAN_POOL) \
+	    $(ASAN_CORE_LIB) $(PKG_LIBS) >$(AB)/apxs.log 2>&1 || { cat $(AB)/apxs.log; exit 1; }
+
+$(AB)/preview-token: mod_preview/preview_token.c $(HEADERS) $(ASAN_CORE_LIB) $(ASAN_POOL)
+	$(ASAN_CC) $(CFLAGS_ASAN) $(ASAN_WRAP) -o $@ $< $(ASAN_POOL) $(ASAN_CORE_LIB) $(PKG_LIBS)
+
+$(AB)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS) $(ASAN_CORE_LIB) $(ASAN_POOL)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CFLAGS_ASAN) $(ASAN_WRAP) -Itests/unit $$(pkg-config --cflags check) -o $@ $< \
+	    $(ASAN_POOL) $(ASAN_CORE_LIB) $(PKG_LIBS) $$(pkg-config --libs check)
+
+# The ASan runtime the module needs preloaded into httpd.
+asan-runtime:
+	@$(ASAN_CC) -print-file-name=libclang_rt.asan-$$(uname -m).so
+
+# The asan suite alone (the test command runs it among the others).
+asan: deps
+	@PV_SUITES=asan tests/run-all
+
 install: all
 	$(not_packaged)
 	@install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MODSDIR)
@@ -136,7 +197,7 @@ stop:
 	@tests/demo stop
 
 format:
-	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/preview_token.c $(HEADERS) $(UNIT_SRC) $(wildcard tests/unit/*.h tests/fuzz/*.c tests/bench/*.c)
+	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/preview_token.c $(HEADERS) $(UNIT_SRC) $(wildcard tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/asan/*.c)
 
 format-check:
 	@tests/format-check

@@ -16,7 +16,8 @@ my $cfg   = Apache::Test::config();
 my $vars  = $cfg->{vars};
 my $httpd = $vars->{httpd};
 my $top   = $ENV{PV_TOP} // catfile($vars->{serverroot}, '..', '..');
-my $so    = catfile($top, 'mod_preview', '.libs', 'mod_preview.so');
+my $so    = $ENV{PV_MODULE}
+    // catfile($top, 'mod_preview', '.libs', 'mod_preview.so');
 my $base  = $ENV{PV_RUN_DIR} // $vars->{t_dir};
 my $dir   = tempdir('keyfile-XXXXXX', DIR => $base, CLEANUP => 1);
 

@@ -33,8 +33,11 @@ sub apache_test_var {
     return eval { Apache::Test::vars($name) };
 }
 
+# The module under test: tests/run-all's PV_MODULE (the normal or the ASan
+# build), else the normal build.
 sub module_path {
-    return File::Spec->catfile($top, 'mod_preview', '.libs', 'mod_preview.so');
+    return $ENV{PV_MODULE}
+        // File::Spec->catfile($top, 'mod_preview', '.libs', 'mod_preview.so');
 }
 
 # The httpd Apache::Test found, else the usual names.
