@@ -5,6 +5,11 @@
  * handlers given the values back, and everything a log format reads
  * redacted again at log_transaction. The string work is the core's
  * (pv_redact.c, pv_redact_stream.c). */
+/* Before any APR header: APR_OFFSETOF() is offsetof() only when <stddef.h>
+ * came first, else a member access through a null pointer (undefined; UBSan
+ * reports it in APR_BRIGADE_INSERT_TAIL). */
+#include <stddef.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
