@@ -1,7 +1,7 @@
 # What a graceful restart (SIGUSR1, as `apachectl graceful` and Debian's
 # logrotate send) must not undo.
 #
-# PreviewLoginLimit's counts (vhost pv_limit_ip, 3 per 60 s, the client IP
+# PreviewLoginLimit's counts (vhost pv_limit_ip, 3 per 600 s, the client IP
 # from X-Test-Client): an account, a client and a name no user has, each
 # over the limit before the restart, are still over it after (the cache,
 # its lock and its key are kept: PV0607); another account from another
