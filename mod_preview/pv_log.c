@@ -1,3 +1,5 @@
+/* The core's log: a message formatted once and handed, with its source
+ * file and line, to the callback the glue installed (pv_log.h). */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -12,16 +14,36 @@ void pv_log_set(pv_log_cb *cb, void *baton)
     log_baton = baton;
 }
 
-void pv_log(pv_log_level_e level, const char *fmt, ...)
+static void log_va(const char *file, int line, pv_log_level_e level,
+                   apr_status_t rv, const char *fmt, va_list ap)
 {
     char buf[1024];
+
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    log_cb(log_baton, file, line, level, rv, buf);
+}
+
+void pv_log_(const char *file, int line, pv_log_level_e level, apr_status_t rv,
+             const char *fmt, ...)
+{
     va_list ap;
 
     if (!log_cb) {
         return;
     }
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    log_va(file, line, level, rv, fmt, ap);
     va_end(ap);
-    log_cb(log_baton, level, buf);
+}
+
+void pv_log(pv_log_level_e level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!log_cb) {
+        return;
+    }
+    va_start(ap, fmt);
+    log_va(PV_LOG_MARK, level, 0, fmt, ap);
+    va_end(ap);
 }

@@ -113,10 +113,14 @@ static void set_mtime(pv_cache_t *c, const char *key, apr_time_t t)
 static char last_log[1024];
 static int log_count;
 
-static void log_capture(void *baton, pv_log_level_e level, const char *msg)
+static void log_capture(void *baton, const char *file, int line,
+                        pv_log_level_e level, apr_status_t rv, const char *msg)
 {
     (void)baton;
+    (void)file;
+    (void)line;
     (void)level;
+    (void)rv;
     snprintf(last_log, sizeof(last_log), "%s", msg);
     log_count++;
 }

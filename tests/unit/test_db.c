@@ -327,10 +327,14 @@ static pv_db_pool_t *make_pool(const pv_db_queries_t *queries, int max)
 static apr_thread_mutex_t *log_mutex;
 static char log_text[8192];
 
-static void log_capture(void *baton, pv_log_level_e level, const char *msg)
+static void log_capture(void *baton, const char *file, int line,
+                        pv_log_level_e level, apr_status_t rv, const char *msg)
 {
     (void)baton;
+    (void)file;
+    (void)line;
     (void)level;
+    (void)rv;
     apr_thread_mutex_lock(log_mutex);
     apr_cpystrn(log_text + strlen(log_text), msg,
                 sizeof(log_text) - strlen(log_text) - 1);
