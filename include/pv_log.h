@@ -35,7 +35,4 @@ void pv_log_set(pv_log_cb *cb, void *baton);
 void pv_log_(const char *file, int line, pv_log_level_e level, apr_status_t rv,
              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-void pv_log(pv_log_level_e level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 #endif /* PV_LOG_H */

@@ -14,36 +14,17 @@ void pv_log_set(pv_log_cb *cb, void *baton)
     log_baton = baton;
 }
 
-static void log_va(const char *file, int line, pv_log_level_e level,
-                   apr_status_t rv, const char *fmt, va_list ap)
-{
-    char buf[1024];
-
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    log_cb(log_baton, file, line, level, rv, buf);
-}
-
 void pv_log_(const char *file, int line, pv_log_level_e level, apr_status_t rv,
              const char *fmt, ...)
 {
+    char buf[1024];
     va_list ap;
 
     if (!log_cb) {
         return;
     }
     va_start(ap, fmt);
-    log_va(file, line, level, rv, fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-}
-
-void pv_log(pv_log_level_e level, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!log_cb) {
-        return;
-    }
-    va_start(ap, fmt);
-    log_va(PV_LOG_MARK, level, 0, fmt, ap);
-    va_end(ap);
+    log_cb(log_baton, file, line, level, rv, buf);
 }
