@@ -26,7 +26,10 @@ HEADERS   := $(wildcard include/*.h)
 MODULE    := mod_preview/.libs/mod_preview.so
 CLI       := $(B)/preview-token
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
+UNIT_OBJ  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%.o)
+UNIT_BIN  := $(B)/unit/pv_unit
+# X(b64url) X(cache) ...: the suites tests/unit/main.c runs, one per file.
+UNIT_LIST := $(foreach f,$(UNIT_SRC),X($(f:tests/unit/test_%.c=%)))
 
 .PHONY: all install test unit fuzz bench bench-verify demo stop format format-check deps clean
 
@@ -54,9 +57,15 @@ $(CLI): mod_preview/preview_token.c $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_CORE) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
 
-$(B)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS) $(CORE_LIB)
+$(B)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_CORE) -Itests/unit $$(pkg-config --cflags check) -o $@ $< \
+	$(CC) $(CFLAGS_CORE) -Itests/unit $$(pkg-config --cflags check) -c -o $@ $<
+
+# One runner, every suite (tests/unit/main.c says why); main.c is compiled
+# here, with the list of suites.
+$(UNIT_BIN): tests/unit/main.c $(UNIT_OBJ) $(CORE_LIB)
+	$(CC) $(CFLAGS_CORE) $$(pkg-config --cflags check) \
+	    '-DPV_TEST_UNITS=$(UNIT_LIST)' -o $@ $< $(UNIT_OBJ) \
 	    $(CORE_LIB) $(PKG_LIBS) $$(pkg-config --libs check)
 
 # Token verification micro-benchmark: make -f apxs.mk bench-verify
@@ -92,7 +101,7 @@ stop:
 	@tests/demo stop
 
 format:
-	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/preview_token.c $(HEADERS) $(UNIT_SRC) $(wildcard tests/unit/*.h tests/fuzz/*.c tests/bench/*.c)
+	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/preview_token.c $(HEADERS) $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c)
 
 format-check:
 	@tests/format-check

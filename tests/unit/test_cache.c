@@ -968,12 +968,10 @@ START_TEST(warn_once_per_interval)
 }
 END_TEST
 
-int main(void)
+Suite *pv_test_cache_suite(void)
 {
     Suite *s = suite_create("cache");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -997,9 +995,5 @@ int main(void)
     tcase_add_test(tc, store_failure_leaves_no_temp);
     tcase_add_test(tc, warn_once_per_interval);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
