@@ -69,6 +69,11 @@ int main(void)
     srunner_run_all(sr, CK_SILENT);
     failed = srunner_ntests_failed(sr);
     report_fixture_failures(sr);
+    if (srunner_ntests_run(sr) == 0) {
+        /* a CK_RUN_SUITE or CK_RUN_CASE that names nothing */
+        fprintf(stderr, "no test ran\n");
+        failed = 1;
+    }
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
