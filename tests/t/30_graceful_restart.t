@@ -35,13 +35,13 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use LWP::UserAgent ();
 use Time::HiRes ();
-use PreviewImages ();
+use PreviewLog ();
 use PreviewLogin qw(dbh fresh_database add_user bcrypt_hash post_form uniq);
 use PreviewTest qw(graceful_restart);
 
 plan tests => 15;
 
-my $log = PreviewImages::error_log_path();
+my $log = PreviewLog::error_log_path();
 
 sub log_since {
     my ($from) = @_;

@@ -23,7 +23,8 @@ use Apache::TestRequest ();
 use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh key_file);
 use PreviewImages qw(fixture_dir make_plain add_image new_user record_token
-                     image_info error_log_text);
+                     image_info);
+use PreviewLog qw(error_log_text);
 
 plan tests => 97;
 

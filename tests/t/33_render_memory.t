@@ -22,8 +22,8 @@ use Apache::TestRequest ();
 use LWP::UserAgent ();
 use PreviewLogin qw(dbh json_body);
 use PreviewImages qw(fixture_dir memory_bomb can_write_avif add_image
-                     new_user preview image_info error_log_text run
-                     watch_memory);
+                     new_user preview image_info run watch_memory);
+use PreviewLog qw(error_log_text);
 
 my $MiB = 1024;                 # kB
 my $bound = 256 * $MiB;         # PreviewMaxRenderMemory's default
