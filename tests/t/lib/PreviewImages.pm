@@ -20,9 +20,9 @@ use JSON::PP ();
 use Compress::Zlib ();
 use Apache::Test ();
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh add_user bcrypt_hash login_token uniq);
 use PreviewLog qw(error_log_text);
+use PreviewTest qw(server_pid);
 
 our @EXPORT_OK = qw(storage fixture_dir make_photo make_plain make_alpha
                     make_bomb memory_bomb can_write_avif add_image new_user
@@ -177,10 +177,7 @@ sub can_write_avif {
 # The test server's children: pid => { rss => kB, hwm => kB } from
 # /proc/<pid>/status (VmRSS, VmHWM).
 sub httpd_children {
-    my $pidfile = t_catfile(Apache::Test::vars('t_logs'), 'httpd.pid');
-    open my $fh, '<', $pidfile or die "$pidfile: $!";
-    my $parent = <$fh>;
-    chomp $parent;
+    my $parent = server_pid();
     my %kids;
     opendir my $d, '/proc' or die "/proc: $!";
     for my $pid (grep { /^\d+$/ } readdir $d) {

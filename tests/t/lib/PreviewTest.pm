@@ -168,17 +168,13 @@ sub config_generation {
         ? $1 : undef;
 }
 
-# SIGUSR1 to the parent (its pid file), as `apachectl graceful` sends: the
+# SIGUSR1 to the parent (server_pid()), as `apachectl graceful` sends: the
 # parent re-reads the configuration (every module is unloaded and loaded
 # again) and replaces its children, which finish what they serve. Returns
 # the new generation once mod_status reports it.
 sub graceful_restart {
     my $before = config_generation() // die "server-status does not answer\n";
-    my $pidfile = File::Spec->catfile(apache_test_var('t_logs'), 'httpd.pid');
-    open my $fh, '<', $pidfile or die "$pidfile: $!\n";
-    my $pid = <$fh>;
-    close $fh;
-    chomp $pid;
+    my $pid = server_pid();
     kill('USR1', $pid) == 1 or die "cannot signal httpd ($pid): $!\n";
     my $deadline = time + 60;
     while (time < $deadline) {
