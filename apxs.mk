@@ -31,7 +31,10 @@ HEADERS   := $(wildcard include/*.h)
 MODULE    := mod_preview/.libs/mod_preview.so
 CLI       := $(B)/preview-token
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
+UNIT_OBJ  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%.o)
+UNIT_BIN  := $(B)/unit/pv_unit
+# X(b64url) X(cache) ...: the suites tests/unit/main.c runs, one per file.
+UNIT_LIST := $(foreach f,$(UNIT_SRC),X($(f:tests/unit/test_%.c=%)))
 
 .PHONY: all install uninstall deb test asan asan-build asan-runtime unit fuzz bench bench-verify demo stop format format-check deps clean
 
@@ -60,9 +63,15 @@ $(CLI): mod_preview/preview_token.c $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_CORE) $(LDFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
 
-$(B)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS) $(CORE_LIB)
+$(B)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_CORE) -Itests/unit $$(pkg-config --cflags check) -o $@ $< \
+	$(CC) $(CFLAGS_CORE) -Itests/unit $$(pkg-config --cflags check) -c -o $@ $<
+
+# One runner, every suite (tests/unit/main.c says why); main.c is compiled
+# here, with the list of suites.
+$(UNIT_BIN): tests/unit/main.c $(UNIT_OBJ) $(CORE_LIB)
+	$(CC) $(CFLAGS_CORE) $$(pkg-config --cflags check) \
+	    '-DPV_TEST_UNITS=$(UNIT_LIST)' -o $@ $< $(UNIT_OBJ) \
 	    $(CORE_LIB) $(PKG_LIBS) $$(pkg-config --libs check)
 
 # Token verification micro-benchmark: make -f apxs.mk bench-verify
@@ -106,7 +115,8 @@ ASAN_POOL   := $(AB)/pool_redzones.o
 ASAN_WRAP   := -Wl,--wrap=apr_palloc
 ASAN_GLUE_OBJ := $(GLUE_SRC:mod_preview/%.c=$(AB)/glue/%.o)
 ASAN_MODULE := $(AB)/.libs/mod_preview.so
-ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(AB)/unit/%)
+ASAN_UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(AB)/unit/%.o)
+ASAN_UNIT_BIN := $(AB)/unit/pv_unit
 
 asan-build: $(ASAN_MODULE) $(AB)/preview-token $(ASAN_UNIT_BIN)
 
@@ -135,9 +145,14 @@ $(ASAN_MODULE): $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(ASAN_POOL)
 $(AB)/preview-token: mod_preview/preview_token.c $(HEADERS) $(ASAN_CORE_LIB) $(ASAN_POOL)
 	$(ASAN_CC) $(CFLAGS_ASAN) $(ASAN_WRAP) -o $@ $< $(ASAN_POOL) $(ASAN_CORE_LIB) $(PKG_LIBS)
 
-$(AB)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS) $(ASAN_CORE_LIB) $(ASAN_POOL)
+$(AB)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS)
 	@mkdir -p $(@D)
-	$(ASAN_CC) $(CFLAGS_ASAN) $(ASAN_WRAP) -Itests/unit $$(pkg-config --cflags check) -o $@ $< \
+	$(ASAN_CC) $(CFLAGS_ASAN) -Itests/unit $$(pkg-config --cflags check) -c -o $@ $<
+
+# The same runner and suite list as build/unit/pv_unit.
+$(ASAN_UNIT_BIN): tests/unit/main.c $(ASAN_UNIT_OBJ) $(ASAN_CORE_LIB) $(ASAN_POOL)
+	$(ASAN_CC) $(CFLAGS_ASAN) $(ASAN_WRAP) $$(pkg-config --cflags check) \
+	    '-DPV_TEST_UNITS=$(UNIT_LIST)' -o $@ $< $(ASAN_UNIT_OBJ) \
 	    $(ASAN_POOL) $(ASAN_CORE_LIB) $(PKG_LIBS) $$(pkg-config --libs check)
 
 # The ASan runtime the module needs preloaded into httpd.
@@ -197,7 +212,7 @@ stop:
 	@tests/demo stop
 
 format:
-	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/preview_token.c $(HEADERS) $(UNIT_SRC) $(wildcard tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/asan/*.c)
+	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/preview_token.c $(HEADERS) $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/asan/*.c)
 
 format-check:
 	@tests/format-check

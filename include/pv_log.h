@@ -3,6 +3,7 @@
 #ifndef PV_LOG_H
 #define PV_LOG_H
 
+#include <apr_errno.h>
 #include <apr_general.h>
 
 typedef enum {
@@ -14,15 +15,24 @@ typedef enum {
 } pv_log_level_e;
 
 /* Our own message numbers (httpd's AHnnnnn are for httpd's modules). Each
- * number is used once; an operator greps it, a test can fail on it. */
+ * number is used once; an operator greps it, a test can fail on it. The
+ * list of numbers is README's "Log tags". */
 #define PVLOGNO(n) "PV" #n ": "
 
-typedef void pv_log_cb(void *baton, pv_log_level_e level, const char *msg);
+/* The caller's source file and line, as APLOG_MARK is for httpd: a line
+ * of the error log then names the core's code, not the glue's callback. */
+#define PV_LOG_MARK __FILE__, __LINE__
+
+/* file and line: where the message was logged (PV_LOG_MARK); rv: the
+ * status it is about, 0 for none (httpd adds "(rv)reason: "). */
+typedef void pv_log_cb(void *baton, const char *file, int line,
+                       pv_log_level_e level, apr_status_t rv, const char *msg);
 
 /* Not thread-safe to change: set once at start-up (post_config/child_init). */
 void pv_log_set(pv_log_cb *cb, void *baton);
 
-void pv_log(pv_log_level_e level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* pv_log_(PV_LOG_MARK, PV_LOG_ERR, rv, PVLOGNO(nnnn) "...", ...) */
+void pv_log_(const char *file, int line, pv_log_level_e level, apr_status_t rv,
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif /* PV_LOG_H */

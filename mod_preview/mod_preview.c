@@ -16,13 +16,16 @@
 #include "mod_preview_sign.h"
 #include "pv_log.h"
 
-/* The core's log lines go to the main server's error log. */
-static void pv_log_to_httpd(void *baton, pv_log_level_e level, const char *msg)
+/* The core's log lines go to the main server's error log, with the core's
+ * file and line (shown at LogLevel debug) and status. */
+static void pv_log_to_httpd(void *baton, const char *file, int line,
+                            pv_log_level_e level, apr_status_t rv,
+                            const char *msg)
 {
     /* The module index, as APLOG_MARK would pass it (that macro needs
      * AP_DECLARE_MODULE, which comes below). */
-    ap_log_error_(__FILE__, __LINE__, preview_module.module_index, (int)level,
-                  0, baton, "%s", msg);
+    ap_log_error_(file, line, preview_module.module_index, (int)level, rv,
+                  baton, "%s", msg);
 }
 
 static int pv_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)

@@ -665,11 +665,11 @@ apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
     /* Re-sync: what is on disk plus what others stored meanwhile. */
     apr_atomic_add64(&c->usage->bytes, (apr_uint64_t)total - before);
     apr_atomic_set32(&c->usage->known, 1);
-    pv_log(PV_LOG_INFO,
-           PVLOGNO(0800) "cache sweep of %s: %d entries, %" APR_OFF_T_FMT
-                         " bytes found, %d removed, %" APR_OFF_T_FMT
-                         " bytes kept, %d stale temp files removed",
-           c->dir, entries->nelts, scanned, removed, total, temps);
+    pv_log_(PV_LOG_MARK, PV_LOG_INFO, 0,
+            PVLOGNO(0800) "cache sweep of %s: %d entries, %" APR_OFF_T_FMT
+                          " bytes found, %d removed, %" APR_OFF_T_FMT
+                          " bytes kept, %d stale temp files removed",
+            c->dir, entries->nelts, scanned, removed, total, temps);
     *ptotal = total;
 cleanup:
     apr_pool_destroy(sp);

@@ -438,18 +438,18 @@ static void mark_down(pv_db_pool_t *db, const char *why)
 {
     if (apr_atomic_cas32(&db->down, 1, 0) == 0) {
         db->down_since = apr_time_now();
-        pv_log(PV_LOG_ERR,
-               PVLOGNO(0301) "MariaDB unreachable (%s): %s; requests that "
-                             "need it get 503 until it is back",
-               db->desc, why);
+        pv_log_(PV_LOG_MARK, PV_LOG_ERR, 0,
+                PVLOGNO(0301) "MariaDB unreachable (%s): %s; requests that "
+                              "need it get 503 until it is back",
+                db->desc, why);
     }
 }
 
 static void mark_up(pv_db_pool_t *db)
 {
     if (apr_atomic_read32(&db->down) && apr_atomic_cas32(&db->down, 0, 1)) {
-        pv_log(
-            PV_LOG_NOTICE,
+        pv_log_(
+            PV_LOG_MARK, PV_LOG_NOTICE, 0,
             PVLOGNO(0302) "MariaDB reachable again (%s) after %" APR_TIME_T_FMT
                           " s",
             db->desc, apr_time_sec(apr_time_now() - db->down_since));

@@ -98,8 +98,8 @@ static void drain_vips_error(const char *what, const char *path)
         while (n > 0 && msg[n - 1] == '\n') {
             msg[--n] = '\0';
         }
-        pv_log(PV_LOG_DEBUG, PVLOGNO(0401) "libvips %s %s: %s", what,
-               path ? path : "-", msg);
+        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0, PVLOGNO(0401) "libvips %s %s: %s",
+                what, path ? path : "-", msg);
     }
     g_free(msg);
 }
@@ -132,9 +132,11 @@ static GLogWriterOutput vips_log_writer(GLogLevelFlags level,
     if (level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) {
         return G_LOG_WRITER_HANDLED;
     }
-    pv_log((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) ? PV_LOG_WARNING
-                                                                : PV_LOG_DEBUG,
-           PVLOGNO(0405) "libvips: %s", message ? message : "");
+    pv_log_(PV_LOG_MARK,
+            (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+                ? PV_LOG_WARNING
+                : PV_LOG_DEBUG,
+            0, PVLOGNO(0405) "libvips: %s", message ? message : "");
     return G_LOG_WRITER_HANDLED;
 }
 
@@ -157,8 +159,9 @@ apr_status_t pv_image_init(int threads)
         /* Setting it also stops glibc from raising it (and the trim
          * threshold) on its own. */
         if (!mallopt(M_MMAP_THRESHOLD, PV_MMAP_THRESHOLD)) {
-            pv_log(PV_LOG_DEBUG, PVLOGNO(1250) "mallopt(M_MMAP_THRESHOLD) "
-                                               "refused");
+            pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0,
+                    PVLOGNO(1250) "mallopt(M_MMAP_THRESHOLD) "
+                                  "refused");
         }
         vips_started = 1;
     }
@@ -335,7 +338,8 @@ static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
     s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (s->fd < 0) {
         int e = errno;
-        pv_log(PV_LOG_DEBUG, PVLOGNO(0402) "open %s: %s", path, strerror(e));
+        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0, PVLOGNO(0402) "open %s: %s", path,
+                strerror(e));
         return (e == ENOENT || e == ENOTDIR || e == ELOOP || e == EACCES ||
                 e == ENAMETOOLONG)
                    ? PV_IMAGE_NOT_FOUND
@@ -367,8 +371,9 @@ static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
     }
     nick = vips_nickname_find(g_type_from_name(cls));
     if (!nick || !loader_allowed(nick)) {
-        pv_log(PV_LOG_DEBUG, PVLOGNO(0403) "%s: loader %s not allowed", path,
-               nick ? nick : cls);
+        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0,
+                PVLOGNO(0403) "%s: loader %s not allowed", path,
+                nick ? nick : cls);
         return PV_IMAGE_UNSUPPORTED;
     }
 
@@ -702,8 +707,8 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
         goto cleanup;
     }
     if (req->format == PV_FORMAT_WEBP && webp_strip_chunks(buf, &len)) {
-        pv_log(PV_LOG_DEBUG, PVLOGNO(0404) "%s: unexpected WebP container",
-               path);
+        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0,
+                PVLOGNO(0404) "%s: unexpected WebP container", path);
         rv = PV_IMAGE_FAILED;
         goto cleanup;
     }

@@ -1,3 +1,5 @@
+/* The core's log: a message formatted once and handed, with its source
+ * file and line, to the callback the glue installed (pv_log.h). */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -12,7 +14,8 @@ void pv_log_set(pv_log_cb *cb, void *baton)
     log_baton = baton;
 }
 
-void pv_log(pv_log_level_e level, const char *fmt, ...)
+void pv_log_(const char *file, int line, pv_log_level_e level, apr_status_t rv,
+             const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -23,5 +26,5 @@ void pv_log(pv_log_level_e level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    log_cb(log_baton, level, buf);
+    log_cb(log_baton, file, line, level, rv, buf);
 }

@@ -4,65 +4,19 @@
 use strict;
 use warnings FATAL => 'all';
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
 use Apache::Test qw(-withtestmore);
 use File::Spec::Functions qw(catfile);
-use File::Temp qw(tempdir);
-use IPC::Open3 qw(open3);
 use MIME::Base64 qw(encode_base64url);
+use PreviewTest qw(configtest scratch_dir write_file);
 
 plan tests => 20;
 
-my $cfg   = Apache::Test::config();
-my $vars  = $cfg->{vars};
-my $httpd = $vars->{httpd};
-my $top   = $ENV{PV_TOP} // catfile($vars->{serverroot}, '..', '..');
-my $so    = $ENV{PV_MODULE}
-    // catfile($top, 'mod_preview', '.libs', 'mod_preview.so');
-my $base  = $ENV{PV_RUN_DIR} // $vars->{t_dir};
-my $dir   = tempdir('keyfile-XXXXXX', DIR => $base, CLEANUP => 1);
-
-# The MPM lines of the suite's generated configuration: Debian's httpd has
-# no MPM built in, and -t needs one.
-my $mpm = '';
-if (open my $fh, '<', $vars->{t_conf_file}) {
-    $mpm = join '', grep { /^\s*LoadModule\s+mpm_\w+/ } <$fh>;
-}
+my $dir = scratch_dir();
 
 sub secret { encode_base64url(join '', map { chr int rand 256 } 1 .. $_[0]) }
-
-my $n = 0;
-
-sub write_file {
-    my ($name, $text) = @_;
-    my $path = catfile($dir, $name);
-    open my $fh, '>', $path or die "$path: $!";
-    print $fh $text;
-    close $fh;
-    return $path;
-}
-
-# Run `httpd -t` on a minimal configuration loading the module; returns
-# (exit status, all output).
-sub configtest {
-    my ($directives) = @_;
-    my $conf = write_file('httpd-' . ++$n . '.conf', <<"CONF");
-ServerRoot "$dir"
-ServerName localhost
-DefaultRuntimeDir "$dir"
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error_log"
-Listen 127.0.0.1:1
-$mpm
-LoadModule preview_module "$so"
-$directives
-CONF
-    my $pid = open3(my $in, my $out, undef, $httpd, '-d', $dir, '-f', $conf,
-                    '-t');
-    close $in;
-    my $text = do { local $/; <$out> };
-    waitpid($pid, 0);
-    return ($? >> 8, $text // '');
-}
 
 # "names the file and line N": "<file>:N:" or "... <file> ... line N".
 sub names_line {

@@ -17,7 +17,7 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form post_json
                     uniq);
-use PreviewImages qw(error_log_text);
+use PreviewLog qw(error_log_text log_count);
 use PreviewTest qw(configtest);
 
 plan tests => 58;
@@ -41,8 +41,6 @@ sub login {
     return post_form('/login', { username => $name, password => $password },
                      'X-Test-Client' => $ip, @headers);
 }
-
-sub count_of { my ($re) = @_; my $n = () = error_log_text() =~ /$re/g; $n }
 
 # ---- refused: 403 cross_origin, no token, no cookie
 sub refused {
@@ -96,16 +94,16 @@ allowed('Sec-Fetch-Site: same-site, no Origin',
 # ---- a refusal checks no password and counts nothing: five refused
 # guesses from one address (the limit is 3), then its right password
 my $ip = fresh_ip();
-my $checks = count_of(qr/PV1153:/);
-my $warned = count_of(qr/PV0739:/);
+my $checks = log_count(qr/PV1153:/);
+my $warned = log_count(qr/PV0739:/);
 my @codes = map {
     login($ip, "wrong-$_", Origin => 'https://evil.example')->code
 } 1 .. 5;
 is("@codes", '403 403 403 403 403', 'five cross-site guesses: all 403');
-is(count_of(qr/PV1153:/), $checks, '... no password checked');
+is(log_count(qr/PV1153:/), $checks, '... no password checked');
 is(login($ip, $pw, Origin => $self)->code, 200,
    '... and nothing counted: the same address logs in');
-is(count_of(qr/PV0739:/), $warned + 5, 'one PV0739 warning per refusal');
+is(log_count(qr/PV0739:/), $warned + 5, 'one PV0739 warning per refusal');
 my ($line) = grep { /PV0739:/ && /\Q$ip\E/ } split /\n/, error_log_text();
 like($line // '', qr/\[preview:warn\]/, '... at level warn');
 like($line // '', qr/\Q$ip\E.*Origin https:\/\/evil\.example/,

@@ -10,10 +10,10 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use JSON::PP ();
 use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form post_json
                     uniq);
+use PreviewLog qw(error_log_text);
 
 plan tests => 114;
 
@@ -147,10 +147,7 @@ is(post_form('/login', { username => $name, password => $pw })->code, 200,
    'the right password: 200');
 
 # --- nothing secret in the error log
-my $log = t_catfile(Apache::Test::vars('t_logs'), 'error_log');
-open my $fh, '<', $log or die "$log: $!";
-my $text = do { local $/; <$fh> };
-close $fh;
+my $text = error_log_text();
 unlike($text, qr/\Q$pw\E/, 'the password is not in the error log');
 like($text, qr/PV0724: login failed from 127\.0\.0\.1: unknown user/,
      'an unknown user is logged, without the name');

@@ -13,6 +13,7 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use Apache::TestUtil qw(t_catfile);
 use PreviewImages ();
+use PreviewLog qw(error_log_text);
 use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form pyjwt_mint
                     pyjwt_decode login_token uniq key_file);
 
@@ -113,9 +114,7 @@ is_204(logout(authz => 'Bearer ' . pyjwt_mint({ %claims, ver => 4 },
 
 # No token (nor any part of its signature) in the error log.
 {
-    my $log = t_catfile(Apache::Test::vars('t_logs'), 'error_log');
-    open my $fh, '<', $log or die "$log: $!";
-    my $text = do { local $/; <$fh> };
+    my $text = error_log_text();
     my @found = grep { index($text, (split /\./, $_)[2]) >= 0 }
                 ($t1, $t2, $t3, $t4, $t5, $t6);
     is(scalar @found, 0, 'no token signature in the error log');
@@ -170,7 +169,7 @@ is_204(logout(authz => 'Bearer ' . pyjwt_mint({ %claims, ver => 4 },
     is_401(logout(authz => "Bearer $legacy"), 'logout with the legacy token');
     Apache::TestRequest::module('default');
     is($lver->(), 1, 'token_version unchanged');
-    like(PreviewImages::error_log_text(),
+    like(error_log_text(),
          qr/revoked: legacy token of user $lid, who logged out since \(token_version 1\)/,
          'the refusal is logged with its reason');
 }

@@ -37,6 +37,7 @@ use LWP::UserAgent ();
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes ();
 use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form uniq);
+use PreviewTest qw(in_parallel tally);
 
 plan tests => 45;
 
@@ -63,31 +64,16 @@ sub burst {
     my $url = Apache::TestRequest::module2url('pv_limit_ip',
                                               { path => '/login' });
     my $start = Time::HiRes::time() + 1.5;
-    pipe my $rd, my $wr or die "pipe: $!";
-    my @pids;
-    for my $q (@reqs) {
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            close $rd;
-            my $ua = LWP::UserAgent->new(timeout => 60);
-            my $wait = $start - Time::HiRes::time();
-            Time::HiRes::sleep($wait) if $wait > 0;
-            my $res = $ua->post(
-                $url, 'X-Test-Client' => ip($q->[0]),
-                Content => { username => $q->[1], password => $q->[2] });
-            syswrite $wr, $res->code . "\n";
-            require POSIX;
-            POSIX::_exit(0);
-        }
-        push @pids, $pid;
-    }
-    close $wr;
-    my @codes = <$rd>;
-    waitpid $_, 0 for @pids;
-    my %by;
-    chomp @codes;
-    $by{$_}++ for @codes;
-    return \%by;
+    return tally(in_parallel(scalar @reqs, sub {
+        my $q = $reqs[$_[0] - 1];
+        my $ua = LWP::UserAgent->new(timeout => 60);
+        my $wait = $start - Time::HiRes::time();
+        Time::HiRes::sleep($wait) if $wait > 0;
+        my $res = $ua->post(
+            $url, 'X-Test-Client' => ip($q->[0]),
+            Content => { username => $q->[1], password => $q->[2] });
+        return $res->code;
+    })->());
 }
 
 # --- a found user, by id --------------------------------------------------

@@ -16,8 +16,8 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use LWP::UserAgent ();
 use PreviewLogin qw(dbh add_user json_body post_form uniq python3);
-use PreviewImages ();
-use PreviewTest qw(configtest test_key_line write_file in_parallel);
+use PreviewLog qw(error_log_path error_log_text);
+use PreviewTest qw(configtest test_key_line write_file in_parallel tally);
 
 plan tests => 16;
 
@@ -39,8 +39,7 @@ my $name = uniq('slow');
 add_user($dbh, $name, $hash);
 
 my $url = Apache::TestRequest::module2url('pv_logins', { path => '/login' });
-my $log = PreviewImages::error_log_path();
-my $log_from = -s $log // 0;
+my $log_from = -s error_log_path() // 0;
 
 # 12 at once, each reports "code retry-after body".
 my $n = 12;
@@ -53,8 +52,7 @@ my @lines = in_parallel($n, sub {
                    $res->header('Retry-After') // '-', $body;
 })->();
 
-my %by;
-$by{(split ' ', $_)[0]}++ for @lines;
+my %by = %{ tally(@lines) };
 is(scalar @lines, $n, "$n answers");
 ok(($by{200} // 0) >= 1, ($by{200} // 0) . ' logged in (200)');
 ok(($by{503} // 0) >= 1, ($by{503} // 0) . ' refused (503)');
@@ -66,12 +64,7 @@ is_deeply([ grep { !/^503 2 \{"error":"unavailable","message":"too many logins i
     or diag join "\n", @refused;
 
 # What the error log says about this burst.
-my $text = do {
-    open my $fh, '<', $log or die "$log: $!";
-    seek $fh, $log_from, 0;
-    local $/;
-    <$fh>;
-};
+my $text = error_log_text($log_from);
 my @in_use = $text =~ /PV1153: password check: (\d+) of (\d+) login slots in use/g;
 my (@used, @of);
 while (my ($u, $o) = splice @in_use, 0, 2) { push @used, $u; push @of, $o }

@@ -10,15 +10,13 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use Time::HiRes qw(time);
+use PreviewLog qw(log_count);
 use PreviewLogin qw(dbh add_user bcrypt_hash json_body post_form login_token
-                    uniq);
+                    uniq db_stop db_start);
+use PreviewTest qw(server_pid);
 
 plan tests => 17;
-
-my $mariadb = $ENV{PV_MARIADB} or die "PV_MARIADB not set\n";
-my $dbdir   = $ENV{PV_DB_DIR} or die "PV_DB_DIR not set\n";
 
 my $name = uniq('down');
 my $pw   = 'pw-down';
@@ -35,14 +33,6 @@ sub status {
     return \%s;
 }
 
-sub parent_pid {
-    my $f = t_catfile(Apache::Test::vars('t_logs'), 'httpd.pid');
-    open my $fh, '<', $f or die "$f: $!";
-    my $p = <$fh>;
-    chomp $p;
-    return $p;
-}
-
 sub children {
     my ($ppid) = @_;
     my @kids;
@@ -56,23 +46,16 @@ sub children {
     return join ' ', sort { $a <=> $b } @kids;
 }
 
-sub log_count {
-    my ($re) = @_;
-    my $f = t_catfile(Apache::Test::vars('t_logs'), 'error_log');
-    open my $fh, '<', $f or die "$f: $!";
-    return scalar grep { /$re/ } <$fh>;
-}
-
 # Warm: connections open, a token to log out with later.
 my $tok = login_token($name, $pw);
 my $before = status();
-my $ppid = parent_pid();
+my $ppid = server_pid();
 my $kids = children($ppid);
 my $down_lines = log_count(qr/PV0301:/);
 
-system($mariadb, 'stop', $dbdir) == 0 or die "$mariadb stop failed\n";
+db_stop();
 my $restarted = 0;
-END { system($mariadb, 'start', $dbdir) unless $restarted }
+END { eval { db_start() } unless $restarted }
 
 my $t0 = time;
 my $res = post_form('/login', { username => $name, password => $pw });
@@ -106,7 +89,7 @@ my $nkids = scalar(my @k = split ' ', $kids);
 ok($new_down >= 1 && $new_down <= $nkids,
    "the outage is logged once per process ($new_down line(s), $nkids processes)");
 
-system($mariadb, 'start', $dbdir) == 0 or die "$mariadb start failed\n";
+db_start();
 $restarted = 1;
 
 $res = post_form('/login', { username => $name, password => $pw });
@@ -117,7 +100,7 @@ $res = Apache::TestRequest::POST('/logout', Authorization => "Bearer $tok",
 is($res->code, 204, 'MariaDB back: logout with the earlier token: 204');
 
 my $after = status();
-is(parent_pid(), $ppid, 'same parent process');
+is(server_pid(), $ppid, 'same parent process');
 is($after->{RestartTime}, $before->{RestartTime}, 'same RestartTime: no restart');
 is($after->{ParentServerConfigGeneration},
    $before->{ParentServerConfigGeneration}, 'same configuration generation');

@@ -12,10 +12,10 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh json_body post_form);
 use PreviewImages qw(fixture_dir make_plain add_image new_user preview
-                     image_info render_count record_token);
+                     response_text image_info render_count record_token);
+use PreviewLog qw(log_lines);
 
 plan tests => 71;
 
@@ -63,26 +63,21 @@ isnt(preview($img_a, token => $atok, query => 'w=128')->header('ETag'),
      $etag, 'another size, another ETag');
 
 # ---- not theirs / missing / malformed id: identical 404s
-sub norm {
-    my ($r) = @_;
-    my $h = $r->headers->clone;
-    $h->remove_header($_) for qw(Date Client-Date Client-Peer
-        Client-Response-Num Keep-Alive Connection Client-Transfer-Encoding);
-    return $r->code . "\n" . $h->as_string . "\n" . $r->content;
-}
 my $other = preview($img_b, token => $atok);
 my $gone  = preview($missing, token => $atok);
 my $bad   = preview(undef, path => '/preview/12abc', token => $atok);
 is($other->code, 404, "someone else's image: 404");
 is_deeply(json_body($other), $notfound, '... JSON body');
-is(norm($gone), norm($other), 'missing id: byte-identical 404');
-is(norm($bad), norm($other), 'malformed id: byte-identical 404');
+is(response_text($gone), response_text($other),
+   'missing id: byte-identical 404');
+is(response_text($bad), response_text($other),
+   'malformed id: byte-identical 404');
 is($other->header('Referrer-Policy'), 'no-referrer', '404 has Referrer-Policy');
 is($other->header('WWW-Authenticate'), undef, '404: no WWW-Authenticate');
 for my $p ('/preview/' . ('9' x 21), '/preview/-1', '/preview/1/',
            '/preview/', '/preview/18446744073709551616') {
-    is(norm(preview(undef, path => $p, token => $atok)), norm($other),
-       "$p: the same 404");
+    is(response_text(preview(undef, path => $p, token => $atok)),
+       response_text($other), "$p: the same 404");
 }
 is(preview(undef, path => '/preview/18446744073709551615', token => $atok)
    ->code, 404, 'u64 max: a valid id, no such image: 404');
@@ -180,17 +175,9 @@ $dbh->do('DELETE FROM users WHERE id = ?', undef, $dave);
 is(preview($img_a, token => $dtok)->code, 401, 'deleted user: 401');
 
 # ---- the request notes (LogFormat in extra.conf.in)
-my $plog = t_catfile(Apache::Test::vars('t_logs'), 'preview_log');
 my $marker = 'v=' . time . $$;
 preview($img_a, token => $atok, query => $marker);
 # The access log is written after the response has been sent: wait for it.
-my $line;
-for (1 .. 50) {
-    open my $fh, '<', $plog or die "$plog: $!";
-    ($line) = grep { /\Q$marker\E/ } <$fh>;
-    close $fh;
-    last if defined $line;
-    select undef, undef, undef, 0.1;
-}
+my ($line) = log_lines('preview_log', qr/\Q$marker\E/);
 like($line // '', qr/^$alice $img_a off \d+\.\d{3} "GET \/preview\/$img_a\?token=REDACTED&\Q$marker\E HTTP\/1\.1" \/preview\/$img_a\?token=REDACTED&\Q$marker\E 200$/,
      'notes: user, image, cache off, ms; %r and %q redacted');

@@ -13,7 +13,8 @@ use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(time);
 use PreviewLogin qw(dbh json_body);
 use PreviewImages qw(fixture_dir make_plain make_bomb add_image new_user
-                     preview error_log_text storage);
+                     preview storage);
+use PreviewLog qw(error_log_text);
 
 plan tests => 37;
 

@@ -13,7 +13,8 @@ use Apache::TestRequest ();
 use LWP::UserAgent ();
 use PreviewLogin qw(dbh json_body);
 use PreviewImages qw(fixture_dir make_plain add_image new_user run);
-use PreviewTest qw(in_parallel);
+use PreviewLog qw(error_log_text);
+use PreviewTest qw(in_parallel tally);
 
 plan tests => 7;
 
@@ -40,8 +41,7 @@ my @lines = in_parallel($n, sub {
     return sprintf '%d %s', $res->code, $res->header('Retry-After') // '-';
 })->();
 
-my %by;
-$by{(split ' ', $_)[0]}++ for @lines;
+my %by = %{ tally(@lines) };
 is(scalar @lines, $n, "$n answers");
 ok(($by{200} // 0) >= 1, ($by{200} // 0) . ' rendered (200)');
 ok(($by{503} // 0) >= 1, ($by{503} // 0) . ' refused (503)');
@@ -53,6 +53,6 @@ is_deeply([ grep { $_ ne '2' } @retry ], [], '503s carry Retry-After: 2');
 my $res = Apache::TestRequest::GET(Apache::TestRequest::module2url(
     'pv_renders', { path => "/preview/$small?token=$tok" }));
 is($res->code, 200, 'a render afterwards: 200');
-like(PreviewImages::error_log_text(),
+like(error_log_text(),
      qr/PV0916: image $big: no render slot free within PreviewRenderTimeout \(1 s\)/,
      'the refusal is logged');

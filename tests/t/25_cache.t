@@ -14,20 +14,19 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use Digest::MD5 qw(md5_hex);
-use File::Find ();
 use LWP::UserAgent ();
 use PreviewLogin qw(dbh json_body);
 use PreviewImages qw(fixture_dir make_plain add_image new_user image_info
-                     render_count error_log_text run);
+                     response_text render_count cache_entries run);
+use PreviewLog qw(error_log_text log_lines);
+use PreviewTest qw(in_parallel);
 
 plan tests => 56;
 
 my $dbh = dbh();
 my ($dir, $rel) = fixture_dir('pv25');
 my $cache_root = "$ENV{PV_RUN_DIR}/cache";
-my $plog = t_catfile(Apache::Test::vars('t_logs'), 'preview_log');
 
 make_plain("$dir/a.jpg", 640, 480);
 make_plain("$dir/r.jpg", 640, 480);
@@ -50,14 +49,8 @@ sub marker { sprintf 'v=c%dx%d', $$, ++$seq }
 # written just after the response: wait for it).
 sub note_of {
     my ($marker) = @_;
-    for (1 .. 50) {
-        open my $fh, '<', $plog or die "$plog: $!";
-        my ($line) = grep { /[?&]\Q$marker\E / } <$fh>;
-        close $fh;
-        return (split ' ', $line)[2] if defined $line;
-        select undef, undef, undef, 0.1;
-    }
-    return 'no log line';
+    my ($line) = log_lines('preview_log', qr/[?&]\Q$marker\E /);
+    return defined $line ? (split ' ', $line)[2] : 'no log line';
 }
 
 sub url {
@@ -83,25 +76,7 @@ sub req {
 
 # Status, headers (minus the per-response ones; max-age counts down with
 # the clock) and body.
-sub norm {
-    my ($r) = @_;
-    my $h = $r->headers->clone;
-    $h->remove_header($_) for qw(Date Client-Date Client-Peer
-        Client-Response-Num Keep-Alive Connection Client-Transfer-Encoding
-        Cache-Control);
-    return $r->code . "\n" . $h->as_string . "\n" . $r->content;
-}
-
-# Cache entries under a folder: path => size (temp and lock files are not
-# entries).
-sub entries {
-    my ($d) = @_;
-    my %e;
-    File::Find::find({ no_chdir => 1, wanted => sub {
-        $e{$File::Find::name} = -s _ if -f $_ && m{/[0-9a-f]{64}$};
-    } }, $d);
-    return \%e;
-}
+sub norm { response_text($_[0], 'Cache-Control') }
 
 sub slurp {
     my ($f) = @_;
@@ -126,7 +101,7 @@ like($r2->header('Cache-Control') // '', qr/^private, max-age=\d+$/,
 is($r2->header('Content-Length'), length $r1->content,
    '... Content-Length is the file size');
 is(render_count($img_a), $renders, '... no render for the hit');
-my $e = entries("$cache_root/main");
+my $e = cache_entries("$cache_root/main");
 is(scalar keys %$e, 1, 'one entry in the cache folder');
 ok((grep { slurp($_) eq $r1->content } keys %$e) == 1,
    '... holding the preview');
@@ -166,8 +141,9 @@ is($lo->code, 204, 'carol logs out');
 my ($c3, $c3n) = req('pv_cache', $img_c, token => $ctok);
 is($c3->code, 401, "carol's revoked token: 401 although the entry is cached");
 is($c3n, 'off', '... the cache is not consulted');
-ok((grep { slurp($_) eq $c1->content } keys %{ entries("$cache_root/main") })
-   >= 1, '... the entry is still there');
+ok((grep { slurp($_) eq $c1->content }
+        keys %{ cache_entries("$cache_root/main") }) >= 1,
+   '... the entry is still there');
 
 # ---- a replaced source: new ETag, new bytes
 my ($s1) = req('pv_cache', $img_r, token => $atok);
@@ -194,7 +170,7 @@ is_deeply([ map { $_->[0]->code } @ro ], [ 200, 200, 200 ],
 is_deeply([ map { $_->[1] } @ro ], [qw(miss miss miss)], '... miss each time');
 ok((grep { $_->[0]->content eq $r1->content } @ro) == 3,
    '... the same preview as from the cache');
-is(scalar keys %{ entries("$cache_root/ro") }, 0, '... nothing stored');
+is(scalar keys %{ cache_entries("$cache_root/ro") }, 0, '... nothing stored');
 like(error_log_text(),
      qr/PV1006: preview cache \Q$cache_root\E\/ro: cannot store an entry/,
      '... a warning in the error log');
@@ -226,7 +202,7 @@ ok(!(grep { $_ < 300_000 || $_ > 1_048_576 } @sizes),
 my $total;
 for (1 .. 50) {
     $total = 0;
-    $total += $_ for values %{ entries("$cache_root/small") };
+    $total += $_ for values %{ cache_entries("$cache_root/small") };
     last if $total <= 1_048_576;
     select undef, undef, undef, 0.2;
 }
@@ -239,30 +215,18 @@ like(error_log_text(),
 # ---- concurrent misses of one key: one render per process
 my $img_g = add_image($dbh, $alice, "$rel/big.jpg");
 my $n = 8;
-pipe my $rd, my $wr or die "pipe: $!";
-my (@pids, @markers);
+my @markers;
 push @markers, marker() for 1 .. $n;
-for my $m (@markers) {
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        close $rd;
-        my $res = LWP::UserAgent->new(timeout => 60)
-            ->get(url('pv_cache', $img_g, token => $atok, marker => $m));
-        syswrite $wr, sprintf("%d %s %s\n", $res->code,
-                              $res->header('ETag') // '-',
-                              md5_hex($res->content));
-        require POSIX;
-        POSIX::_exit(0);
-    }
-    push @pids, $pid;
-}
-close $wr;
-my @lines = <$rd>;
-waitpid $_, 0 for @pids;
+my @lines = in_parallel($n, sub {
+    my $res = LWP::UserAgent->new(timeout => 60)->get(
+        url('pv_cache', $img_g, token => $atok, marker => $markers[$_[0] - 1]));
+    return sprintf '%d %s %s', $res->code, $res->header('ETag') // '-',
+                   md5_hex($res->content);
+})->();
 is(scalar @lines, $n, "$n concurrent requests for one new preview");
 my %distinct = map { $_ => 1 } @lines;
 is(scalar keys %distinct, 1, '... the same 200, ETag and bytes for all')
-    or diag @lines;
+    or diag join "\n", @lines;
 like($lines[0], qr/^200 "[0-9a-f]{32}" [0-9a-f]{32}$/, '... a 200');
 my %notes;
 $notes{ note_of($_) }++ for @markers;

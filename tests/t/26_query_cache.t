@@ -11,22 +11,13 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use PreviewLogin qw(dbh login_token);
+use PreviewLogin qw(dbh login_token db_restart);
 use PreviewImages qw(fixture_dir make_plain add_image new_user preview
                      record_token);
 
 plan tests => 19;
 
-my $mariadb = $ENV{PV_MARIADB} or die "PV_MARIADB not set\n";
-my $dbdir   = $ENV{PV_DB_DIR} or die "PV_DB_DIR not set\n";
 my $qc_opts = '--query-cache-type=1 --query-cache-size=16M';
-
-sub restart_db {
-    my ($opts) = @_;
-    local $ENV{PV_DB_SERVER_OPTS} = $opts;
-    system($mariadb, 'stop', $dbdir) == 0 or die "$mariadb stop failed\n";
-    system($mariadb, 'start', $dbdir) == 0 or die "$mariadb start failed\n";
-}
 
 sub qcache_hits {
     my ($dbh) = @_;
@@ -43,9 +34,9 @@ my ($bob,   $btok) = new_user($dbh, 'qc-bob');
 my $img = add_image($dbh, $alice, "$rel/a.jpg");
 $dbh->disconnect;
 
-restart_db($qc_opts);
+db_restart($qc_opts);
 my $restored = 0;
-END { restart_db('') unless $restored }
+END { db_restart('') unless $restored }
 
 $dbh = dbh();
 my ($type, $size) = $dbh->selectrow_array(
@@ -91,7 +82,7 @@ ok(qcache_hits($dbh) > $hits0 + $hits,
 $dbh->disconnect;
 
 # ---- MariaDB's defaults again, and the module recovers without a restart
-restart_db('');
+db_restart('');
 $restored = 1;
 $dbh = dbh();
 ($type) = $dbh->selectrow_array('SELECT @@global.query_cache_type');

@@ -12,9 +12,9 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use File::Find ();
 use PreviewLogin qw(dbh);
-use PreviewImages qw(fixture_dir make_plain add_image new_user preview);
+use PreviewImages qw(fixture_dir make_plain add_image new_user preview
+                     cache_entries);
 
 plan tests => 19;
 
@@ -24,16 +24,6 @@ make_plain("$dir/a.jpg", 640, 480);
 my ($uid, $tok) = new_user($dbh, 'quality');
 my $img = add_image($dbh, $uid, "$rel/a.jpg");
 my $cache_root = "$ENV{PV_RUN_DIR}/cache";
-
-# Cache entries under a folder (temp and lock files are not entries).
-sub entries {
-    my ($d) = @_;
-    my $n = 0;
-    File::Find::find({ no_chdir => 1, wanted => sub {
-        $n++ if -f $_ && m{/[0-9a-f]{64}$};
-    } }, $d);
-    return $n;
-}
 
 # 140 requests of one image at w=64: q runs over 1..100 (and 1..40 again),
 # fit and format cycle, so every (fit, format) pair meets many q's.
@@ -58,13 +48,13 @@ sub sweep {
 # ---- the default list (80): 2 fits x (jpeg, webp at 80 + png) = 6
 my ($bad, $unsnapped) = sweep('pv_quality', '/preview');
 is($bad, 0, 'default list: 140 requests, all 200');
-is(entries("$cache_root/quality"), 6,
+is(scalar keys %{ cache_entries("$cache_root/quality") }, 6,
    "... 6 cache entries (without snapping: $unsnapped)");
 
 # ---- 30 60 90: 2 fits x (jpeg, webp at 3 qualities + png) = 14
 ($bad, $unsnapped) = sweep('pv_qualities', '/preview-qualities');
 is($bad, 0, '30 60 90: 140 requests, all 200');
-is(entries("$cache_root/qualities"), 14,
+is(scalar keys %{ cache_entries("$cache_root/qualities") }, 14,
    "... 14 cache entries (without snapping: $unsnapped)");
 
 # ---- ETags and bytes (no cache on the main server: every answer is a

@@ -14,35 +14,19 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh);
 use PreviewImages qw(fixture_dir make_plain add_image new_user preview
-                     image_info record_token error_log_text);
+                     image_info record_token);
+use PreviewLog qw(error_log_text log_lines);
 
 plan tests => 24;
 
-my $logs = Apache::Test::vars('t_logs');
 my $mark = time . "x$$";
 # Secrets of other applications and of Referer headers: recorded, so that
 # tests/t/99_no_tokens_in_logs.t looks for them in every log too.
 my ($t1, $t2, $t3, $t4, $r1, $r2) =
     map { record_token("$_-$mark") } qw(cohost proxied dirslash errdoc
                                         referer1 referer2);
-
-# The lines of a log that match $re, once they have been written.
-sub log_lines {
-    my ($name, $re) = @_;
-    my @l;
-    for (1 .. 50) {
-        if (open my $fh, '<', t_catfile($logs, $name)) {
-            @l = grep { /$re/ } <$fh>;
-            chomp @l;
-        }
-        last if @l;
-        select undef, undef, undef, 0.1;
-    }
-    return @l;
-}
 
 # ---- another application sees the parameter, not its value
 my $res = Apache::TestRequest::GET("/pv-echo?a=$mark&token=$t1");

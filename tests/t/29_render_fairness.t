@@ -19,15 +19,15 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use File::Find ();
 use LWP::UserAgent ();
 use POSIX ();
 use Time::HiRes ();
 use PreviewLogin qw(dbh json_body);
 use PreviewImages qw(fixture_dir make_photo make_plain add_image new_user
-                     image_info error_log_text run);
-use PreviewTest qw(configtest in_parallel);
+                     image_info run);
+use PreviewLog qw(error_log_text);
+use PreviewTest qw(configtest in_parallel server_pid);
 
 my @bad = (
     ['PreviewMaxRendersPerUser 0',     "'0'"],
@@ -92,10 +92,8 @@ my $small_url = url('pv_fair', "/preview/$small?w=64&token=$btok");
 
 # CPU seconds of the server's children so far (utime + stime, all
 # threads, from /proc).
-my $pidfile = t_catfile(Apache::Test::vars('t_logs'), 'httpd.pid');
 sub server_cpu {
-    open my $fh, '<', $pidfile or die "$pidfile: $!";
-    chomp(my $master = <$fh>);
+    my $master = server_pid();
     my $ticks = 0;
     for my $stat (glob '/proc/[0-9]*/stat') {
         open my $s, '<', $stat or next;

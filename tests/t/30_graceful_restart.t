@@ -35,21 +35,13 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use LWP::UserAgent ();
 use Time::HiRes ();
-use PreviewImages ();
+use PreviewLog qw(error_log_path error_log_text);
 use PreviewLogin qw(dbh fresh_database add_user bcrypt_hash post_form uniq);
 use PreviewTest qw(graceful_restart);
 
 plan tests => 15;
 
-my $log = PreviewImages::error_log_path();
-
-sub log_since {
-    my ($from) = @_;
-    open my $fh, '<', $log or die "$log: $!";
-    seek $fh, $from, 0;
-    local $/;
-    return scalar <$fh> // '';
-}
+my $log = error_log_path();
 
 # --- the login limiter's counts ---------------------------------------------
 my $run = $$ % 250;
@@ -77,7 +69,7 @@ is_deeply(\@before, [ (401) x 9 ],
           'before: 3 failures of an account, of a client, of an unknown name');
 my $log_from = -s $log // 0;
 graceful_restart();
-like(log_since($log_from),
+like(error_log_text($log_from),
      qr/PV0607: login-limit cache of \d+ bytes kept, with its counts/,
      'the restart kept the cache (PV0607)');
 is(limited_code(4, $account, $pw), 429,
@@ -103,7 +95,7 @@ sub restart_with_size {
     }
     my $from = -s $log // 0;
     graceful_restart();
-    return log_since($from);
+    return error_log_text($from);
 }
 END { unlink $extra if $extra && -e $extra }
 like(restart_with_size('4M'),
@@ -147,7 +139,7 @@ sub median {
 
 $log_from = -s $log // 0;
 my $cold = timed_login(uniq('nobody'), 'x');
-like(log_since($log_from),
+like(error_log_text($log_from),
      qr/PV0703: password profile learned from the newest user's hash \(bcrypt\)/,
      'the first unknown user: the profile is learned from a stored hash');
 

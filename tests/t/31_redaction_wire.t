@@ -20,10 +20,10 @@ use IO::Socket::INET;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh key_file);
 use PreviewImages qw(fixture_dir make_plain add_image new_user record_token
-                     image_info error_log_text);
+                     image_info);
+use PreviewLog qw(error_log_text log_path);
 
 plan tests => 97;
 
@@ -31,7 +31,6 @@ Apache::TestRequest::module('pv_wire');
 my $hostport = Apache::TestRequest::hostport();
 my ($host, $port) = split /:/, $hostport;
 Apache::TestRequest::module('default');
-my $logs = Apache::Test::vars('t_logs');
 my $limit = 1024;    # LimitRequestLine of pv_wire
 
 my $dbh = dbh();
@@ -258,7 +257,7 @@ is(h2('/pv-wire-none', '-H', "'Referer: https://app.example/?token=$t'"),
 # ---- the logs
 sub slurp {
     my ($name) = @_;
-    open my $fh, '<', t_catfile($logs, $name) or return '';
+    open my $fh, '<', log_path($name) or return '';
     local $/;
     return <$fh>;
 }

@@ -17,7 +17,8 @@ use Apache::TestUtil qw(t_catfile);
 use JSON::PP ();
 use MIME::Base64 ();
 use Time::HiRes qw(time sleep);
-use PreviewLogin qw(dbh json_body pyjwt_mint pyjwt_decode key_file);
+use PreviewLogin qw(dbh json_body pyjwt_mint pyjwt_decode key_file db_stop
+                    db_start);
 use PreviewImages qw(fixture_dir make_plain add_image new_user record_token
                      image_info render_count);
 use PreviewTest qw(configtest scratch_dir write_file test_key_line);
@@ -322,10 +323,9 @@ is_401(sign('/sign', "ids=$c1", token => $ctok), 'sign with her old login token'
 
 # --- MariaDB down: 503 -------------------------------------------------
 {
-    my ($mariadb, $dbdir) = ($ENV{PV_MARIADB}, $ENV{PV_DB_DIR});
-    system($mariadb, 'stop', $dbdir) == 0 or die "$mariadb stop failed\n";
+    db_stop();
     my $res = sign('/sign', "ids=$a1", token => $atok);
-    system($mariadb, 'start', $dbdir) == 0 or die "$mariadb start failed\n";
+    db_start();
     is($res->code, 503, 'MariaDB down: 503');
     is($res->header('Retry-After'), '5', '... Retry-After: 5');
     is(json_body($res)->{error}, 'unavailable', '... unavailable');

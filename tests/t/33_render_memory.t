@@ -22,8 +22,9 @@ use Apache::TestRequest ();
 use LWP::UserAgent ();
 use PreviewLogin qw(dbh json_body);
 use PreviewImages qw(fixture_dir memory_bomb can_write_avif add_image
-                     new_user preview image_info error_log_text run
-                     watch_memory);
+                     new_user preview image_info run watch_memory);
+use PreviewLog qw(error_log_path error_log_text);
+use PreviewTest qw(tally);
 
 my $MiB = 1024;                 # kB
 my $bound = 256 * $MiB;         # PreviewMaxRenderMemory's default
@@ -139,7 +140,7 @@ like(error_log_text(),
     run('vips', 'colourspace', "$dir/n.v", "$dir/c.v", 'srgb');
     run('vips', 'copy', "$dir/c.v", "$dir/prog.jpg[interlace,Q=85]");
     unlink "$dir/n.v", "$dir/c.v";
-    my $log_from = length error_log_text();
+    my $log_from = -s error_log_path() // 0;
     my $n = 9;
     my @ids = map { add_image($dbh, $uid, "$rel/prog.jpg") } 1 .. $n;
     my @lines;
@@ -149,11 +150,10 @@ like(error_log_text(),
     close $wr;
     @lines = <$rd>;
     waitpid $_, 0 for @pids;
-    my %by;
-    $by{ (split ' ', $_)[0] }++ for @lines;
-    is(($by{200} // 0) + ($by{503} // 0), $n, "$n renders: 200 (or 503)")
+    my $by = tally(@lines);
+    is(($by->{200} // 0) + ($by->{503} // 0), $n, "$n renders: 200 (or 503)")
         or diag join '', @lines;
-    my $text = substr error_log_text(), $log_from;
+    my $text = error_log_text($log_from);
     my @held = $text =~ /PV0946: image \d+: render memory (\d+) MiB estimated \(load shrink \d\), (\d+) of (\d+) MiB held in this process/g;
     my (@est, @in_use, @cap);
     while (my ($e, $u, $c) = splice @held, 0, 3) {
@@ -161,7 +161,7 @@ like(error_log_text(),
         push @in_use, $u;
         push @cap, $c;
     }
-    is(scalar @est, $by{200} // 0, 'a PV0946 line per render');
+    is(scalar @est, $by->{200} // 0, 'a PV0946 line per render');
     ok(@est && $est[0] > 32 && $est[0] <= 64,
        "one estimate ($est[0] MiB) fits in 64 MiB, two do not");
     is_deeply([ grep { $in_use[$_] != $est[$_] } 0 .. $#est ], [],
@@ -169,7 +169,7 @@ like(error_log_text(),
         or diag explain \@in_use;
     is_deeply([ grep { $_ != 64 } @cap ], [], '... of 64 MiB');
     my $waited = () = $text =~ /PV0945: image \d+: no render memory free within PreviewRenderTimeout/g;
-    is($waited, $by{503} // 0, 'a PV0945 warning per 503');
+    is($waited, $by->{503} // 0, 'a PV0945 warning per 503');
     is_deeply([ grep { /^503 / && !/^503 2 / } @lines ], [],
               '503s carry Retry-After: 2');
 }

@@ -2,8 +2,8 @@
  * test_image_budget.c): a render request, and fixtures made at run time
  * (no binary file in the repository) in a fresh temporary folder by a
  * child process: libvips' worker threads do not survive fork(), and Check
- * forks for every test, so the test process itself never starts libvips;
- * each test starts it in its own fork. */
+ * forks for every test, so the runner's process itself never starts
+ * libvips; each test starts it in its own fork. */
 #ifndef PV_TEST_IMAGE_TESTS_H
 #define PV_TEST_IMAGE_TESTS_H
 
@@ -14,8 +14,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <apr_general.h>
 
 #include "pv_image.h"
 
@@ -83,27 +81,6 @@ static int fixtures_make(char *dir, size_t size, const char *name,
         return -1;
     }
     return 0;
-}
-
-/* The whole run of such a test program: APR, the fixtures in dir (made
- * by make), the suite, the fixtures removed. The exit status of main. */
-static int image_tests_run(char *dir, size_t size, const char *name,
-                           void (*make)(const char *dir), Suite *(*suite)(void))
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    if (fixtures_make(dir, size, name, make) != 0) {
-        return 1;
-    }
-    sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    fixtures_remove(dir);
-    apr_terminate();
-    return failed ? 1 : 0;
 }
 
 #endif /* PV_TEST_IMAGE_TESTS_H */

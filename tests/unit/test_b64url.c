@@ -127,12 +127,10 @@ START_TEST(roundtrip_all_lengths)
 }
 END_TEST
 
-int main(void)
+Suite *pv_test_b64url_suite(void)
 {
     Suite *s = suite_create("b64url");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, encode_rfc4648, 0,
                         sizeof(rfc4648) / sizeof(rfc4648[0]));
@@ -145,9 +143,5 @@ int main(void)
     tcase_add_test(tc, decode_bounded);
     tcase_add_test(tc, roundtrip_all_lengths);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

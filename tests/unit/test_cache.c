@@ -111,13 +111,18 @@ static void set_mtime(pv_cache_t *c, const char *key, apr_time_t t)
 }
 
 static char last_log[1024];
+static const char *last_log_file;
 static int log_count;
 
-static void log_capture(void *baton, pv_log_level_e level, const char *msg)
+static void log_capture(void *baton, const char *file, int line,
+                        pv_log_level_e level, apr_status_t rv, const char *msg)
 {
     (void)baton;
+    (void)line;
     (void)level;
+    (void)rv;
     snprintf(last_log, sizeof(last_log), "%s", msg);
+    last_log_file = file;
     log_count++;
 }
 
@@ -666,6 +671,8 @@ START_TEST(sweep_keeps_most_recent_and_removes_stale_temps)
     ck_assert_int_eq(pv_cache_sweep(&total, c, -1, pool), APR_SUCCESS);
     pv_log_set(NULL, NULL);
     ck_assert_int_eq(log_count, 1);
+    /* the core's file, not the glue's callback */
+    ck_assert_str_eq(last_log_file, "mod_preview/pv_cache.c");
     ck_assert_str_eq(last_log,
                      apr_psprintf(pool,
                                   "PV0800: cache sweep of %s: 20 entries, "
@@ -964,12 +971,10 @@ START_TEST(warn_once_per_interval)
 }
 END_TEST
 
-int main(void)
+Suite *pv_test_cache_suite(void)
 {
     Suite *s = suite_create("cache");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -993,9 +998,5 @@ int main(void)
     tcase_add_test(tc, store_failure_leaves_no_temp);
     tcase_add_test(tc, warn_once_per_interval);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -327,10 +327,14 @@ static pv_db_pool_t *make_pool(const pv_db_queries_t *queries, int max)
 static apr_thread_mutex_t *log_mutex;
 static char log_text[8192];
 
-static void log_capture(void *baton, pv_log_level_e level, const char *msg)
+static void log_capture(void *baton, const char *file, int line,
+                        pv_log_level_e level, apr_status_t rv, const char *msg)
 {
     (void)baton;
+    (void)file;
+    (void)line;
     (void)level;
+    (void)rv;
     apr_thread_mutex_lock(log_mutex);
     apr_cpystrn(log_text + strlen(log_text), msg,
                 sizeof(log_text) - strlen(log_text) - 1);
@@ -1097,7 +1101,25 @@ START_TEST(db_read_timeout)
 }
 END_TEST
 
-static Suite *db_suite(void)
+/* Once, in the runner's process, before the MariaDB tests fork. */
+static void setup_process(void)
+{
+    const char *missing;
+
+    /* a write to a socket MariaDB closed must be an error, not a death */
+    signal(SIGPIPE, SIG_IGN);
+    ck_assert_msg(pv_db_library_init() == APR_SUCCESS,
+                  "mysql_library_init failed");
+    missing = db_env_missing();
+    if (missing) {
+        fprintf(stderr,
+                "test_db: %s is not set: the MariaDB tests will fail "
+                "(start one with tests/mariadb start DIR and export DIR/env)\n",
+                missing);
+    }
+}
+
+Suite *pv_test_db_suite(void)
 {
     Suite *s = suite_create("db");
     TCase *tc = tcase_create("params");
@@ -1114,6 +1136,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, params_equal);
     suite_add_tcase(s, tc);
 
+    tcase_add_unchecked_fixture(td, setup_process, NULL);
     tcase_add_checked_fixture(td, setup_db, teardown_db);
     tcase_set_timeout(td, 60);
     tcase_add_test(td, db_login_found);
@@ -1135,32 +1158,4 @@ static Suite *db_suite(void)
     tcase_add_test(td, db_read_timeout);
     suite_add_tcase(s, td);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    const char *missing;
-    int failed;
-
-    /* a write to a socket MariaDB closed must be an error, not a death */
-    signal(SIGPIPE, SIG_IGN);
-    apr_initialize();
-    atexit(apr_terminate);
-    if (pv_db_library_init() != APR_SUCCESS) {
-        fprintf(stderr, "test_db: mysql_library_init failed\n");
-        return 1;
-    }
-    missing = db_env_missing();
-    if (missing) {
-        fprintf(stderr,
-                "test_db: %s is not set: the MariaDB tests will fail "
-                "(start one with tests/mariadb start DIR and export DIR/env)\n",
-                missing);
-    }
-    sr = srunner_create(db_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

@@ -30,7 +30,7 @@ static const char *fx(const char *name)
     return apr_pstrcat(pool, fixdir, "/", name, NULL);
 }
 
-/* ---- fixtures (made in a child process, see main) ---- */
+/* ---- fixtures (made in a child process, see suite_fixtures_make) ---- */
 
 static void die_vips(const char *what)
 {
@@ -1046,12 +1046,27 @@ START_TEST(no_leaks)
 }
 END_TEST
 
-static Suite *image_suite(void)
+/* Once, in the runner's process, before the tests fork (image_tests.h
+ * says why a child makes them). */
+static void suite_fixtures_make(void)
 {
-    Suite *s = suite_create("pv_image");
+    ck_assert_msg(fixtures_make(fixdir, sizeof(fixdir), "pv_image_test",
+                                make_fixtures) == 0,
+                  "could not make fixtures in %s", fixdir);
+}
+
+static void suite_fixtures_remove(void)
+{
+    fixtures_remove(fixdir);
+}
+
+Suite *pv_test_image_suite(void)
+{
+    Suite *s = suite_create("image");
     TCase *tc = tcase_create("core");
 
     tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, suite_fixtures_make, suite_fixtures_remove);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, status_strings);
     tcase_add_test(tc, probe_photo);
@@ -1076,10 +1091,4 @@ static Suite *image_suite(void)
     tcase_add_test(tc, no_leaks);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    return image_tests_run(fixdir, sizeof(fixdir), "pv_image_test",
-                           make_fixtures, image_suite);
 }

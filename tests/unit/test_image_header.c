@@ -814,9 +814,9 @@ START_TEST(mutations_stay_bounded)
 }
 END_TEST
 
-static Suite *header_suite(void)
+Suite *pv_test_image_header_suite(void)
 {
-    Suite *s = suite_create("pv_image_header");
+    Suite *s = suite_create("image_header");
     TCase *tc = tcase_create("parse");
 
     tcase_add_checked_fixture(tc, setup_pool, teardown_pool);
@@ -835,18 +835,4 @@ static Suite *header_suite(void)
     tcase_add_test(tc, mutations_stay_bounded);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    atexit(apr_terminate);
-    sr = srunner_create(header_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

@@ -271,12 +271,10 @@ START_TEST(genkey_line)
 }
 END_TEST
 
-int main(void)
+Suite *pv_test_keyring_suite(void)
 {
     Suite *s = suite_create("keyring");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, comments_blank_lines_crlf);
@@ -293,9 +291,5 @@ int main(void)
     tcase_add_test(tc, kid_valid);
     tcase_add_test(tc, genkey_line);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -207,7 +207,7 @@ START_TEST(verdict_without_self_or_list)
 }
 END_TEST
 
-static Suite *origin_suite(void)
+Suite *pv_test_origin_suite(void)
 {
     Suite *s = suite_create("origin");
     TCase *tc = tcase_create("core");
@@ -220,18 +220,4 @@ static Suite *origin_suite(void)
     tcase_add_test(tc, verdict_without_self_or_list);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    atexit(apr_terminate);
-    sr = srunner_create(origin_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

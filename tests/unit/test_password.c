@@ -639,9 +639,9 @@ START_TEST(timings)
 }
 END_TEST
 
-static Suite *password_suite(void)
+Suite *pv_test_password_suite(void)
 {
-    Suite *s = suite_create("pv_password");
+    Suite *s = suite_create("password");
     TCase *tc = tcase_create("formats");
 
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -664,15 +664,4 @@ static Suite *password_suite(void)
     tcase_add_test(tc, timings);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(password_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

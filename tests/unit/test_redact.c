@@ -797,7 +797,7 @@ START_TEST(stream_restored_by_handler)
 }
 END_TEST
 
-static Suite *redact_suite(void)
+Suite *pv_test_redact_suite(void)
 {
     Suite *s = suite_create("redact");
     TCase *tc = tcase_create("redact");
@@ -836,18 +836,4 @@ static Suite *redact_suite(void)
     tcase_add_test(tc, stream_restored_by_handler);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    atexit(apr_terminate);
-    sr = srunner_create(redact_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

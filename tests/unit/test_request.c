@@ -897,7 +897,7 @@ START_TEST(cookies_huge)
 }
 END_TEST
 
-static Suite *request_suite(void)
+Suite *pv_test_request_suite(void)
 {
     Suite *s = suite_create("request");
     TCase *tc = tcase_create("request");
@@ -929,18 +929,4 @@ static Suite *request_suite(void)
     tcase_add_test(tc, cookies_huge);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    atexit(apr_terminate);
-    sr = srunner_create(request_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

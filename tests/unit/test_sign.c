@@ -270,7 +270,7 @@ START_TEST(refusals)
 }
 END_TEST
 
-static Suite *sign_suite(void)
+Suite *pv_test_sign_suite(void)
 {
     Suite *s = suite_create("sign");
     TCase *tc = tcase_create("sign");
@@ -285,18 +285,4 @@ static Suite *sign_suite(void)
     tcase_add_loop_test(tc, refusals, 0, sizeof(refused) / sizeof(refused[0]));
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    atexit(apr_terminate);
-    sr = srunner_create(sign_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

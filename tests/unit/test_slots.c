@@ -327,14 +327,11 @@ START_TEST(user_threads_bounded)
 }
 END_TEST
 
-int main(void)
+Suite *pv_test_slots_suite(void)
 {
-    Suite *su = suite_create("pv_slots");
+    Suite *su = suite_create("slots");
     TCase *tc = tcase_create("slots");
-    SRunner *sr;
-    int failed;
 
-    apr_initialize();
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, refuses_zero);
@@ -347,10 +344,5 @@ int main(void)
     tcase_add_test(tc, user_waiter_woken);
     tcase_add_test(tc, user_threads_bounded);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return su;
 }

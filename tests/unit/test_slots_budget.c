@@ -306,14 +306,11 @@ START_TEST(threads_bounded)
 }
 END_TEST
 
-int main(void)
+Suite *pv_test_slots_budget_suite(void)
 {
-    Suite *su = suite_create("pv_budget");
+    Suite *su = suite_create("slots_budget");
     TCase *tc = tcase_create("budget");
-    SRunner *sr;
-    int failed;
 
-    apr_initialize();
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, refuses_zero_and_no_owner);
@@ -324,10 +321,5 @@ int main(void)
     tcase_add_test(tc, giving_up_lets_the_next_in);
     tcase_add_test(tc, threads_bounded);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return su;
 }

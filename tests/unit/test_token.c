@@ -1211,12 +1211,10 @@ START_TEST(concurrent_verify)
 }
 END_TEST
 
-int main(void)
+Suite *pv_test_token_suite(void)
 {
     Suite *s = suite_create("token");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
@@ -1251,9 +1249,5 @@ int main(void)
     tcase_add_test(tc, legacy_secret_file);
     tcase_add_test(tc, concurrent_verify);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -1,7 +1,8 @@
 # Helpers of the preview tests (tests/t/2x_*.t): fixtures made at test time
 # with the vips CLI and exiftool under the server's PreviewStorageRoot
 # ($PV_RUN_DIR/images), image rows, a user with a token, GET/HEAD with
-# headers, and what the response bytes are (vipsheader, exiftool).
+# headers, a response as text to compare, what the response bytes are
+# (vipsheader, exiftool), and the entries of a PreviewCacheDir.
 #
 # Every token a test sends is recorded (record_token) in
 # $PV_RUN_DIR/tmp/tokens-used; tests/t/99_no_tokens_in_logs.t looks for
@@ -12,20 +13,22 @@ use strict;
 use warnings FATAL => 'all';
 
 use Exporter 'import';
+use File::Find ();
 use File::Path qw(make_path remove_tree);
 use File::Temp ();
 use JSON::PP ();
 use Compress::Zlib ();
 use Apache::Test ();
 use Apache::TestRequest ();
-use Apache::TestUtil qw(t_catfile);
 use PreviewLogin qw(dbh add_user bcrypt_hash login_token uniq);
+use PreviewLog qw(error_log_text);
+use PreviewTest qw(server_pid);
 
 our @EXPORT_OK = qw(storage fixture_dir make_photo make_plain make_alpha
                     make_bomb memory_bomb can_write_avif add_image new_user
-                    record_token tokens_file preview image_info exif_groups
-                    error_log_text render_count run httpd_children
-                    watch_memory);
+                    record_token tokens_file preview response_text
+                    image_info exif_groups render_count cache_entries run
+                    httpd_children watch_memory);
 
 sub storage { "$ENV{PV_RUN_DIR}/images" }
 
@@ -174,10 +177,7 @@ sub can_write_avif {
 # The test server's children: pid => { rss => kB, hwm => kB } from
 # /proc/<pid>/status (VmRSS, VmHWM).
 sub httpd_children {
-    my $pidfile = t_catfile(Apache::Test::vars('t_logs'), 'httpd.pid');
-    open my $fh, '<', $pidfile or die "$pidfile: $!";
-    my $parent = <$fh>;
-    chomp $parent;
+    my $parent = server_pid();
     my %kids;
     opendir my $d, '/proc' or die "/proc: $!";
     for my $pid (grep { /^\d+$/ } readdir $d) {
@@ -281,6 +281,17 @@ sub preview {
     return &{"Apache::TestRequest::$m"}($path, @{ $opt{headers} // [] });
 }
 
+# Status, headers (but those that differ per response, and @drop) and body,
+# for comparing two answers.
+sub response_text {
+    my ($r, @drop) = @_;
+    my $h = $r->headers->clone;
+    $h->remove_header($_) for qw(Date Client-Date Client-Peer
+        Client-Response-Num Keep-Alive Connection Client-Transfer-Encoding),
+        @drop;
+    return $r->code . "\n" . $h->as_string . "\n" . $r->content;
+}
+
 # Width, height, bands, format of image bytes (vipsheader).
 sub image_info {
     my ($bytes) = @_;
@@ -318,19 +329,22 @@ sub exif_groups {
     return \%g;
 }
 
-sub error_log_path { t_catfile(Apache::Test::vars('t_logs'), 'error_log') }
-
-sub error_log_text {
-    open my $fh, '<', error_log_path() or return '';
-    local $/;
-    return <$fh>;
-}
-
 # How many renders of image $id the error log shows (PV0917, debug).
 sub render_count {
     my ($id) = @_;
     my $n = () = error_log_text() =~ /PV0917: image $id rendered/g;
     return $n;
+}
+
+# The entries of a PreviewCacheDir: path => size (temp and lock files are
+# not entries).
+sub cache_entries {
+    my ($d) = @_;
+    my %e;
+    File::Find::find({ no_chdir => 1, wanted => sub {
+        $e{$File::Find::name} = -s _ if -f $_ && m{/[0-9a-f]{64}$};
+    } }, $d);
+    return \%e;
 }
 
 1;

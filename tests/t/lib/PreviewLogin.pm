@@ -17,7 +17,8 @@ use File::Spec ();
 
 our @EXPORT_OK = qw(dbh admin_dbh fresh_database add_user bcrypt_hash pbkdf2_hash
                     scrypt_hash pyjwt_decode pyjwt_mint json_body post_form post_json
-                    login_token uniq key_file python3);
+                    login_token uniq key_file python3 db_stop db_start
+                    db_restart);
 
 # Debian's python3 (python3-jwt, python3-werkzeug), not whatever is first in
 # PATH.
@@ -66,6 +67,21 @@ sub fresh_database {
     $admin->do($_) for grep { /\S/ } split /;\s*\n/, $sql;
     $admin->disconnect;
 }
+
+# Stop and start the harness's MariaDB mid-test (tests/mariadb; the data is
+# kept); db_start($opts), db_restart($opts): with mariadbd options $opts
+# (PV_DB_SERVER_OPTS; '' for MariaDB's defaults).
+sub db_control {
+    my ($what, $opts) = @_;
+    my $mariadb = $ENV{PV_MARIADB} or die "PV_MARIADB not set\n";
+    my $dir = $ENV{PV_DB_DIR} or die "PV_DB_DIR not set\n";
+    local $ENV{PV_DB_SERVER_OPTS} = $opts // $ENV{PV_DB_SERVER_OPTS} // '';
+    system($mariadb, $what, $dir) == 0 or die "$mariadb $what failed\n";
+}
+
+sub db_stop { db_control('stop') }
+sub db_start { db_control('start', @_) }
+sub db_restart { db_stop(); db_start(@_) }
 
 my $seq = 0;
 # A username no other test or run uses.

@@ -4,7 +4,8 @@
 # module, then run `httpd -t` on it; for start-up checks that a running test
 # server cannot exercise (a config that must be refused).
 # in_parallel(): run one piece of code in many processes at once (requests
-# that must overlap).
+# that must overlap); tally(): how many of their answers start with each
+# status. server_pid(): the test server's parent process.
 # graceful_restart(): what `apachectl graceful` does to the running test
 # server, and wait until its next generation serves.
 package PreviewTest;
@@ -19,7 +20,8 @@ use File::Temp ();
 use POSIX ();
 
 our @EXPORT_OK = qw(configtest module_path httpd_bin scratch_dir write_file
-                    test_key_line in_parallel graceful_restart);
+                    test_key_line in_parallel tally server_pid
+                    graceful_restart);
 
 # tests/t/lib/PreviewTest.pm: three levels up is the source tree.
 my $top = File::Spec->rel2abs(File::Spec->catdir(
@@ -110,18 +112,19 @@ CONF
 }
 
 # in_parallel($n, $code): forks $n processes that each run $code at once
-# and report the one line of text it returns. Returns a function that waits
-# for them all and returns their lines, in the order they finished; the
-# caller may do other things before calling it.
+# (process $i, 1 to $n, as $code->($i)) and report the one line of text it
+# returns. Returns a function that waits for them all and returns their
+# lines, in the order they finished; the caller may do other things before
+# calling it.
 sub in_parallel {
     my ($n, $code) = @_;
     pipe my $rd, my $wr or die "pipe: $!";
     my @pids;
-    for (1 .. $n) {
+    for my $i (1 .. $n) {
         my $pid = fork // die "fork: $!";
         if (!$pid) {
             close $rd;
-            my $line = $code->();
+            my $line = $code->($i);
             chomp $line;
             syswrite $wr, "$line\n";
             POSIX::_exit(0);
@@ -138,6 +141,23 @@ sub in_parallel {
     };
 }
 
+# { first word => how many @lines start with it }: answers "200 ..." and
+# "503 ..." of in_parallel() counted by status.
+sub tally {
+    my (@lines) = @_;
+    my %by;
+    $by{ (split ' ', $_)[0] }++ for @lines;
+    return \%by;
+}
+
+# The pid of the test server's parent process (tests/t/logs/httpd.pid).
+sub server_pid {
+    my $f = File::Spec->catfile(apache_test_var('t_logs'), 'httpd.pid');
+    open my $fh, '<', $f or die "$f: $!";
+    chomp(my $pid = <$fh> // '');
+    return $pid;
+}
+
 # The main server's configuration generation, from mod_status; undef when
 # it does not answer.
 sub config_generation {
@@ -151,17 +171,13 @@ sub config_generation {
         ? $1 : undef;
 }
 
-# SIGUSR1 to the parent (its pid file), as `apachectl graceful` sends: the
+# SIGUSR1 to the parent (server_pid()), as `apachectl graceful` sends: the
 # parent re-reads the configuration (every module is unloaded and loaded
 # again) and replaces its children, which finish what they serve. Returns
 # the new generation once mod_status reports it.
 sub graceful_restart {
     my $before = config_generation() // die "server-status does not answer\n";
-    my $pidfile = File::Spec->catfile(apache_test_var('t_logs'), 'httpd.pid');
-    open my $fh, '<', $pidfile or die "$pidfile: $!\n";
-    my $pid = <$fh>;
-    close $fh;
-    chomp $pid;
+    my $pid = server_pid();
     kill('USR1', $pid) == 1 or die "cannot signal httpd ($pid): $!\n";
     my $deadline = time + 60;
     while (time < $deadline) {
