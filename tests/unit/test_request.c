@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 
 #include "pv_request.h"
+#include "pv_request_token.h"
 
 static apr_pool_t *pool;
 
@@ -897,6 +898,38 @@ START_TEST(cookies_huge)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The token pairs of a preview's query (pv_request_token) */
+
+START_TEST(token_pairs_kept)
+{
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"", ""},
+        {"w=100", ""},
+        {"token=abc", "token=abc"},
+        {"w=1&token=abc&h=2", "token=abc"},
+        {"access_token=x&token=y", "access_token=x&token=y"},
+        {"w=%zz&token=t", "token=t"},   /* a malformed parameter is skipped */
+        {"to%6Ben=t&w=1", "to%6Ben=t"}, /* as the query parser decodes */
+        {"TOKEN=t&Token=u", ""},        /* exact case, unlike the redaction */
+        {"to%zken=t", ""},              /* a bad escape is not a name */
+        {"token", "token"},             /* no '=': the name alone */
+        {"token=a#token=b", "token=a"}, /* a fragment is not the query */
+        {"xtoken=a&tokenx=b&token=", "token="},
+        {"&&token=a&&", "token=a"},
+        {"token=a;w=1", "token=a;w=1"}, /* ';' is not a separator here */
+    };
+    apr_size_t i;
+
+    ck_assert_ptr_null(pv_request_token_pairs(NULL, pool));
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        ck_assert_str_eq(pv_request_token_pairs(v[i].in, pool), v[i].out);
+    }
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
     Suite *s = suite_create("request");
@@ -927,6 +960,7 @@ static Suite *request_suite(void)
     tcase_add_test(tc, bearer_huge);
     tcase_add_test(tc, cookies);
     tcase_add_test(tc, cookies_huge);
+    tcase_add_test(tc, token_pairs_kept);
     suite_add_tcase(s, tc);
     return s;
 }
