@@ -55,8 +55,8 @@ void pv_preview_cache_store(request_rec *r, pv_cache_t *c, const char *key,
 
 /* Send a hit: status 200, Content-Type mime, Content-Length of the file,
  * the body as a file bucket (sendfile under EnableSendfile On). ETag,
- * Cache-Control and Vary are the caller's, set as for a render. Returns
- * the handler's status. */
+ * Cache-Control and Vary are the caller's, set as for a render. DONE:
+ * sent; AP_FILTER_ERROR: the filters failed. */
 int pv_preview_cache_send(request_rec *r, apr_file_t *f, const apr_finfo_t *fi,
                           const char *mime);
 

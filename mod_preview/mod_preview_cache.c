@@ -450,5 +450,5 @@ int pv_preview_cache_send(request_rec *r, apr_file_t *f, const apr_finfo_t *fi,
     if (rv != APR_SUCCESS && !r->connection->aborted) {
         return AP_FILTER_ERROR;
     }
-    return OK;
+    return DONE;
 }
