@@ -80,12 +80,44 @@ apr_status_t pv_source_check_path(const char **pwhy, const char *path,
     return APR_SUCCESS;
 }
 
-/* The link /proc/self/fd/fd into buf (NUL-terminated); its length, or -1
- * without /proc. */
-static ssize_t fd_link(char *buf, apr_size_t size, const char *proc)
+/* open(path, flags), the descriptor closed by a cleanup of p. */
+static apr_status_t open_kept(int *pfd, pv_source_error_t *perr,
+                              pv_source_step_e step, const char *path,
+                              int flags, apr_pool_t *p)
 {
-    ssize_t n = readlink(proc, buf, size - 1);
+    int fd = open(path, flags);
 
+    if (fd < 0) {
+        return sys_failed(perr, step, errno);
+    }
+    keep_fd(fd, p);
+    *pfd = fd;
+    return APR_SUCCESS;
+}
+
+/* The inode held by fd (resolved: the name it was reached by), its
+ * fstat() into src->st: it must be a regular file under root. */
+static apr_status_t check_held(pv_source_t *src, pv_source_error_t *perr,
+                               int fd, const char *resolved, const char *root)
+{
+    if (!pv_source_under_root(resolved, root, strlen(root))) {
+        return refused(perr, "resolves outside PreviewStorageRoot (symlink?)");
+    }
+    if (fstat(fd, &src->st) != 0 || !S_ISREG(src->st.st_mode)) {
+        return refused(perr, "not a regular file");
+    }
+    return APR_SUCCESS;
+}
+
+/* /proc/self/fd/fd in *pproc, and its link in buf (NUL-terminated): the
+ * link's length, or -1 without /proc. */
+static ssize_t fd_link(const char **pproc, char *buf, apr_size_t size, int fd,
+                       apr_pool_t *p)
+{
+    ssize_t n;
+
+    *pproc = apr_psprintf(p, "/proc/self/fd/%d", fd);
+    n = readlink(*pproc, buf, size - 1);
     if (n >= 0) {
         buf[n] = '\0';
     }
@@ -100,32 +132,28 @@ static apr_status_t open_by_proc(pv_source_t *src, pv_source_error_t *perr,
 {
     char link[PATH_MAX];
     const char *proc;
-    ssize_t n;
-    int fd = open(full, O_PATH | O_CLOEXEC);
+    apr_status_t rv;
+    int fd = -1;
 
-    if (fd < 0) {
-        return sys_failed(perr, PV_SOURCE_STEP_RESOLVE, errno);
+    rv = open_kept(&fd, perr, PV_SOURCE_STEP_RESOLVE, full, O_PATH | O_CLOEXEC,
+                   p);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    keep_fd(fd, p);
-    proc = apr_psprintf(p, "/proc/self/fd/%d", fd);
-    n = fd_link(link, sizeof(link), proc);
-    if (n <= 0 || link[0] != '/') {
+    if (fd_link(&proc, link, sizeof(link), fd, p) <= 0 || link[0] != '/') {
         apr_pool_cleanup_run(p, (void *)(apr_uintptr_t)fd, close_fd);
         return APR_ENOTIMPL;
     }
-    if (!pv_source_under_root(link, root, strlen(root))) {
-        return refused(perr, "resolves outside PreviewStorageRoot (symlink?)");
+    rv = check_held(src, perr, fd, link, root);
+    if (rv == APR_SUCCESS) {
+        src->name = proc;
     }
-    if (fstat(fd, &src->st) != 0 || !S_ISREG(src->st.st_mode)) {
-        return refused(perr, "not a regular file");
-    }
-    src->name = proc;
-    return APR_SUCCESS;
+    return rv;
 }
 
-/* Without /proc: realpath(), then the resolved path opened without
- * following a last symlink, and /proc (should it exist after all) naming
- * that same path. */
+/* Without /proc: realpath() under the root, then the resolved path opened
+ * without following a last symlink, and /proc (should it exist after
+ * all) naming that same path. */
 static apr_status_t open_by_realpath(pv_source_t *src, pv_source_error_t *perr,
                                      const char *full, const char *root,
                                      apr_pool_t *p)
@@ -133,26 +161,26 @@ static apr_status_t open_by_realpath(pv_source_t *src, pv_source_error_t *perr,
     char link[PATH_MAX];
     const char *proc;
     char *real = realpath(full, NULL);
-    int fd;
+    apr_status_t rv;
+    int fd = -1;
 
     if (!real) {
         return sys_failed(perr, PV_SOURCE_STEP_REALPATH, errno);
     }
     full = apr_pstrdup(p, real);
     free(real);
+    /* Before anything outside the root is opened (a FIFO, a device). */
     if (!pv_source_under_root(full, root, strlen(root))) {
         return refused(perr, "resolves outside PreviewStorageRoot (symlink?)");
     }
-    fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        return sys_failed(perr, PV_SOURCE_STEP_OPEN, errno);
+    rv =
+        open_kept(&fd, perr, PV_SOURCE_STEP_OPEN, full,
+                  O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, p);
+    if (rv != APR_SUCCESS ||
+        (rv = check_held(src, perr, fd, full, root)) != APR_SUCCESS) {
+        return rv;
     }
-    keep_fd(fd, p);
-    if (fstat(fd, &src->st) != 0 || !S_ISREG(src->st.st_mode)) {
-        return refused(perr, "not a regular file");
-    }
-    proc = apr_psprintf(p, "/proc/self/fd/%d", fd);
-    if (fd_link(link, sizeof(link), proc) < 0) {
+    if (fd_link(&proc, link, sizeof(link), fd, p) < 0) {
         src->name = full;
         return APR_SUCCESS;
     }
