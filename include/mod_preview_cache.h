@@ -55,18 +55,14 @@ void pv_preview_cache_store(request_rec *r, pv_cache_t *c, const char *key,
 
 /* Send a hit: status 200, Content-Type mime, Content-Length of the file,
  * the body as a file bucket (sendfile under EnableSendfile On). ETag,
- * Cache-Control and Vary are the caller's, set as for a render. Returns
- * the handler's status. */
+ * Cache-Control and Vary are the caller's, set as for a render. DONE:
+ * sent; AP_FILTER_ERROR: the filters failed. */
 int pv_preview_cache_send(request_rec *r, apr_file_t *f, const apr_finfo_t *fi,
                           const char *mime);
 
-/* The format of a cache entry from its first bytes (JPEG, PNG, WebP and
- * AVIF signatures): a hit's Content-Type when the request alone does not
- * decide it (auto, the JPEG/PNG fallback that the source's alpha picks).
- * Chosen over a format code in the file name or a header in the file: the
- * entry stays the plain image pv_cache stores and sends, and the file
- * cannot disagree with itself. One pread(), no libvips. APR_EINVAL: none
- * of these (the caller renders again). */
+/* The format of a cache entry from its first PV_CACHE_SNIFF_LEN bytes,
+ * read with one pread() (no libvips): pv_cache_sniff(). APR_EINVAL: not
+ * a preview of ours (the caller renders again). */
 apr_status_t pv_preview_cache_sniff(pv_image_format_e *pout, apr_file_t *f);
 
 #endif /* MOD_PREVIEW_CACHE_H */

@@ -64,6 +64,8 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+#include "pv_image.h"
+
 /* Length of a key: SHA-256 in lowercase hex. */
 #define PV_CACHE_KEY_LEN 64
 /* Length of the ETag value, quotes included: "<32 hex>". */
@@ -183,5 +185,18 @@ apr_status_t pv_cache_probe(pv_cache_t *c, apr_pool_t *p);
 /* 1 at most once per warn_interval per process (thread-safe): whether the
  * glue should log that the cache is failing. */
 int pv_cache_warn_due(pv_cache_t *c);
+
+/* Bytes at the start of an entry's file the sniff needs. */
+#define PV_CACHE_SNIFF_LEN 16
+
+/* The format of an entry from its first len bytes (JPEG, PNG, WebP and
+ * AVIF signatures): a hit's Content-Type when the request alone does not
+ * decide it (auto, the JPEG/PNG fallback that the source's alpha picks).
+ * Chosen over a format code in the file name or a header in the file: the
+ * entry stays the plain image the cache stores and sends, and the file
+ * cannot disagree with itself. APR_EINVAL: fewer than PV_CACHE_SNIFF_LEN
+ * bytes, or none of these signatures (the caller renders again). */
+apr_status_t pv_cache_sniff(pv_image_format_e *pout, const unsigned char *b,
+                            apr_size_t len);
 
 #endif /* PV_CACHE_H */

@@ -404,7 +404,7 @@ void pv_preview_cache_store(request_rec *r, pv_cache_t *c, const char *key,
 
 apr_status_t pv_preview_cache_sniff(pv_image_format_e *pout, apr_file_t *f)
 {
-    unsigned char b[16];
+    unsigned char b[PV_CACHE_SNIFF_LEN];
     apr_os_file_t fd;
     ssize_t n;
 
@@ -413,25 +413,10 @@ apr_status_t pv_preview_cache_sniff(pv_image_format_e *pout, apr_file_t *f)
         return APR_EINVAL;
     }
     n = pread(fd, b, sizeof(b), 0);
-    if (n < (ssize_t)sizeof(b)) {
+    if (n < 0) {
         return APR_EINVAL;
     }
-    if (b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) {
-        *pout = PV_FORMAT_JPEG;
-    }
-    else if (!memcmp(b, "\x89PNG\r\n\x1a\n", 8)) {
-        *pout = PV_FORMAT_PNG;
-    }
-    else if (!memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4)) {
-        *pout = PV_FORMAT_WEBP;
-    }
-    else if (!memcmp(b + 4, "ftypavif", 8) || !memcmp(b + 4, "ftypavis", 8)) {
-        *pout = PV_FORMAT_AVIF;
-    }
-    else {
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
+    return pv_cache_sniff(pout, b, (apr_size_t)n);
 }
 
 int pv_preview_cache_send(request_rec *r, apr_file_t *f, const apr_finfo_t *fi,
@@ -470,5 +455,5 @@ int pv_preview_cache_send(request_rec *r, apr_file_t *f, const apr_finfo_t *fi,
     if (rv != APR_SUCCESS && !r->connection->aborted) {
         return AP_FILTER_ERROR;
     }
-    return OK;
+    return DONE;
 }

@@ -23,7 +23,7 @@ static int send_json(request_rec *r, json_t *obj)
         ap_rwrite(body, strlen(body), r);
     }
     free(body);
-    return OK;
+    return DONE;
 }
 
 int pv_http_error(request_rec *r, int status, const char *code,

@@ -752,3 +752,27 @@ apr_status_t pv_cache_probe(pv_cache_t *c, apr_pool_t *p)
     apr_pool_destroy(tp);
     return rv;
 }
+
+apr_status_t pv_cache_sniff(pv_image_format_e *pout, const unsigned char *b,
+                            apr_size_t len)
+{
+    if (len < PV_CACHE_SNIFF_LEN) {
+        return APR_EINVAL;
+    }
+    if (b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) {
+        *pout = PV_FORMAT_JPEG;
+    }
+    else if (!memcmp(b, "\x89PNG\r\n\x1a\n", 8)) {
+        *pout = PV_FORMAT_PNG;
+    }
+    else if (!memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4)) {
+        *pout = PV_FORMAT_WEBP;
+    }
+    else if (!memcmp(b + 4, "ftypavif", 8) || !memcmp(b + 4, "ftypavis", 8)) {
+        *pout = PV_FORMAT_AVIF;
+    }
+    else {
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}

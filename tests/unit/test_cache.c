@@ -971,6 +971,65 @@ START_TEST(warn_once_per_interval)
 }
 END_TEST
 
+/* The entry's format from its first 16 bytes: each signature, and what
+ * is too short or none of them. */
+START_TEST(sniff_signatures)
+{
+    static const struct {
+        const char *b;
+        apr_size_t len;
+        apr_status_t rv;
+        pv_image_format_e fmt;
+    } v[] = {
+        {"\xff\xd8\xff\xe0"
+         "0123456789ab",
+         16, APR_SUCCESS, PV_FORMAT_JPEG},
+        {"\x89PNG\r\n\x1a\n"
+         "\0\0\0\rIHDR",
+         16, APR_SUCCESS, PV_FORMAT_PNG},
+        {"RIFF\x10\0\0\0WEBPVP8 ", 16, APR_SUCCESS, PV_FORMAT_WEBP},
+        {"\0\0\0\x1c"
+         "ftypavif"
+         "\0\0\0\0",
+         16, APR_SUCCESS, PV_FORMAT_AVIF},
+        {"\0\0\0\x1c"
+         "ftypavis"
+         "\0\0\0\0",
+         16, APR_SUCCESS, PV_FORMAT_AVIF},
+        /* a signature, but fewer than PV_CACHE_SNIFF_LEN bytes */
+        {"\xff\xd8\xff\xe0"
+         "0123456789a",
+         15, APR_EINVAL, 0},
+        {"", 0, APR_EINVAL, 0},
+        /* near misses */
+        {"\xff\xd8\xfe\xe0"
+         "0123456789ab",
+         16, APR_EINVAL, 0},
+        {"\x89PNG\r\n\x1a\x0b"
+         "\0\0\0\rIHDR",
+         16, APR_EINVAL, 0},
+        {"RIFF\x10\0\0\0WEBQVP8 ", 16, APR_EINVAL, 0},
+        {"\0\0\0\x1c"
+         "ftypheic"
+         "\0\0\0\0",
+         16, APR_EINVAL, 0},
+        {"GIF89a"
+         "0123456789",
+         16, APR_EINVAL, 0},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        pv_image_format_e fmt = (pv_image_format_e)99;
+
+        ck_assert_msg(pv_cache_sniff(&fmt, (const unsigned char *)v[i].b,
+                                     v[i].len) == v[i].rv,
+                      "case %d", (int)i);
+        ck_assert_int_eq(fmt, v[i].rv == APR_SUCCESS ? (int)v[i].fmt : 99);
+    }
+}
+END_TEST
+
 Suite *pv_test_cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -997,6 +1056,7 @@ Suite *pv_test_cache_suite(void)
     tcase_add_test(tc, probe_tells_writable);
     tcase_add_test(tc, store_failure_leaves_no_temp);
     tcase_add_test(tc, warn_once_per_interval);
+    tcase_add_test(tc, sniff_signatures);
     suite_add_tcase(s, tc);
     return s;
 }

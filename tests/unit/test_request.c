@@ -1,5 +1,6 @@
 /* pv_request: image id, query parameters, size box, format negotiation,
- * Bearer and cookie extraction. Every rule with exact values. */
+ * Bearer and cookie extraction; a preview's token pairs (pv_request_token)
+ * and If-None-Match (pv_http_cond). Every rule with exact values. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +8,9 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include "pv_http_cond.h"
 #include "pv_request.h"
+#include "pv_request_token.h"
 
 static apr_pool_t *pool;
 
@@ -897,6 +900,88 @@ START_TEST(cookies_huge)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The token pairs of a preview's query (pv_request_token) */
+
+START_TEST(token_pairs_kept)
+{
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"", ""},
+        {"w=100", ""},
+        {"token=abc", "token=abc"},
+        {"w=1&token=abc&h=2", "token=abc"},
+        {"access_token=x&token=y", "access_token=x&token=y"},
+        {"w=%zz&token=t", "token=t"},   /* a malformed parameter is skipped */
+        {"to%6Ben=t&w=1", "to%6Ben=t"}, /* as the query parser decodes */
+        {"TOKEN=t&Token=u", ""},        /* exact case, unlike the redaction */
+        {"to%zken=t", ""},              /* a bad escape is not a name */
+        {"token", "token"},             /* no '=': the name alone */
+        {"token=a#token=b", "token=a"}, /* a fragment is not the query */
+        {"xtoken=a&tokenx=b&token=", "token="},
+        {"&&token=a&&", "token=a"},
+        {"token=a;w=1", "token=a;w=1"}, /* ';' is not a separator here */
+    };
+    apr_size_t i;
+
+    ck_assert_ptr_null(pv_request_token_pairs(NULL, pool));
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        ck_assert_str_eq(pv_request_token_pairs(v[i].in, pool), v[i].out);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* If-None-Match against our ETag (pv_http_cond) */
+
+#define ETAG "\"0123456789abcdef0123456789abcdef\""
+
+START_TEST(none_match_matches)
+{
+    static const char *yes[] = {
+        ETAG,
+        "W/" ETAG, /* the weak comparison */
+        "*",
+        "  *",
+        "\"x\", " ETAG,
+        "\"x\"," ETAG ",\"y\"",
+        "\t,," ETAG,
+        "W/\"x\", W/" ETAG,
+        "junk, " ETAG, /* not an entity-tag: skipped to the comma */
+        "\"x\", *",
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        ck_assert_msg(pv_http_cond_none_match(yes[i], ETAG) == 1, "%s", yes[i]);
+    }
+}
+END_TEST
+
+START_TEST(none_match_misses)
+{
+    static const char *no[] = {
+        "",
+        " , ",
+        "\"0123456789abcdef0123456789abcdee\"",
+        "\"0123456789abcdef0123456789abcdef", /* unterminated */
+        "0123456789abcdef0123456789abcdef",   /* unquoted */
+        "\"0123456789abcdef0123456789abcde\"",
+        "\"0123456789abcdef0123456789abcdef0\"",
+        "w/" ETAG,    /* lowercase w: not the weak prefix */
+        "junk " ETAG, /* no comma: the rest is skipped with it */
+        "\"a\", \"b",
+    };
+    apr_size_t i;
+
+    ck_assert_int_eq(pv_http_cond_none_match(NULL, ETAG), 0);
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        ck_assert_msg(pv_http_cond_none_match(no[i], ETAG) == 0, "%s", no[i]);
+    }
+}
+END_TEST
+
 Suite *pv_test_request_suite(void)
 {
     Suite *s = suite_create("request");
@@ -927,6 +1012,9 @@ Suite *pv_test_request_suite(void)
     tcase_add_test(tc, bearer_huge);
     tcase_add_test(tc, cookies);
     tcase_add_test(tc, cookies_huge);
+    tcase_add_test(tc, token_pairs_kept);
+    tcase_add_test(tc, none_match_matches);
+    tcase_add_test(tc, none_match_misses);
     suite_add_tcase(s, tc);
     return s;
 }
