@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "mod_preview.h"
+#include "mod_preview_auth.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
@@ -21,7 +22,6 @@
 #include "mod_preview_login.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_slots.h"
-#include "mod_preview_token.h"
 #include "pv_db.h"
 #include "pv_log.h"
 #include "pv_origin.h"
@@ -653,7 +653,7 @@ int pv_logout_handler(request_rec *r)
     if (!(db = handler_db(r, c))) {
         return send_server_error(r);
     }
-    rc = pv_token_authenticate_login(&claims, r, 1);
+    rc = pv_auth_account(&claims, r, 1);
     /* Read: no error line from here on can show the token. */
     pv_redact_request(r);
     if (rc != OK) {
@@ -667,7 +667,7 @@ int pv_logout_handler(request_rec *r)
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         return send_db_error(r, err);
     }
-    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
+    if (pv_auth_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
         return OK;
     }
     rv = pv_db_logout(&affected, &err, db, claims.sub, r->pool);

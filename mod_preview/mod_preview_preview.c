@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "mod_preview.h"
+#include "mod_preview_auth.h"
 #include "mod_preview_cache.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
@@ -37,7 +38,6 @@
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_slots.h"
-#include "mod_preview_token.h"
 #include "pv_cache.h"
 #include "pv_db.h"
 #include "pv_image.h"
@@ -657,7 +657,7 @@ static int serve(request_rec *r)
 
     /* 401 before anything else about the request. */
     pv_request_parse_query(&qtok, &perr, token_pairs(args, r->pool), r->pool);
-    rc = pv_token_authenticate(&claims, r, qtok);
+    rc = pv_auth_request(&claims, r, qtok);
     /* Read: no error line from here on can show the token. */
     pv_redact_request(r);
     if (rc != OK) {
@@ -702,7 +702,7 @@ static int serve(request_rec *r)
                       PVLOGNO(0914) "database error: %s", err ? err : "?");
         return send_server_error(r);
     }
-    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
+    if (pv_auth_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
         return OK;
     }
     /* A URL token opens its own image only: any other is answered as

@@ -17,13 +17,13 @@
 #include <jansson.h>
 
 #include "mod_preview.h"
+#include "mod_preview_auth.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
 #include "mod_preview_login.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_sign.h"
-#include "mod_preview_token.h"
 #include "pv_db.h"
 #include "pv_log.h"
 #include "pv_sign.h"
@@ -90,8 +90,8 @@ static int send_urls(request_rec *r, const pv_srv_conf *c,
     if (pv_token_url_times(&m.iat, &m.exp, now, ttl, claims->exp) !=
         APR_SUCCESS) {
         /* accepted within PreviewClockSkew, but nothing left to hand on */
-        return pv_token_refuse(r, "the login token expires now",
-                               PV_TOKSRC_NONE);
+        return pv_auth_refuse(r, "the login token expires now",
+                              PV_AUTH_SRC_NONE);
     }
     urls = json_object();
     if (!urls) {
@@ -165,7 +165,7 @@ int pv_sign_handler(request_rec *r)
         return send_server_error(r);
     }
     /* A login token, never from the query: that is a URL of its own. */
-    rc = pv_token_authenticate_login(&claims, r, 0);
+    rc = pv_auth_account(&claims, r, 0);
     /* Read: no error line from here on can show the token. */
     pv_redact_request(r);
     if (rc != OK) {
@@ -189,8 +189,7 @@ int pv_sign_handler(request_rec *r)
     if (rv == APR_SUCCESS) {
         row.token_version = owned->token_version;
     }
-    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS ? &row : NULL) !=
-        OK) {
+    if (pv_auth_check_user(r, &claims, rv == APR_SUCCESS ? &row : NULL) != OK) {
         return OK;
     }
     apr_table_setn(r->notes, PV_NOTE_USER,

@@ -1,9 +1,10 @@
-/* The token of a request: found (Authorization: Bearer, then the query's
- * token, then access_token, then the login cookie: first found wins) and
- * verified with the server's verifier; a refusal is a 401 and a log line
- * with the reason, never the token. */
-#ifndef MOD_PREVIEW_TOKEN_H
-#define MOD_PREVIEW_TOKEN_H
+/* A request's authentication (the glue's; the token itself is pv_token.h):
+ * its token found (Authorization: Bearer, then the query's token, then
+ * access_token, then the login cookie: first found wins) and verified with
+ * the server's verifier; a refusal is a 401 and a log line with the
+ * reason, never the token. */
+#ifndef MOD_PREVIEW_AUTH_H
+#define MOD_PREVIEW_AUTH_H
 
 #include "httpd.h"
 
@@ -13,23 +14,23 @@
 
 /* Where the token came from, for log lines. */
 typedef enum {
-    PV_TOKSRC_NONE = 0,
-    PV_TOKSRC_BEARER,
-    PV_TOKSRC_QUERY_TOKEN,
-    PV_TOKSRC_QUERY_ACCESS_TOKEN,
-    PV_TOKSRC_COOKIE
-} pv_token_source_e;
+    PV_AUTH_SRC_NONE = 0,
+    PV_AUTH_SRC_BEARER,
+    PV_AUTH_SRC_QUERY_TOKEN,
+    PV_AUTH_SRC_QUERY_ACCESS_TOKEN,
+    PV_AUTH_SRC_COOKIE
+} pv_auth_source_e;
 
-const char *pv_token_source_str(pv_token_source_e src);
+const char *pv_auth_source_str(pv_auth_source_e src);
 
 /* Find the request's token. q: the query already parsed by the caller, or
  * NULL to parse r->args here (a query that does not parse then holds no
  * token). APR_SUCCESS: *ptok, *plen and *psrc set. APR_NOTFOUND: no token.
  * APR_EINVAL: a malformed Authorization: Bearer header (a token was sent:
  * the caller answers 401, not "missing"). */
-apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
-                           pv_token_source_e *psrc, request_rec *r,
-                           const pv_request_query_t *q);
+apr_status_t pv_auth_find(const char **ptok, apr_size_t *plen,
+                          pv_auth_source_e *psrc, request_rec *r,
+                          const pv_request_query_t *q);
 
 /* Find and verify. OK: *claims filled (the caller still checks ver against
  * the database; claims->img set for a URL token, which only that image's
@@ -37,15 +38,14 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
  * server has no key file) has been sent, its status is returned, and the
  * handler returns OK. With PreviewQueryTokens scoped, a token without img
  * from the query string is refused (401). */
-int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
-                          const pv_request_query_t *q);
+int pv_auth_request(pv_token_claims_t *claims, request_rec *r,
+                    const pv_request_query_t *q);
 
-/* pv_token_authenticate for the handlers that act for the account (logout,
+/* pv_auth_request for the handlers that act for the account (logout,
  * sign): a URL token is refused (401), so that it never turns into more
  * than its image. query_ok 0: a token found in the query string is refused
  * too (401), whatever it is. */
-int pv_token_authenticate_login(pv_token_claims_t *claims, request_rec *r,
-                                int query_ok);
+int pv_auth_account(pv_token_claims_t *claims, request_rec *r, int query_ok);
 
 /* The verified token against its user's row as pv_db_image_lookup() read
  * it (NULL: no such user): refused when the user does not exist, when the
@@ -53,11 +53,12 @@ int pv_token_authenticate_login(pv_token_claims_t *claims, request_rec *r,
  * is a legacy token and the user has logged out at least once. OK: the
  * token is current. Otherwise the 401 has been sent and HTTP_UNAUTHORIZED
  * is returned (the handler returns OK). */
-int pv_token_check_user(request_rec *r, const pv_token_claims_t *claims,
-                        const pv_db_image_t *row);
+int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
+                       const pv_db_image_t *row);
 
-/* Log why (INFO, with the client and, unless PV_TOKSRC_NONE, the source; never
- * the token) and send the 401 JSON body with WWW-Authenticate. Returns OK. */
-int pv_token_refuse(request_rec *r, const char *why, pv_token_source_e src);
+/* Log why (INFO, with the client and, unless PV_AUTH_SRC_NONE, the source;
+ * never the token) and send the 401 JSON body with WWW-Authenticate. Returns
+ * OK. */
+int pv_auth_refuse(request_rec *r, const char *why, pv_auth_source_e src);
 
-#endif /* MOD_PREVIEW_TOKEN_H */
+#endif /* MOD_PREVIEW_AUTH_H */
