@@ -34,31 +34,29 @@ apr_status_t pv_auth_find(const char **ptok, apr_size_t *plen,
 
 /* Find and verify. OK: *claims filled (the caller still checks ver against
  * the database; claims->img set for a URL token, which only that image's
- * preview may take). Otherwise the error response (401; 500 when the
- * server has no key file) has been sent, its status is returned, and the
- * handler returns OK. With PreviewQueryTokens scoped, a token without img
- * from the query string is refused (401). */
+ * preview may take). DONE: the refusal (401; 500 when the server has
+ * no key file) has been sent. With PreviewQueryTokens scoped, a token without
+ * img from the query string is refused (401). */
 int pv_auth_request(pv_token_claims_t *claims, request_rec *r,
                     const pv_request_query_t *q);
 
 /* pv_auth_request for the handlers that act for the account (logout,
  * sign): a URL token is refused (401), so that it never turns into more
  * than its image. query_ok 0: a token found in the query string is refused
- * too (401), whatever it is. */
+ * too (401), whatever it is. OK or DONE. */
 int pv_auth_account(pv_token_claims_t *claims, request_rec *r, int query_ok);
 
 /* The verified token against its user's row as pv_db_image_lookup() read
  * it (NULL: no such user): refused when the user does not exist, when the
  * token's ver is not the row's token_version (a logout since), or when it
  * is a legacy token and the user has logged out at least once. OK: the
- * token is current. Otherwise the 401 has been sent and HTTP_UNAUTHORIZED
- * is returned (the handler returns OK). */
+ * token is current. DONE: the 401 has been sent. */
 int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
                        const pv_db_image_t *row);
 
 /* Log why (INFO, with the client and, unless PV_AUTH_SRC_NONE, the source;
  * never the token) and send the 401 JSON body with WWW-Authenticate. Returns
- * OK. */
+ * DONE. */
 int pv_auth_refuse(request_rec *r, const char *why, pv_auth_source_e src);
 
 #endif /* MOD_PREVIEW_AUTH_H */

@@ -103,7 +103,7 @@ static int from_query(pv_auth_source_e src)
            src == PV_AUTH_SRC_QUERY_ACCESS_TOKEN;
 }
 
-/* Find and verify; *psrc: where the token came from. */
+/* Find and verify; *psrc: where the token came from. OK or DONE. */
 static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
                         request_rec *r, const pv_request_query_t *q)
 {
@@ -117,26 +117,22 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
     rv = pv_auth_find(&tok, &len, &src, r, q);
     *psrc = src;
     if (rv == APR_NOTFOUND) {
-        pv_auth_refuse(r, "no token", src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r, "no token", src);
     }
     if (rv != APR_SUCCESS) {
-        pv_auth_refuse(r, "malformed Bearer header", src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r, "malformed Bearer header", src);
     }
     if (!c->verifier) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       PVLOGNO(0711) "no PreviewKeyFile for this server: "
                                     "tokens cannot be verified");
-        pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                      "internal server error", NULL, 0);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                             "internal server error", NULL, 0);
     }
     res = pv_token_verify(claims, c->verifier, tok, len,
                           apr_time_sec(r->request_time));
     if (res != PV_TOKEN_OK) {
-        pv_auth_refuse(r, pv_token_result_str(res), src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r, pv_token_result_str(res), src);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   PVLOGNO(0712) "token of user %" APR_UINT64_T_FMT
@@ -147,11 +143,10 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
      * leaked URL never holds a login token. */
     if (!claims->img && from_query(src) &&
         pv_dir_conf_get(r)->query_tokens == PV_QUERY_TOKENS_SCOPED) {
-        pv_auth_refuse(r,
-                       "a login token in the query string, "
-                       "PreviewQueryTokens scoped",
-                       src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r,
+                              "a login token in the query string, "
+                              "PreviewQueryTokens scoped",
+                              src);
     }
     return OK;
 }
@@ -173,18 +168,18 @@ int pv_auth_account(pv_token_claims_t *claims, request_rec *r, int query_ok)
         return rc;
     }
     if (!query_ok && from_query(src)) {
-        pv_auth_refuse(r, "a token in the query string is not taken here", src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(
+            r, "a token in the query string is not taken here", src);
     }
     /* A URL token opens one image; it never logs out or signs. */
     if (claims->img) {
-        pv_auth_refuse(r,
-                       apr_psprintf(r->pool,
-                                    "a URL token (image %" APR_UINT64_T_FMT
-                                    ") where a login token is needed",
-                                    claims->img),
-                       src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(
+            r,
+            apr_psprintf(r->pool,
+                         "a URL token (image %" APR_UINT64_T_FMT
+                         ") where a login token is needed",
+                         claims->img),
+            src);
     }
     return OK;
 }
@@ -215,8 +210,7 @@ int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
                            claims->sub, (unsigned)token_version);
     }
     if (why) {
-        pv_auth_refuse(r, why, PV_AUTH_SRC_NONE);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r, why, PV_AUTH_SRC_NONE);
     }
     return OK;
 }

@@ -358,20 +358,25 @@ void pv_login_child_init(apr_pool_t *pchild, server_rec *s)
         pv_server_slots_make(s, max_logins, PVLOGNO(1150), "login", pchild);
 }
 
+/* The process's login slots of this server: the one lookup of them. */
+static pv_slots_t *server_login_slots(const server_rec *s)
+{
+    return pv_server_slots_get(login_slots, s);
+}
+
 /* A password check (or the dummy of an unknown user) holds a slot: scrypt
  * takes 32 MiB and every hash a core, so a flood of logins must queue
- * rather than take the process's memory. The slot, or NULL when none came
- * in time (*prc: the answer sent). */
-static pv_slots_t *take_login_slot(int *prc, request_rec *r,
-                                   const pv_srv_conf *c)
+ * rather than take the process's memory. OK: *pslots holds one; DONE: none
+ * came in time, the answer has been sent. */
+static int take_login_slot(pv_slots_t **pslots, request_rec *r,
+                           const pv_srv_conf *c)
 {
-    pv_slots_t *slots = pv_server_slots_get(login_slots, r->server);
+    pv_slots_t *slots = server_login_slots(r->server);
 
     if (!slots) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       PVLOGNO(1151) "no login slots in this process");
-        *prc = send_server_error(r);
-        return NULL;
+        return send_server_error(r);
     }
     if (pv_slots_acquire(slots, apr_time_from_sec(c->login_wait), r->pool) !=
         APR_SUCCESS) {
@@ -379,15 +384,15 @@ static pv_slots_t *take_login_slot(int *prc, request_rec *r,
                       PVLOGNO(1152) "login from %s: no password check slot "
                                     "free within %d s (PreviewMaxLogins %d)",
                       r->useragent_ip, (int)c->login_wait, (int)c->max_logins);
-        *prc = pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
                              "too many logins in progress; retry later", NULL,
                              PV_LOGIN_RETRY_AFTER);
-        return NULL;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   PVLOGNO(1153) "password check: %d of %d login slots in use",
                   pv_slots_in_use(slots), (int)c->max_logins);
-    return slots;
+    *pslots = slots;
+    return OK;
 }
 
 static int login_with_password(request_rec *r, const pv_srv_conf *c,
@@ -444,8 +449,8 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
         pv_limit_give_back(r, &who_hold);
         return send_too_many(r, wait, "client");
     }
-    slots = take_login_slot(&rc, r, c);
-    if (!slots) {
+    rc = take_login_slot(&slots, r, c);
+    if (rc != OK) {
         pv_limit_give_back(r, &who_hold);
         pv_limit_give_back(r, &ip_hold);
         return rc;
@@ -517,8 +522,9 @@ static int login_remote_user(request_rec *r, const pv_srv_conf *c,
     return issue_token(r, c, u);
 }
 
-/* Both handlers need the server's keys and database. */
-static pv_db_pool_t *handler_db(request_rec *r, const pv_srv_conf *c)
+/* Both handlers need the server's keys and database. OK: *pdb; DONE: the
+ * 500 has been sent. */
+static int handler_db(pv_db_pool_t **pdb, request_rec *r, const pv_srv_conf *c)
 {
     pv_db_pool_t *db = pv_dbpool_get(r->server);
 
@@ -527,9 +533,10 @@ static pv_db_pool_t *handler_db(request_rec *r, const pv_srv_conf *c)
                       PVLOGNO(0729) "%s needs PreviewKeyFile and "
                                     "PreviewDBParams in this server",
                       r->handler);
-        return NULL;
+        return send_server_error(r);
     }
-    return db;
+    *pdb = db;
+    return OK;
 }
 
 /* Login CSRF: a page of another site must not log its visitor in (to an
@@ -570,31 +577,46 @@ static int check_login_origin(request_rec *r, const pv_srv_conf *c)
         self ? self : "(none)");
     /* The body is not read: drop the connection after the answer. */
     r->connection->keepalive = AP_CONN_CLOSE;
-    pv_http_error(r, HTTP_FORBIDDEN, "cross_origin",
-                  "a login from another site is refused", NULL, 0);
-    return DONE;
+    return pv_http_error(r, HTTP_FORBIDDEN, "cross_origin",
+                         "a login from another site is refused", NULL, 0);
 }
 
-int pv_login_handler(request_rec *r)
+/* The form or JSON body's username and password. OK: *f; DONE: the answer
+ * (415, 413, 400) has been sent. */
+static int read_login_fields(login_fields *f, request_rec *r)
 {
-    const pv_srv_conf *c;
     const char *body = NULL, *msg;
-    login_fields f = {NULL, 0, NULL, 0};
     apr_size_t len = 0;
-    pv_db_pool_t *db;
-    int json = 0;
+    int json = 0, rc;
 
-    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGIN)) {
-        return DECLINED;
+    rc = pv_http_read_form_or_json(&body, &len, &json, r, PV_LOGIN_BODY_MAX,
+                                   "the login body");
+    if (rc != OK) {
+        return rc;
     }
-    /* A login reads no token from the URL: hide any from error lines. */
-    pv_redact_request(r);
-    c = pv_srv_conf_get(r->server);
+    if (json) {
+        msg = parse_json(f, body, len, r->pool);
+    }
+    else {
+        msg = parse_form(f, body, len, r->pool);
+    }
+    if (!msg) {
+        msg = check_fields(f);
+    }
+    return msg ? send_bad_request(r, msg) : OK;
+}
+
+static int login(request_rec *r, const pv_srv_conf *c)
+{
+    login_fields f = {NULL, 0, NULL, 0};
+    pv_db_pool_t *db = NULL;
+    int rc;
+
     if (r->method_number == M_GET && !r->header_only &&
         c->login_from_remote_user) {
         ap_discard_request_body(r);
-        if (!(db = handler_db(r, c))) {
-            return send_server_error(r);
+        if ((rc = handler_db(&db, r, c)) != OK) {
+            return rc;
         }
         return login_remote_user(r, c, db);
     }
@@ -603,74 +625,62 @@ int pv_login_handler(request_rec *r)
         return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                              "method not allowed", login_allow(c), 0);
     }
-    if (check_login_origin(r, c) != OK) {
-        return OK;
-    }
-    if (pv_http_read_form_or_json(&body, &len, &json, r, PV_LOGIN_BODY_MAX,
-                                  "the login body") != OK) {
-        return OK;
-    }
-    if (json) {
-        msg = parse_json(&f, body, len, r->pool);
-    }
-    else {
-        msg = parse_form(&f, body, len, r->pool);
-    }
-    if (!msg) {
-        msg = check_fields(&f);
-    }
-    if (msg) {
-        return send_bad_request(r, msg);
-    }
-    if (!(db = handler_db(r, c))) {
-        return send_server_error(r);
+    if ((rc = check_login_origin(r, c)) != OK ||
+        (rc = read_login_fields(&f, r)) != OK ||
+        (rc = handler_db(&db, r, c)) != OK) {
+        return rc;
     }
     return login_with_password(r, c, db, &f);
 }
 
+int pv_login_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGIN)) {
+        return DECLINED;
+    }
+    /* A login reads no token from the URL: hide any from error lines. */
+    pv_redact_request(r);
+    return pv_http_handler_return(login(r, pv_srv_conf_get(r->server)));
+}
+
 /* -------------------------------------------------------------- logout */
 
-int pv_logout_handler(request_rec *r)
+/* The login token of the request, current. OK: *claims; DONE: the
+ * answer (401, 503, 500) has been sent. */
+static int logout_claims(pv_token_claims_t *claims, request_rec *r,
+                         pv_db_pool_t *db)
 {
-    const pv_srv_conf *c;
-    pv_token_claims_t claims;
     pv_db_image_t *img = NULL;
-    apr_uint64_t affected = 0;
     const char *err = NULL;
-    pv_db_pool_t *db;
     apr_status_t rv;
     int rc;
 
-    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGOUT)) {
-        return DECLINED;
-    }
-    c = pv_srv_conf_get(r->server);
-    ap_discard_request_body(r);
-    if (r->method_number != M_POST) {
-        return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                             "method not allowed", "POST", 0);
-    }
-    if (!(db = handler_db(r, c))) {
-        return send_server_error(r);
-    }
-    rc = pv_auth_account(&claims, r, 1);
+    rc = pv_auth_account(claims, r, 1);
     /* Read: no error line from here on can show the token. */
     pv_redact_request(r);
     if (rc != OK) {
-        return OK;
+        return rc;
     }
     /* Image 0 is nobody's: one round trip for the current token_version. */
-    rv = pv_db_image_lookup(&img, &err, db, 0, claims.sub, r->pool);
+    rv = pv_db_image_lookup(&img, &err, db, 0, claims->sub, r->pool);
     if (rv == PV_DB_UNAVAILABLE) {
         return send_db_unavailable(r, err);
     }
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         return send_db_error(r, err);
     }
-    if (pv_auth_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
-        return OK;
-    }
-    rv = pv_db_logout(&affected, &err, db, claims.sub, r->pool);
+    return pv_auth_check_user(r, claims, rv == APR_SUCCESS ? img : NULL);
+}
+
+/* Every token of the user revoked: 204, the cookie cleared. DONE. */
+static int revoke_tokens(request_rec *r, const pv_srv_conf *c, pv_db_pool_t *db,
+                         apr_uint64_t user)
+{
+    apr_uint64_t affected = 0;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    rv = pv_db_logout(&affected, &err, db, user, r->pool);
     if (rv == PV_DB_UNAVAILABLE) {
         return send_db_unavailable(r, err);
     }
@@ -678,14 +688,40 @@ int pv_logout_handler(request_rec *r)
         return send_db_error(r, err);
     }
     apr_table_setn(r->notes, PV_NOTE_USER,
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, claims.sub));
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, user));
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   PVLOGNO(0740) "logout: every token of user %" APR_UINT64_T_FMT
                                 " revoked (%" APR_UINT64_T_FMT " row)",
-                  claims.sub, affected);
+                  user, affected);
     /* Clear the cookie too: the browser need not keep a dead token. */
     set_cookie(r, c, "", 0);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     r->status = HTTP_NO_CONTENT;
-    return OK;
+    return DONE;
+}
+
+static int logout(request_rec *r, const pv_srv_conf *c)
+{
+    pv_token_claims_t claims;
+    pv_db_pool_t *db = NULL;
+    int rc;
+
+    ap_discard_request_body(r);
+    if (r->method_number != M_POST) {
+        return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                             "method not allowed", "POST", 0);
+    }
+    if ((rc = handler_db(&db, r, c)) != OK ||
+        (rc = logout_claims(&claims, r, db)) != OK) {
+        return rc;
+    }
+    return revoke_tokens(r, c, db, claims.sub);
+}
+
+int pv_logout_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGOUT)) {
+        return DECLINED;
+    }
+    return pv_http_handler_return(logout(r, pv_srv_conf_get(r->server)));
 }

@@ -914,5 +914,5 @@ int pv_preview_handler(request_rec *r)
     apr_table_setn(r->notes, PV_NOTE_MS,
                    apr_psprintf(r->pool, "%" APR_TIME_T_FMT ".%03d", dt / 1000,
                                 (int)(dt % 1000)));
-    return rc;
+    return pv_http_handler_return(rc);
 }
