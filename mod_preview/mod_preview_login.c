@@ -22,11 +22,11 @@
 #include "mod_preview_login.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_slots.h"
+#include "pv_body.h"
 #include "pv_db.h"
 #include "pv_log.h"
 #include "pv_origin.h"
 #include "pv_password.h"
-#include "pv_request.h"
 #include "pv_slots.h"
 #include "pv_token.h"
 
@@ -102,188 +102,6 @@ static void set_cookie(request_rec *r, const pv_srv_conf *c, const char *value,
 static const char *login_allow(const pv_srv_conf *c)
 {
     return c->login_from_remote_user ? "GET, POST" : "POST";
-}
-
-/* ----------------------------------------------------------- the body */
-
-/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
-static int utf8_valid(const unsigned char *s, apr_size_t len)
-{
-    apr_size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        apr_size_t n, k;
-        apr_uint32_t cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        }
-        else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        }
-        else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        }
-        else {
-            return 0;
-        }
-        if (len - i <= n) {
-            return 0;
-        }
-        for (k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
-            return 0;
-        }
-        i += n + 1;
-    }
-    return 1;
-}
-
-typedef struct {
-    const char *user;
-    apr_size_t user_len;
-    const char *pass;
-    apr_size_t pass_len;
-} login_fields;
-
-/* application/x-www-form-urlencoded: '&'-separated name=value pairs,
- * %-escapes strict; username and password each exactly once, other names
- * ignored. NULL or the 400 message. */
-static const char *parse_form(login_fields *f, const char *body, apr_size_t len,
-                              apr_pool_t *p)
-{
-    const char *end = body + len, *s = body;
-
-    while (s < end) {
-        const char *amp = memchr(s, '&', end - s);
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(s, '=', pe - s);
-        const char *name, *value;
-        apr_size_t nlen, vlen;
-        const char **dst = NULL;
-        apr_size_t *dlen = NULL;
-
-        if (pe > s) {
-            if (pv_request_unescape(&name, &nlen, s, (eq ? eq : pe) - s, p) !=
-                APR_SUCCESS) {
-                return "malformed form body";
-            }
-            if (nlen == 8 && !memcmp(name, "username", 8)) {
-                dst = &f->user;
-                dlen = &f->user_len;
-            }
-            else if (nlen == 8 && !memcmp(name, "password", 8)) {
-                dst = &f->pass;
-                dlen = &f->pass_len;
-            }
-            if (dst) {
-                if (*dst) {
-                    return apr_psprintf(p, "duplicate field: %s", name);
-                }
-                if (pv_request_unescape(&value, &vlen, eq ? eq + 1 : pe,
-                                        eq ? pe - eq - 1 : 0,
-                                        p) != APR_SUCCESS) {
-                    return "malformed form body";
-                }
-                *dst = value;
-                *dlen = vlen;
-            }
-        }
-        if (!amp) {
-            break;
-        }
-        s = amp + 1;
-    }
-    if (!f->user) {
-        return "missing field: username";
-    }
-    if (!f->pass) {
-        return "missing field: password";
-    }
-    return NULL;
-}
-
-/* application/json: one object, strict (duplicate keys refused), username
- * and password strings; other members ignored. NULL or the 400 message. */
-static const char *parse_json(login_fields *f, const char *body, apr_size_t len,
-                              apr_pool_t *p)
-{
-    static const char *const names[2] = {"username", "password"};
-    json_error_t jerr;
-    json_t *root;
-    const char *msg = NULL;
-    int i;
-
-    /* jansson refuses \u0000 in strings unless asked (JSON_ALLOW_NUL). */
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root || !json_is_object(root)) {
-        msg = "malformed JSON body";
-        goto cleanup;
-    }
-    for (i = 0; i < 2; i++) {
-        json_t *v = json_object_get(root, names[i]);
-
-        if (!v) {
-            msg = apr_psprintf(p, "missing field: %s", names[i]);
-            goto cleanup;
-        }
-        if (!json_is_string(v)) {
-            msg = apr_psprintf(p, "field must be a string: %s", names[i]);
-            goto cleanup;
-        }
-        if (i == 0) {
-            f->user_len = json_string_length(v);
-            f->user = apr_pstrmemdup(p, json_string_value(v), f->user_len);
-        }
-        else {
-            f->pass_len = json_string_length(v);
-            f->pass = apr_pstrmemdup(p, json_string_value(v), f->pass_len);
-        }
-    }
-
-cleanup:
-    if (root) {
-        json_decref(root);
-    }
-    return msg;
-}
-
-/* What both formats must hold: non-empty UTF-8 text without NUL, a
- * username that fits the column. NULL or the 400 message. */
-static const char *check_fields(const login_fields *f)
-{
-    if (f->user_len == 0) {
-        return "empty field: username";
-    }
-    if (f->pass_len == 0) {
-        return "empty field: password";
-    }
-    if (f->user_len > PV_DB_USERNAME_MAX) {
-        return "field too long: username";
-    }
-    if (memchr(f->user, '\0', f->user_len) ||
-        !utf8_valid((const unsigned char *)f->user, f->user_len)) {
-        return "field is not valid text: username";
-    }
-    if (memchr(f->pass, '\0', f->pass_len) ||
-        !utf8_valid((const unsigned char *)f->pass, f->pass_len)) {
-        return "field is not valid text: password";
-    }
-    return NULL;
 }
 
 /* --------------------------------------------------------------- login */
@@ -396,7 +214,7 @@ static int take_login_slot(pv_slots_t **pslots, request_rec *r,
 }
 
 static int login_with_password(request_rec *r, const pv_srv_conf *c,
-                               pv_db_pool_t *db, const login_fields *f)
+                               pv_db_pool_t *db, const pv_body_login_t *f)
 {
     int failures = (int)c->login_limit_failures;
     int window = (int)c->login_limit_seconds;
@@ -581,11 +399,11 @@ static int check_login_origin(request_rec *r, const pv_srv_conf *c)
                          "a login from another site is refused", NULL, 0);
 }
 
-/* The form or JSON body's username and password. OK: *f; DONE: the answer
- * (415, 413, 400) has been sent. */
-static int read_login_fields(login_fields *f, request_rec *r)
+/* The form or JSON body's username and password. OK: *pf; DONE: the
+ * answer (415, 413, 400) has been sent. */
+static int read_login_fields(pv_body_login_t **pf, request_rec *r)
 {
-    const char *body = NULL, *msg;
+    const char *body = NULL, *msg = NULL;
     apr_size_t len = 0;
     int json = 0, rc;
 
@@ -594,21 +412,16 @@ static int read_login_fields(login_fields *f, request_rec *r)
     if (rc != OK) {
         return rc;
     }
-    if (json) {
-        msg = parse_json(f, body, len, r->pool);
+    if (pv_body_login_parse(pf, &msg, body, len, json, r->pool) !=
+        APR_SUCCESS) {
+        return send_bad_request(r, msg);
     }
-    else {
-        msg = parse_form(f, body, len, r->pool);
-    }
-    if (!msg) {
-        msg = check_fields(f);
-    }
-    return msg ? send_bad_request(r, msg) : OK;
+    return OK;
 }
 
 static int login(request_rec *r, const pv_srv_conf *c)
 {
-    login_fields f = {NULL, 0, NULL, 0};
+    pv_body_login_t *f = NULL;
     pv_db_pool_t *db = NULL;
     int rc;
 
@@ -630,7 +443,7 @@ static int login(request_rec *r, const pv_srv_conf *c)
         (rc = handler_db(&db, r, c)) != OK) {
         return rc;
     }
-    return login_with_password(r, c, db, &f);
+    return login_with_password(r, c, db, f);
 }
 
 int pv_login_handler(request_rec *r)
