@@ -25,6 +25,17 @@ int pv_http_error(request_rec *r, int status, const char *code,
                   const char *message, const char *allow,
                   apr_int64_t retry_after);
 
+/* The 500 of a bug or a broken configuration: server_error, "internal
+ * server error". DONE. */
+int pv_http_server_error(request_rec *r);
+
+/* The Retry-After of a 503 while the database is unreachable. */
+#define PV_DB_RETRY_AFTER 5
+
+/* The 503 while the database is unreachable: unavailable, Retry-After
+ * PV_DB_RETRY_AFTER. DONE. */
+int pv_http_db_unavailable(request_rec *r);
+
 /* Send a JSON object with status 200 and Cache-Control: no-store; takes
  * the reference to obj (NULL: nothing sent, HTTP_INTERNAL_SERVER_ERROR).
  * Returns DONE. */

@@ -11,6 +11,7 @@
 #include "mod_preview_db.h"
 #include "mod_preview_limit.h"
 #include "mod_preview_login.h"
+#include "mod_preview_logout.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_sign.h"

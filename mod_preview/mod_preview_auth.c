@@ -126,8 +126,7 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       PVLOGNO(0711) "no PreviewKeyFile for this server: "
                                     "tokens cannot be verified");
-        return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                             "internal server error", NULL, 0);
+        return pv_http_server_error(r);
     }
     res = pv_token_verify(claims, c->verifier, tok, len,
                           apr_time_sec(r->request_time));

@@ -57,6 +57,19 @@ int pv_http_error(request_rec *r, int status, const char *code,
         r, json_pack("{s:s, s:s}", "error", code, "message", message));
 }
 
+int pv_http_server_error(request_rec *r)
+{
+    return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                         "internal server error", NULL, 0);
+}
+
+int pv_http_db_unavailable(request_rec *r)
+{
+    return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "the database is unreachable; retry later", NULL,
+                         PV_DB_RETRY_AFTER);
+}
+
 int pv_http_json(request_rec *r, json_t *obj)
 {
     r->status = HTTP_OK;

@@ -1,5 +1,5 @@
-/* preview-login (password or an upstream auth module's r->user -> token)
- * and preview-logout (token -> every token of that user revoked). */
+/* preview-login: a password (or an upstream auth module's r->user) -> a
+ * token, as JSON and as the login cookie. */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -46,27 +46,18 @@ static int send_bad_request(request_rec *r, const char *message)
     return pv_http_error(r, HTTP_BAD_REQUEST, "bad_request", message, NULL, 0);
 }
 
-static int send_server_error(request_rec *r)
+int pv_login_db_failure(request_rec *r, apr_status_t rv, const char *err)
 {
-    return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                         "internal server error", NULL, 0);
-}
-
-static int send_db_unavailable(request_rec *r, const char *err)
-{
-    /* pv_db logs each outage once; this is the per-request detail. */
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  PVLOGNO(0720) "database unavailable: %s", err ? err : "?");
-    return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                         "the database is unreachable; retry later", NULL,
-                         PV_DB_RETRY_AFTER);
-}
-
-static int send_db_error(request_rec *r, const char *err)
-{
+    if (rv == PV_DB_UNAVAILABLE) {
+        /* pv_db logs each outage once; this is the per-request detail. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      PVLOGNO(0720) "database unavailable: %s",
+                      err ? err : "?");
+        return pv_http_db_unavailable(r);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   PVLOGNO(0721) "database error: %s", err ? err : "?");
-    return send_server_error(r);
+    return pv_http_server_error(r);
 }
 
 /* One body for an unknown user and a wrong password: nothing to tell
@@ -87,9 +78,8 @@ static int request_is_https(request_rec *r)
     return login_is_https && login_is_https(r->connection);
 }
 
-/* The login cookie: value (empty to clear it) and Max-Age. */
-static void set_cookie(request_rec *r, const pv_srv_conf *c, const char *value,
-                       apr_int64_t max_age)
+void pv_login_set_cookie(request_rec *r, const pv_srv_conf *c,
+                         const char *value, apr_int64_t max_age)
 {
     apr_table_addn(r->headers_out, "Set-Cookie",
                    apr_psprintf(r->pool,
@@ -120,7 +110,7 @@ static int issue_token(request_rec *r, const pv_srv_conf *c,
                       PVLOGNO(0722) "cannot mint a token for user "
                                     "%" APR_UINT64_T_FMT,
                       u->id);
-        return send_server_error(r);
+        return pv_http_server_error(r);
     }
     /* user_id as a string, like the token's sub: a u64 does not fit a
      * JavaScript number. */
@@ -128,11 +118,11 @@ static int issue_token(request_rec *r, const pv_srv_conf *c,
                     "Bearer", "expires_in", (json_int_t)c->token_ttl, "user_id",
                     apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id));
     if (!obj) {
-        return send_server_error(r);
+        return pv_http_server_error(r);
     }
     apr_table_setn(r->notes, PV_NOTE_USER,
                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id));
-    set_cookie(r, c, token, c->token_ttl);
+    pv_login_set_cookie(r, c, token, c->token_ttl);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   PVLOGNO(0723) "login: token issued to user %" APR_UINT64_T_FMT
                                 " (ver %u, ttl %" APR_INT64_T_FMT " s)",
@@ -194,7 +184,7 @@ static int take_login_slot(pv_slots_t **pslots, request_rec *r,
     if (!slots) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       PVLOGNO(1151) "no login slots in this process");
-        return send_server_error(r);
+        return pv_http_server_error(r);
     }
     if (pv_slots_acquire(slots, apr_time_from_sec(c->login_wait), r->pool) !=
         APR_SUCCESS) {
@@ -244,8 +234,7 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
         rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
     }
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-        return rv == PV_DB_UNAVAILABLE ? send_db_unavailable(r, err)
-                                       : send_db_error(r, err);
+        return pv_login_db_failure(r, rv, err);
     }
     if (rv != APR_SUCCESS) {
         u = NULL;
@@ -324,9 +313,6 @@ static int login_remote_user(request_rec *r, const pv_srv_conf *c,
         return send_login_failed(r);
     }
     rv = pv_db_login_lookup(&u, &err, db, r->user, strlen(r->user), r->pool);
-    if (rv == PV_DB_UNAVAILABLE) {
-        return send_db_unavailable(r, err);
-    }
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       PVLOGNO(0728) "login by remote user: '%s' is not in "
@@ -335,14 +321,12 @@ static int login_remote_user(request_rec *r, const pv_srv_conf *c,
         return send_login_failed(r);
     }
     if (rv != APR_SUCCESS) {
-        return send_db_error(r, err);
+        return pv_login_db_failure(r, rv, err);
     }
     return issue_token(r, c, u);
 }
 
-/* Both handlers need the server's keys and database. OK: *pdb; DONE: the
- * 500 has been sent. */
-static int handler_db(pv_db_pool_t **pdb, request_rec *r, const pv_srv_conf *c)
+int pv_login_server_db(pv_db_pool_t **pdb, request_rec *r, const pv_srv_conf *c)
 {
     pv_db_pool_t *db = pv_dbpool_get(r->server);
 
@@ -351,7 +335,7 @@ static int handler_db(pv_db_pool_t **pdb, request_rec *r, const pv_srv_conf *c)
                       PVLOGNO(0729) "%s needs PreviewKeyFile and "
                                     "PreviewDBParams in this server",
                       r->handler);
-        return send_server_error(r);
+        return pv_http_server_error(r);
     }
     *pdb = db;
     return OK;
@@ -428,7 +412,7 @@ static int login(request_rec *r, const pv_srv_conf *c)
     if (r->method_number == M_GET && !r->header_only &&
         c->login_from_remote_user) {
         ap_discard_request_body(r);
-        if ((rc = handler_db(&db, r, c)) != OK) {
+        if ((rc = pv_login_server_db(&db, r, c)) != OK) {
             return rc;
         }
         return login_remote_user(r, c, db);
@@ -440,7 +424,7 @@ static int login(request_rec *r, const pv_srv_conf *c)
     }
     if ((rc = check_login_origin(r, c)) != OK ||
         (rc = read_login_fields(&f, r)) != OK ||
-        (rc = handler_db(&db, r, c)) != OK) {
+        (rc = pv_login_server_db(&db, r, c)) != OK) {
         return rc;
     }
     return login_with_password(r, c, db, f);
@@ -454,87 +438,4 @@ int pv_login_handler(request_rec *r)
     /* A login reads no token from the URL: hide any from error lines. */
     pv_redact_request(r);
     return pv_http_handler_return(login(r, pv_srv_conf_get(r->server)));
-}
-
-/* -------------------------------------------------------------- logout */
-
-/* The login token of the request, current. OK: *claims; DONE: the
- * answer (401, 503, 500) has been sent. */
-static int logout_claims(pv_token_claims_t *claims, request_rec *r,
-                         pv_db_pool_t *db)
-{
-    pv_db_image_t *img = NULL;
-    const char *err = NULL;
-    apr_status_t rv;
-    int rc;
-
-    rc = pv_auth_account(claims, r, 1);
-    /* Read: no error line from here on can show the token. */
-    pv_redact_request(r);
-    if (rc != OK) {
-        return rc;
-    }
-    /* Image 0 is nobody's: one round trip for the current token_version. */
-    rv = pv_db_image_lookup(&img, &err, db, 0, claims->sub, r->pool);
-    if (rv == PV_DB_UNAVAILABLE) {
-        return send_db_unavailable(r, err);
-    }
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-        return send_db_error(r, err);
-    }
-    return pv_auth_check_user(r, claims, rv == APR_SUCCESS ? img : NULL);
-}
-
-/* Every token of the user revoked: 204, the cookie cleared. DONE. */
-static int revoke_tokens(request_rec *r, const pv_srv_conf *c, pv_db_pool_t *db,
-                         apr_uint64_t user)
-{
-    apr_uint64_t affected = 0;
-    const char *err = NULL;
-    apr_status_t rv;
-
-    rv = pv_db_logout(&affected, &err, db, user, r->pool);
-    if (rv == PV_DB_UNAVAILABLE) {
-        return send_db_unavailable(r, err);
-    }
-    if (rv != APR_SUCCESS) {
-        return send_db_error(r, err);
-    }
-    apr_table_setn(r->notes, PV_NOTE_USER,
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, user));
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  PVLOGNO(0740) "logout: every token of user %" APR_UINT64_T_FMT
-                                " revoked (%" APR_UINT64_T_FMT " row)",
-                  user, affected);
-    /* Clear the cookie too: the browser need not keep a dead token. */
-    set_cookie(r, c, "", 0);
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    r->status = HTTP_NO_CONTENT;
-    return DONE;
-}
-
-static int logout(request_rec *r, const pv_srv_conf *c)
-{
-    pv_token_claims_t claims;
-    pv_db_pool_t *db = NULL;
-    int rc;
-
-    ap_discard_request_body(r);
-    if (r->method_number != M_POST) {
-        return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                             "method not allowed", "POST", 0);
-    }
-    if ((rc = handler_db(&db, r, c)) != OK ||
-        (rc = logout_claims(&claims, r, db)) != OK) {
-        return rc;
-    }
-    return revoke_tokens(r, c, db, claims.sub);
-}
-
-int pv_logout_handler(request_rec *r)
-{
-    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGOUT)) {
-        return DECLINED;
-    }
-    return pv_http_handler_return(logout(r, pv_srv_conf_get(r->server)));
 }

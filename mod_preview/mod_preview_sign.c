@@ -21,7 +21,6 @@
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
-#include "mod_preview_login.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_sign.h"
 #include "pv_db.h"
@@ -31,12 +30,6 @@
 
 APLOG_USE_MODULE(preview);
 
-static int send_server_error(request_rec *r)
-{
-    return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                         "internal server error", NULL, 0);
-}
-
 /* A failed batch lookup: 503 while MariaDB is unreachable, else 500. */
 static int send_db_failure(request_rec *r, apr_status_t rv, const char *err)
 {
@@ -45,13 +38,11 @@ static int send_db_failure(request_rec *r, apr_status_t rv, const char *err)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       PVLOGNO(1342) "database unavailable: %s",
                       err ? err : "?");
-        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                             "the database is unreachable; retry later", NULL,
-                             PV_DB_RETRY_AFTER);
+        return pv_http_db_unavailable(r);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   PVLOGNO(1343) "database error: %s", err ? err : "?");
-    return send_server_error(r);
+    return pv_http_server_error(r);
 }
 
 static int is_owned(const pv_db_owned_t *owned, apr_uint64_t id)
@@ -95,7 +86,7 @@ static int send_urls(request_rec *r, const pv_srv_conf *c,
     }
     urls = json_object();
     if (!urls) {
-        return send_server_error(r);
+        return pv_http_server_error(r);
     }
     for (i = 0; i < req->nids; i++) {
         const char *id;
@@ -111,7 +102,7 @@ static int send_urls(request_rec *r, const pv_srv_conf *c,
                                         "%" APR_UINT64_T_FMT,
                           claims->sub);
             json_decref(urls);
-            return send_server_error(r);
+            return pv_http_server_error(r);
         }
         id = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, m.img);
         json_object_set_new(
@@ -140,7 +131,7 @@ static int check_server(request_rec *r, const pv_srv_conf *c,
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   PVLOGNO(1345) "preview-sign needs PreviewKeyFile and "
                                 "PreviewDBParams in this server");
-    return send_server_error(r);
+    return pv_http_server_error(r);
 }
 
 /* The login token, never from the query (that is a URL of its own), then
