@@ -203,98 +203,140 @@ static int take_login_slot(pv_slots_t **pslots, request_rec *r,
     return OK;
 }
 
+/* The user of the name (*pu NULL: none) and, when a limit applies, the
+ * account's key (the name as the database folds it: the limiter's only
+ * use of it). OK, or DONE with the 503/500 sent. */
+static int find_user(pv_db_user_t **pu, const char **paccount, request_rec *r,
+                     pv_db_pool_t *db, const pv_body_login_t *f, int limited)
+{
+    const char *err = NULL;
+    apr_status_t rv = APR_SUCCESS;
+
+    *pu = NULL;
+    *paccount = NULL;
+    if (limited) {
+        rv = pv_db_login_key(paccount, &err, db, f->user, f->user_len, r->pool);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = pv_db_login_lookup(pu, &err, db, f->user, f->user_len, r->pool);
+    }
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        return pv_login_db_failure(r, rv, err);
+    }
+    if (rv != APR_SUCCESS) {
+        *pu = NULL;
+    }
+    return OK;
+}
+
+/* One attempt taken on the account's count, then on the client's. The
+ * account's by the database's own folding of the name, found user or not:
+ * every spelling the collation matches ("ALICE", "alice ", "álice") shares
+ * one count, and the answers are the same whether the account exists. The
+ * client's checked and counted at once, so that of a burst from one client
+ * only the limit gets through. OK, or DONE with the 429 sent; what was
+ * taken is in the holds either way. */
+static int take_attempts(pv_limit_hold_t *who_hold, pv_limit_hold_t *ip_hold,
+                         request_rec *r, const pv_srv_conf *c,
+                         const char *account)
+{
+    int failures = (int)c->login_limit_failures;
+    int window = (int)c->login_limit_seconds;
+    apr_int64_t wait;
+
+    wait = pv_limit_take(who_hold, r, PV_LIMIT_ACCOUNT, account,
+                         account ? strlen(account) : 0, failures, window);
+    if (wait > 0) {
+        return send_too_many(r, wait, "account");
+    }
+    wait = pv_limit_take(ip_hold, r, PV_LIMIT_IP, r->useragent_ip,
+                         strlen(r->useragent_ip), failures, window);
+    if (wait > 0) {
+        return send_too_many(r, wait, "client");
+    }
+    return OK;
+}
+
+/* The password against the user's hash, or the dummy of the same cost when
+ * there is none. NULL when it matches, else why it did not (for the log). */
+static const char *check_password(request_rec *r, pv_db_pool_t *db,
+                                  const pv_db_user_t *u,
+                                  const pv_body_login_t *f)
+{
+    apr_status_t rv;
+    int match = 0;
+
+    if (!u || !u->password_hash) {
+        /* The same cost as a wrong password, from the first login after a
+         * start on: the profile is the database's, shared and kept. */
+        pv_password_check_dummy(pv_dbpool_profile(r, db, 1), f->pass,
+                                f->pass_len, NULL, r->pool);
+        return u ? "user has no password hash" : "unknown user";
+    }
+    rv = pv_password_check(&match, pv_dbpool_profile(r, db, 0), f->pass,
+                           f->pass_len, u->password_hash, r->pool);
+    if (rv != APR_SUCCESS) {
+        if (rv != PV_PASSWORD_ETOOLONG) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          PVLOGNO(0726) "user %" APR_UINT64_T_FMT
+                                        ": password hash (%s) unusable: %s",
+                          u->id, pv_password_kind(u->password_hash),
+                          pv_password_strerror(rv));
+        }
+        return pv_password_strerror(rv);
+    }
+    if (!match) {
+        return apr_psprintf(
+            r->pool, "wrong password for user %" APR_UINT64_T_FMT, u->id);
+    }
+    return NULL;
+}
+
 static int login_with_password(request_rec *r, const pv_srv_conf *c,
                                pv_db_pool_t *db, const pv_body_login_t *f)
 {
     int failures = (int)c->login_limit_failures;
-    int window = (int)c->login_limit_seconds;
     pv_limit_hold_t ip_hold, who_hold;
     pv_db_user_t *u = NULL;
     pv_slots_t *slots = NULL;
-    const char *err = NULL, *account = NULL, *why = NULL;
+    const char *account = NULL, *why;
     apr_int64_t wait;
-    apr_status_t rv;
-    int match = 0, rc;
+    int rc;
 
     /* The client first, before the database: a guesser over the limit
      * costs neither a round trip nor a hash. Only a look, so that a
      * request refused below stores nothing: every count in the cache then
      * cost its maker a password check, and flooding the cache to push a
      * count out costs as many. */
-    wait = pv_limit_peek(r, PV_LIMIT_IP, r->useragent_ip,
-                         strlen(r->useragent_ip), failures, window);
+    wait =
+        pv_limit_peek(r, PV_LIMIT_IP, r->useragent_ip, strlen(r->useragent_ip),
+                      failures, (int)c->login_limit_seconds);
     if (wait > 0) {
         return send_too_many(r, wait, "client");
     }
-    /* The account's key is of use to the limiter only. */
-    rv = failures > 0 ? pv_db_login_key(&account, &err, db, f->user,
-                                        f->user_len, r->pool)
-                      : APR_SUCCESS;
-    if (rv == APR_SUCCESS) {
-        rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
-    }
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-        return pv_login_db_failure(r, rv, err);
-    }
-    if (rv != APR_SUCCESS) {
-        u = NULL;
-    }
-    /* Then the account, before the hash, by the database's own folding of
-     * the name, found user or not: every spelling the collation matches
-     * ("ALICE", "alice ", "álice") shares one count, and the answers are
-     * the same whether the account exists. */
-    wait = pv_limit_take(&who_hold, r, PV_LIMIT_ACCOUNT, account,
-                         account ? strlen(account) : 0, failures, window);
-    if (wait > 0) {
-        return send_too_many(r, wait, "account");
-    }
-    /* And the client for real: checked and counted at once, so that of a
-     * burst from one client only the limit gets through. */
-    wait = pv_limit_take(&ip_hold, r, PV_LIMIT_IP, r->useragent_ip,
-                         strlen(r->useragent_ip), failures, window);
-    if (wait > 0) {
-        pv_limit_give_back(r, &who_hold);
-        return send_too_many(r, wait, "client");
-    }
-    rc = take_login_slot(&slots, r, c);
-    if (rc != OK) {
-        pv_limit_give_back(r, &who_hold);
-        pv_limit_give_back(r, &ip_hold);
+    if ((rc = find_user(&u, &account, r, db, f, failures > 0)) != OK) {
         return rc;
     }
-    if (!u || !u->password_hash) {
-        /* The same cost as a wrong password, from the first login after a
-         * start on: the profile is the database's, shared and kept. */
-        pv_password_check_dummy(pv_dbpool_profile(r, db, 1), f->pass,
-                                f->pass_len, NULL, r->pool);
-        why = u ? "user has no password hash" : "unknown user";
-    }
-    else {
-        rv = pv_password_check(&match, pv_dbpool_profile(r, db, 0), f->pass,
-                               f->pass_len, u->password_hash, r->pool);
-        if (rv != APR_SUCCESS) {
-            if (rv != PV_PASSWORD_ETOOLONG) {
-                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                              PVLOGNO(0726) "user %" APR_UINT64_T_FMT
-                                            ": password hash (%s) unusable: %s",
-                              u->id, pv_password_kind(u->password_hash),
-                              pv_password_strerror(rv));
-            }
-            why = pv_password_strerror(rv);
+    memset(&who_hold, 0, sizeof(who_hold));
+    memset(&ip_hold, 0, sizeof(ip_hold));
+    if ((rc = take_attempts(&who_hold, &ip_hold, r, c, account)) == OK &&
+        (rc = take_login_slot(&slots, r, c)) == OK) {
+        why = check_password(r, db, u, f);
+        pv_slots_release(slots, r->pool);
+        if (why) {
+            /* A failed guess: both attempts stay counted. */
+            return login_failed(r, why);
         }
-        else if (!match) {
-            why = apr_psprintf(
-                r->pool, "wrong password for user %" APR_UINT64_T_FMT, u->id);
-        }
+        /* A success clears the account's failures. */
+        pv_limit_forget(r, &who_hold);
+        rc = issue_token(r, c, u);
     }
-    pv_slots_release(slots, r->pool);
-    if (why) {
-        return login_failed(r, why);
-    }
-    /* A success is no failed guess, and clears the account's failures. */
+    /* Refused before the check (429, 503), or a success: no failed guess,
+     * so what was taken is given back (a forgotten hold is no longer
+     * held). */
+    pv_limit_give_back(r, &who_hold);
     pv_limit_give_back(r, &ip_hold);
-    pv_limit_forget(r, &who_hold);
-    return issue_token(r, c, u);
+    return rc;
 }
 
 /* PreviewLoginFromRemoteUser On: another module authenticated r->user. */
