@@ -50,7 +50,7 @@ $(MODULE): $(GLUE_SRC) $(HEADERS) $(CORE_LIB)
 	    $(GLUE_SRC) $(CORE_LIB) $(PKG_LIBS) >$(B)/apxs.log 2>&1 \
 	    || { cat $(B)/apxs.log; exit 1; }
 
-$(CLI): mod_preview/preview_token.c $(HEADERS) $(CORE_LIB)
+$(CLI): mod_preview/cli_preview_token.c $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_CORE) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
 
@@ -92,7 +92,7 @@ stop:
 	@tests/demo stop
 
 format:
-	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/preview_token.c $(HEADERS) $(UNIT_SRC) $(wildcard tests/unit/*.h tests/fuzz/*.c tests/bench/*.c)
+	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/cli_preview_token.c $(HEADERS) $(UNIT_SRC) $(wildcard tests/unit/*.h tests/fuzz/*.c tests/bench/*.c)
 
 format-check:
 	@tests/format-check

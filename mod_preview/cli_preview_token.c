@@ -78,9 +78,14 @@ static apr_int64_t clock_now(void)
     return (apr_int64_t)apr_time_sec(apr_time_now());
 }
 
-static int usage_error(const char *usage, const char *fmt, const char *arg)
+/* "preview-token: [cmd: ]<fmt with arg>", then the usage; EXIT_USAGE. */
+static int usage_error(const char *usage, const char *cmd, const char *fmt,
+                       const char *arg)
 {
     fprintf(stderr, PROG ": ");
+    if (cmd) {
+        fprintf(stderr, "%s: ", cmd);
+    }
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n%s", usage);
     return EXIT_USAGE;
@@ -175,7 +180,7 @@ static int cmd_genkey(int argc, char **argv, apr_pool_t *p)
         return 0;
     }
     if (argc > 1) {
-        return usage_error(usage_genkey, "genkey: unexpected argument '%s'",
+        return usage_error(usage_genkey, "genkey", "unexpected argument '%s'",
                            argv[1]);
     }
     if (pv_keyring_genkey(&line, p) != APR_SUCCESS) {
@@ -183,103 +188,6 @@ static int cmd_genkey(int argc, char **argv, apr_pool_t *p)
         return 1;
     }
     printf("%s\n", line);
-    return 0;
-}
-
-static int cmd_mint(int argc, char **argv, apr_pool_t *p)
-{
-    const char *key_file = NULL, *sub_s = NULL, *img_s = NULL, *v;
-    apr_int64_t ttl = 0, ver = 0;
-    pv_token_mint_t m;
-    pv_alg_e alg = PV_ALG_HS256;
-    pv_keyring_t *ring;
-    const char *token;
-    int i, missing = 0;
-
-    for (i = 1; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(usage_mint, stdout);
-            return 0;
-        }
-        if ((v = opt_value(argc, argv, &i, "--key-file", &missing))) {
-            key_file = v;
-        }
-        else if ((v = opt_value(argc, argv, &i, "--sub", &missing))) {
-            sub_s = v;
-        }
-        else if ((v = opt_value(argc, argv, &i, "--img", &missing))) {
-            img_s = v;
-        }
-        else if ((v = opt_value(argc, argv, &i, "--ttl", &missing))) {
-            /* at most ten years: a preview token is not a long-term secret */
-            if (parse_num(&ttl, v, 1, 315360000)) {
-                return usage_error(usage_mint,
-                                   "mint: --ttl must be 1 to 315360000 "
-                                   "seconds, not '%s'",
-                                   v);
-            }
-        }
-        else if ((v = opt_value(argc, argv, &i, "--ver", &missing))) {
-            if (parse_num(&ver, v, 0, APR_UINT32_MAX)) {
-                return usage_error(usage_mint,
-                                   "mint: --ver must be 0 to 4294967295, "
-                                   "not '%s'",
-                                   v);
-            }
-        }
-        else if ((v = opt_value(argc, argv, &i, "--alg", &missing))) {
-            alg = pv_token_alg_parse(v);
-            if (!alg) {
-                return usage_error(usage_mint,
-                                   "mint: --alg must be HS256, HS384 or "
-                                   "HS512, not '%s'",
-                                   v);
-            }
-        }
-        else if (missing) {
-            return usage_error(usage_mint, "mint: %s needs a value", argv[i]);
-        }
-        else {
-            return usage_error(usage_mint, "mint: unknown argument '%s'",
-                               argv[i]);
-        }
-    }
-    if (!key_file || !sub_s) {
-        return usage_error(usage_mint, "mint: %s is required",
-                           !key_file ? "--key-file" : "--sub");
-    }
-    memset(&m, 0, sizeof(m));
-    if (parse_uid(&m.sub, sub_s)) {
-        return usage_error(usage_mint,
-                           "mint: --sub must be a decimal user id "
-                           "(1 to 20 digits, no sign, no leading zero), "
-                           "not '%s'",
-                           sub_s);
-    }
-    /* the rules of the img claim, which are those of sub */
-    if (img_s && parse_uid(&m.img, img_s)) {
-        return usage_error(usage_mint,
-                           "mint: --img must be a decimal image id "
-                           "(1 to 20 digits, no sign, no leading zero), "
-                           "not '%s'",
-                           img_s);
-    }
-    if (load_ring(&ring, key_file, p)) {
-        return 1;
-    }
-    /* a URL token lives as long as PreviewURLTokenTTL's default */
-    if (!ttl) {
-        ttl = img_s ? 3600 : 86400;
-    }
-    m.ver = (apr_uint32_t)ver;
-    m.iat = clock_now();
-    m.exp = m.iat + ttl;
-    if (pv_token_mint_claims(&token, ring, alg, &m, p) != APR_SUCCESS) {
-        fprintf(stderr, PROG ": cannot sign with the first key of %s\n",
-                key_file);
-        return 1;
-    }
-    printf("%s\n", token);
     return 0;
 }
 
@@ -303,6 +211,149 @@ static int parse_algs(int *mask, const char *list)
     }
     *mask = m;
     return rv;
+}
+
+/* The options of mint and verify, as given. */
+typedef struct cli_args_t {
+    const char *key_file;
+    const char *sub, *img;   /* mint */
+    apr_int64_t ttl, ver;    /* mint; ttl 0: the default */
+    pv_alg_e alg;            /* mint */
+    const char *legacy_file; /* verify */
+    apr_int64_t leeway, now; /* verify */
+    pv_token_config_t cfg;   /* verify: algs, legacy salt and uid field */
+} cli_args_t;
+
+/* An option, "--name value" or "--name=value": set() takes the value, and
+ * returns NULL or the usage error (a format whose %s is the value). */
+typedef struct cli_opt_t {
+    const char *name;
+    const char *(*set)(cli_args_t *a, const char *v);
+} cli_opt_t;
+
+static const char *set_key_file(cli_args_t *a, const char *v)
+{
+    a->key_file = v;
+    return NULL;
+}
+
+static const char *set_sub(cli_args_t *a, const char *v)
+{
+    a->sub = v;
+    return NULL;
+}
+
+static const char *set_img(cli_args_t *a, const char *v)
+{
+    a->img = v;
+    return NULL;
+}
+
+static const char *set_ttl(cli_args_t *a, const char *v)
+{
+    /* at most ten years: a preview token is not a long-term secret */
+    return parse_num(&a->ttl, v, 1, 315360000)
+               ? "--ttl must be 1 to 315360000 seconds, not '%s'"
+               : NULL;
+}
+
+static const char *set_ver(cli_args_t *a, const char *v)
+{
+    return parse_num(&a->ver, v, 0, APR_UINT32_MAX)
+               ? "--ver must be 0 to 4294967295, not '%s'"
+               : NULL;
+}
+
+static const char *set_alg(cli_args_t *a, const char *v)
+{
+    a->alg = pv_token_alg_parse(v);
+    return a->alg ? NULL : "--alg must be HS256, HS384 or HS512, not '%s'";
+}
+
+static const char *set_leeway(cli_args_t *a, const char *v)
+{
+    return parse_num(&a->leeway, v, 0, 86400)
+               ? "--leeway must be 0 to 86400 seconds, not '%s'"
+               : NULL;
+}
+
+static const char *set_now(cli_args_t *a, const char *v)
+{
+    return parse_num(&a->now, v, 0, APR_INT64_C(253402300799))
+               ? "--now must be seconds since the epoch, not '%s'"
+               : NULL;
+}
+
+static const char *set_algs(cli_args_t *a, const char *v)
+{
+    return parse_algs(&a->cfg.algs, v) ? "--algs is a comma separated list "
+                                         "of HS256, HS384, HS512, not '%s'"
+                                       : NULL;
+}
+
+static const char *set_legacy_file(cli_args_t *a, const char *v)
+{
+    a->legacy_file = v;
+    return NULL;
+}
+
+static const char *set_legacy_salt(cli_args_t *a, const char *v)
+{
+    a->cfg.legacy_salt = v;
+    return NULL;
+}
+
+static const char *set_legacy_uid_field(cli_args_t *a, const char *v)
+{
+    /* the value is empty: the format's %s adds nothing */
+    a->cfg.legacy_uid_field = v;
+    return *v ? NULL : "--legacy-uid-field is empty%s";
+}
+
+/* Read a command's arguments (argv[0] is the command): --help or -h
+ * anywhere prints the usage; every option of opts; with ptoken, one
+ * argument that is no option ("-" is one: stdin). -1 to go on, else the
+ * exit status. */
+static int parse_args(cli_args_t *a, const cli_opt_t *opts, const char *cmd,
+                      const char *usage, const char **ptoken, int argc,
+                      char **argv)
+{
+    int i, k;
+
+    for (i = 1; i < argc; i++) {
+        const char *v = NULL, *err;
+        int missing = 0;
+
+        if (is_help(argv[i])) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        for (k = 0; opts[k].name && !v && !missing; k++) {
+            v = opt_value(argc, argv, &i, opts[k].name, &missing);
+        }
+        if (v) {
+            if ((err = opts[k - 1].set(a, v))) {
+                return usage_error(usage, cmd, err, v);
+            }
+        }
+        else if (missing) {
+            return usage_error(usage, cmd, "%s needs a value", argv[i]);
+        }
+        else if (!ptoken) {
+            return usage_error(usage, cmd, "unknown argument '%s'", argv[i]);
+        }
+        else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return usage_error(usage, cmd, "unknown option '%s'", argv[i]);
+        }
+        else if (*ptoken) {
+            return usage_error(usage, cmd, "one token only (extra argument%s)",
+                               "");
+        }
+        else {
+            *ptoken = argv[i];
+        }
+    }
+    return -1;
 }
 
 /* The token from stdin: one line, surrounding whitespace dropped. */
@@ -357,116 +408,137 @@ static int print_claims(const pv_token_claims_t *c)
     return 0;
 }
 
+static int cmd_mint(int argc, char **argv, apr_pool_t *p)
+{
+    static const cli_opt_t opts[] = {{"--key-file", set_key_file},
+                                     {"--sub", set_sub},
+                                     {"--img", set_img},
+                                     {"--ttl", set_ttl},
+                                     {"--ver", set_ver},
+                                     {"--alg", set_alg},
+                                     {NULL, NULL}};
+    pv_token_mint_t m;
+    pv_keyring_t *ring;
+    const char *token;
+    cli_args_t a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.alg = PV_ALG_HS256;
+    if ((rc = parse_args(&a, opts, "mint", usage_mint, NULL, argc, argv)) >=
+        0) {
+        return rc;
+    }
+    if (!a.key_file || !a.sub) {
+        return usage_error(usage_mint, "mint", "%s is required",
+                           !a.key_file ? "--key-file" : "--sub");
+    }
+    memset(&m, 0, sizeof(m));
+    if (parse_uid(&m.sub, a.sub)) {
+        return usage_error(usage_mint, "mint",
+                           "--sub must be a decimal user id "
+                           "(1 to 20 digits, no sign, no leading zero), "
+                           "not '%s'",
+                           a.sub);
+    }
+    /* the rules of the img claim, which are those of sub */
+    if (a.img && parse_uid(&m.img, a.img)) {
+        return usage_error(usage_mint, "mint",
+                           "--img must be a decimal image id "
+                           "(1 to 20 digits, no sign, no leading zero), "
+                           "not '%s'",
+                           a.img);
+    }
+    if (load_ring(&ring, a.key_file, p)) {
+        return 1;
+    }
+    /* a URL token lives as long as PreviewURLTokenTTL's default */
+    if (!a.ttl) {
+        a.ttl = a.img ? 3600 : 86400;
+    }
+    m.ver = (apr_uint32_t)a.ver;
+    m.iat = clock_now();
+    m.exp = m.iat + a.ttl;
+    if (pv_token_mint_claims(&token, ring, a.alg, &m, p) != APR_SUCCESS) {
+        fprintf(stderr, PROG ": cannot sign with the first key of %s\n",
+                a.key_file);
+        return 1;
+    }
+    printf("%s\n", token);
+    return 0;
+}
+
+/* The verifier of verify's options: the key ring, and the legacy secret
+ * when one is given. NULL after printing why. */
+static pv_token_verifier_t *make_verifier(cli_args_t *a, apr_pool_t *p)
+{
+    pv_token_verifier_t *verifier;
+    const char *err = NULL;
+    pv_keyring_t *ring;
+
+    if (load_ring(&ring, a->key_file, p)) {
+        return NULL;
+    }
+    a->cfg.ring = ring;
+    a->cfg.leeway = a->leeway;
+    if (a->legacy_file) {
+        if (pv_token_legacy_secret_load(&a->cfg.legacy_secret,
+                                        &a->cfg.legacy_secret_len, &err,
+                                        a->legacy_file, p) != APR_SUCCESS) {
+            fprintf(stderr, PROG ": %s\n", err);
+            return NULL;
+        }
+        a->cfg.legacy = PV_LEGACY_ITSDANGEROUS;
+    }
+    if (pv_token_verifier_make(&verifier, &a->cfg, p) != APR_SUCCESS) {
+        fprintf(stderr, PROG ": cannot prepare the keys for HMAC\n");
+        return NULL;
+    }
+    return verifier;
+}
+
 static int cmd_verify(int argc, char **argv, apr_pool_t *p)
 {
-    const char *key_file = NULL, *legacy_file = NULL, *token = NULL, *v;
-    const char *err = NULL;
-    apr_int64_t leeway = 30, now = clock_now();
-    pv_token_config_t cfg;
+    static const cli_opt_t opts[] = {
+        {"--key-file", set_key_file},
+        {"--leeway", set_leeway},
+        {"--now", set_now},
+        {"--algs", set_algs},
+        {"--legacy-secret-file", set_legacy_file},
+        {"--legacy-salt", set_legacy_salt},
+        {"--legacy-uid-field", set_legacy_uid_field},
+        {NULL, NULL}};
     pv_token_verifier_t *verifier;
     pv_token_claims_t claims;
-    pv_token_result_e r;
-    pv_keyring_t *ring;
+    pv_token_result_e res;
+    const char *token = NULL;
     apr_size_t len;
-    int i, missing = 0;
+    cli_args_t a;
+    int rc;
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.algs = PV_ALG_HS256 | PV_ALG_HS384 | PV_ALG_HS512;
-    for (i = 1; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(usage_verify, stdout);
-            return 0;
-        }
-        if ((v = opt_value(argc, argv, &i, "--key-file", &missing))) {
-            key_file = v;
-        }
-        else if ((v = opt_value(argc, argv, &i, "--leeway", &missing))) {
-            if (parse_num(&leeway, v, 0, 86400)) {
-                return usage_error(usage_verify,
-                                   "verify: --leeway must be 0 to 86400 "
-                                   "seconds, not '%s'",
-                                   v);
-            }
-        }
-        else if ((v = opt_value(argc, argv, &i, "--now", &missing))) {
-            if (parse_num(&now, v, 0, APR_INT64_C(253402300799))) {
-                return usage_error(usage_verify,
-                                   "verify: --now must be seconds since "
-                                   "the epoch, not '%s'",
-                                   v);
-            }
-        }
-        else if ((v = opt_value(argc, argv, &i, "--algs", &missing))) {
-            if (parse_algs(&cfg.algs, v)) {
-                return usage_error(usage_verify,
-                                   "verify: --algs is a comma separated "
-                                   "list of HS256, HS384, HS512, not '%s'",
-                                   v);
-            }
-        }
-        else if ((v = opt_value(argc, argv, &i, "--legacy-secret-file",
-                                &missing))) {
-            legacy_file = v;
-        }
-        else if ((v = opt_value(argc, argv, &i, "--legacy-salt", &missing))) {
-            cfg.legacy_salt = v;
-        }
-        else if ((v = opt_value(argc, argv, &i, "--legacy-uid-field",
-                                &missing))) {
-            if (!*v) {
-                return usage_error(usage_verify,
-                                   "verify: --legacy-uid-field is empty%s", "");
-            }
-            cfg.legacy_uid_field = v;
-        }
-        else if (missing) {
-            return usage_error(usage_verify, "verify: %s needs a value",
-                               argv[i]);
-        }
-        else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return usage_error(usage_verify, "verify: unknown option '%s'",
-                               argv[i]);
-        }
-        else if (token) {
-            return usage_error(usage_verify,
-                               "verify: one token only (extra argument%s)", "");
-        }
-        else {
-            token = argv[i];
-        }
+    memset(&a, 0, sizeof(a));
+    a.leeway = 30;
+    a.now = clock_now();
+    a.cfg.algs = PV_ALG_HS256 | PV_ALG_HS384 | PV_ALG_HS512;
+    if ((rc = parse_args(&a, opts, "verify", usage_verify, &token, argc,
+                         argv)) >= 0) {
+        return rc;
     }
-    if (!key_file) {
-        return usage_error(usage_verify, "verify: %s is required",
+    if (!a.key_file) {
+        return usage_error(usage_verify, "verify", "%s is required",
                            "--key-file");
     }
     if (!token) {
-        return usage_error(usage_verify,
-                           "verify: the TOKEN argument (or '-') is "
-                           "required%s",
+        return usage_error(usage_verify, "verify",
+                           "the TOKEN argument (or '-') is required%s", "");
+    }
+    if ((a.cfg.legacy_salt || a.cfg.legacy_uid_field) && !a.legacy_file) {
+        return usage_error(usage_verify, "verify",
+                           "--legacy-salt and --legacy-uid-field need "
+                           "--legacy-secret-file%s",
                            "");
     }
-    if ((cfg.legacy_salt || cfg.legacy_uid_field) && !legacy_file) {
-        return usage_error(usage_verify,
-                           "verify: --legacy-salt and --legacy-uid-field "
-                           "need --legacy-secret-file%s",
-                           "");
-    }
-    if (load_ring(&ring, key_file, p)) {
-        return 1;
-    }
-    cfg.ring = ring;
-    cfg.leeway = leeway;
-    if (legacy_file) {
-        if (pv_token_legacy_secret_load(&cfg.legacy_secret,
-                                        &cfg.legacy_secret_len, &err,
-                                        legacy_file, p) != APR_SUCCESS) {
-            fprintf(stderr, PROG ": %s\n", err);
-            return 1;
-        }
-        cfg.legacy = PV_LEGACY_ITSDANGEROUS;
-    }
-    if (pv_token_verifier_make(&verifier, &cfg, p) != APR_SUCCESS) {
-        fprintf(stderr, PROG ": cannot prepare the keys for HMAC\n");
+    if (!(verifier = make_verifier(&a, p))) {
         return 1;
     }
     if (strcmp(token, "-") == 0) {
@@ -475,9 +547,9 @@ static int cmd_verify(int argc, char **argv, apr_pool_t *p)
     else {
         len = strlen(token);
     }
-    r = pv_token_verify(&claims, verifier, token, len, now);
-    if (r != PV_TOKEN_OK) {
-        fprintf(stderr, PROG ": token refused: %s\n", pv_token_result_str(r));
+    res = pv_token_verify(&claims, verifier, token, len, a.now);
+    if (res != PV_TOKEN_OK) {
+        fprintf(stderr, PROG ": token refused: %s\n", pv_token_result_str(res));
         return 1;
     }
     return print_claims(&claims);
@@ -512,7 +584,7 @@ int main(int argc, char **argv)
         rc = cmd_verify(argc - 1, argv + 1, p);
     }
     else {
-        rc = usage_error(usage_main, "unknown command '%s'", argv[1]);
+        rc = usage_error(usage_main, NULL, "unknown command '%s'", argv[1]);
     }
     fflush(stdout);
     if (ferror(stdout)) {
