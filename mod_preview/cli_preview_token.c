@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "pv_keyring.h"
+#include "pv_request.h"
 #include "pv_token.h"
 
 #define PROG       "preview-token"
@@ -110,23 +111,14 @@ static int parse_num(apr_int64_t *out, const char *s, apr_int64_t min,
     return 0;
 }
 
+/* A user or image id as the token's sub and img claims spell it: 1 to 20
+ * digits, no sign, no leading zero, 1..2^64-1 (the preview path's id,
+ * without its leading zeros). */
 static int parse_uid(apr_uint64_t *out, const char *s)
 {
-    apr_uint64_t v = 0;
-    size_t i, n = strlen(s);
-
-    if (n == 0 || n > 20 || s[0] == '0') {
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned d = (unsigned char)s[i] - '0';
-        if (d > 9 || v > (APR_UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
+    return s[0] == '0' || pv_request_parse_id(out, s, strlen(s)) != APR_SUCCESS
+               ? -1
+               : 0;
 }
 
 /* "--name value" or "--name=value"; returns the value and advances *i, or
