@@ -59,7 +59,7 @@ $(MODULE): $(GLUE_SRC) $(HEADERS) $(CORE_LIB)
 	    $(GLUE_SRC) $(CORE_LIB) $(PKG_LIBS) >$(B)/apxs.log 2>&1 \
 	    || { cat $(B)/apxs.log; exit 1; }
 
-$(CLI): mod_preview/preview_token.c $(HEADERS) $(CORE_LIB)
+$(CLI): mod_preview/cli_preview_token.c $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_CORE) $(LDFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
 
@@ -142,7 +142,7 @@ $(ASAN_MODULE): $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(ASAN_POOL)
 	$(APXS) -c -o $(AB)/mod_preview.la -Wl,$(ASAN_WRAP) $(ASAN_GLUE_OBJ) $(ASAN_POOL) \
 	    $(ASAN_CORE_LIB) $(PKG_LIBS) >$(AB)/apxs.log 2>&1 || { cat $(AB)/apxs.log; exit 1; }
 
-$(AB)/preview-token: mod_preview/preview_token.c $(HEADERS) $(ASAN_CORE_LIB) $(ASAN_POOL)
+$(AB)/preview-token: mod_preview/cli_preview_token.c $(HEADERS) $(ASAN_CORE_LIB) $(ASAN_POOL)
 	$(ASAN_CC) $(CFLAGS_ASAN) $(ASAN_WRAP) -o $@ $< $(ASAN_POOL) $(ASAN_CORE_LIB) $(PKG_LIBS)
 
 $(AB)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS)
@@ -212,7 +212,7 @@ stop:
 	@tests/demo stop
 
 format:
-	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/preview_token.c $(HEADERS) $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/asan/*.c)
+	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/cli_preview_token.c $(HEADERS) $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/asan/*.c)
 
 format-check:
 	@tests/format-check

@@ -1,5 +1,11 @@
 /* How mod_preview answers: JSON bodies and the headers each status needs;
- * and how it reads a POST's form or JSON body. */
+ * and how it reads a POST's form or JSON body.
+ *
+ * The handler protocol: every step of a handler returns OK (go on) or DONE
+ * (the answer has been sent), or an HTTP status for httpd to answer when
+ * nothing was sent; a handler reads as
+ * `if ((rc = step(...)) != OK) return rc;` and its hook function returns
+ * pv_http_handler_return(rc). */
 #ifndef MOD_PREVIEW_HTTP_H
 #define MOD_PREVIEW_HTTP_H
 
@@ -7,15 +13,32 @@
 
 #include <jansson.h>
 
+/* What a hook function returns to httpd for a handler's rc: DONE (the
+ * answer sent) as OK, anything else as it is. */
+int pv_http_handler_return(int rc);
+
 /* Send {"error": code, "message": message} with status and its headers:
  * WWW-Authenticate on 401, Allow on 405 (allow), Retry-After on 429/503
- * (retry_after seconds, when > 0). Returns OK: the response is complete. */
+ * (retry_after seconds, when > 0). Returns DONE: the response is
+ * complete. */
 int pv_http_error(request_rec *r, int status, const char *code,
                   const char *message, const char *allow,
                   apr_int64_t retry_after);
 
+/* The 500 of a bug or a broken configuration: server_error, "internal
+ * server error". DONE. */
+int pv_http_server_error(request_rec *r);
+
+/* The Retry-After of a 503 while the database is unreachable. */
+#define PV_DB_RETRY_AFTER 5
+
+/* The 503 while the database is unreachable: unavailable, Retry-After
+ * PV_DB_RETRY_AFTER. DONE. */
+int pv_http_db_unavailable(request_rec *r);
+
 /* Send a JSON object with status 200 and Cache-Control: no-store; takes
- * the reference to obj. */
+ * the reference to obj (NULL: nothing sent, HTTP_INTERNAL_SERVER_ERROR).
+ * Returns DONE. */
 int pv_http_json(request_rec *r, json_t *obj);
 
 /* 1 when the Content-Type value ct has the media type type (parameters

@@ -11,6 +11,7 @@
 #include "mod_preview_db.h"
 #include "mod_preview_limit.h"
 #include "mod_preview_login.h"
+#include "mod_preview_logout.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_sign.h"
@@ -115,7 +116,9 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   (mod_http2 builds it from :path) has its request line, URI, query and
  *   Referer redacted here instead, its values kept from the query.
  * - handler: preview-login, preview-logout, preview and preview-sign, each
- *   declining any other handler name; preview and logout read the token
+ *   declining any other handler name; each is a list of steps that return
+ *   OK (go on) or DONE (answered), and returns OK to httpd once it has
+ *   answered (pv_http_handler_return); preview and logout read the token
  *   from r->args with the kept values put back for REDACTED
  *   (pv_redact_handler_args); once the token has been read, each redacts
  *   its request's URI (a %3F in the path) for the error lines written

@@ -6,6 +6,8 @@
 
 #include "mod_preview_http.h"
 
+/* DONE once sent; HTTP_INTERNAL_SERVER_ERROR (nothing sent: httpd
+ * answers) when obj is NULL or cannot be written out. */
 static int send_json(request_rec *r, json_t *obj)
 {
     char *body = json_dumps(obj, JSON_COMPACT);
@@ -26,6 +28,15 @@ static int send_json(request_rec *r, json_t *obj)
     return DONE;
 }
 
+int pv_http_handler_return(int rc)
+{
+    /* httpd 2.4 takes DONE from a handler as OK (ap_process_async_request,
+     * ap_run_sub_req, ap_die), but ap_invoke_handler hands it unchanged to
+     * whatever module called it: OK is what a handler that has served its
+     * answer returns, so that no caller needs to know DONE. */
+    return rc == DONE ? OK : rc;
+}
+
 int pv_http_error(request_rec *r, int status, const char *code,
                   const char *message, const char *allow,
                   apr_int64_t retry_after)
@@ -44,6 +55,19 @@ int pv_http_error(request_rec *r, int status, const char *code,
     }
     return send_json(
         r, json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+int pv_http_server_error(request_rec *r)
+{
+    return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                         "internal server error", NULL, 0);
+}
+
+int pv_http_db_unavailable(request_rec *r)
+{
+    return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "the database is unreachable; retry later", NULL,
+                         PV_DB_RETRY_AFTER);
 }
 
 int pv_http_json(request_rec *r, json_t *obj)
@@ -120,28 +144,25 @@ int pv_http_read_form_or_json(const char **pbody, apr_size_t *plen, int *pjson,
         !pv_http_media_type_is(ctype, "application/x-www-form-urlencoded")) {
         /* The body is not read: drop the connection after the answer. */
         r->connection->keepalive = AP_CONN_CLOSE;
-        pv_http_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                      "send application/x-www-form-urlencoded or "
-                      "application/json",
-                      NULL, 0);
-        return DONE;
+        return pv_http_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                             "unsupported_media_type",
+                             "send application/x-www-form-urlencoded or "
+                             "application/json",
+                             NULL, 0);
     }
     rc = read_body(pbody, plen, r, max);
     if (rc != OK) {
         r->connection->keepalive = AP_CONN_CLOSE;
         if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            pv_http_error(r, rc, "body_too_large",
-                          apr_psprintf(r->pool,
-                                       "%s is limited to %" APR_SIZE_T_FMT
-                                       " bytes",
-                                       what, max),
-                          NULL, 0);
+            return pv_http_error(
+                r, rc, "body_too_large",
+                apr_psprintf(r->pool,
+                             "%s is limited to %" APR_SIZE_T_FMT " bytes", what,
+                             max),
+                NULL, 0);
         }
-        else {
-            pv_http_error(r, HTTP_BAD_REQUEST, "bad_request", "unreadable body",
-                          NULL, 0);
-        }
-        return DONE;
+        return pv_http_error(r, HTTP_BAD_REQUEST, "bad_request",
+                             "unreadable body", NULL, 0);
     }
     *pjson = json;
     return OK;

@@ -1,5 +1,5 @@
-/* preview-login (password or an upstream auth module's r->user -> token)
- * and preview-logout (token -> every token of that user revoked). */
+/* preview-login: a password (or an upstream auth module's r->user) -> a
+ * token, as JSON and as the login cookie. */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "mod_preview.h"
+#include "mod_preview_auth.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
@@ -21,12 +22,11 @@
 #include "mod_preview_login.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_slots.h"
-#include "mod_preview_token.h"
+#include "pv_body.h"
 #include "pv_db.h"
 #include "pv_log.h"
 #include "pv_origin.h"
 #include "pv_password.h"
-#include "pv_request.h"
 #include "pv_slots.h"
 #include "pv_token.h"
 
@@ -46,27 +46,18 @@ static int send_bad_request(request_rec *r, const char *message)
     return pv_http_error(r, HTTP_BAD_REQUEST, "bad_request", message, NULL, 0);
 }
 
-static int send_server_error(request_rec *r)
+int pv_login_db_failure(request_rec *r, apr_status_t rv, const char *err)
 {
-    return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                         "internal server error", NULL, 0);
-}
-
-static int send_db_unavailable(request_rec *r, const char *err)
-{
-    /* pv_db logs each outage once; this is the per-request detail. */
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  PVLOGNO(0720) "database unavailable: %s", err ? err : "?");
-    return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                         "the database is unreachable; retry later", NULL,
-                         PV_DB_RETRY_AFTER);
-}
-
-static int send_db_error(request_rec *r, const char *err)
-{
+    if (rv == PV_DB_UNAVAILABLE) {
+        /* pv_db logs each outage once; this is the per-request detail. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      PVLOGNO(0720) "database unavailable: %s",
+                      err ? err : "?");
+        return pv_http_db_unavailable(r);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   PVLOGNO(0721) "database error: %s", err ? err : "?");
-    return send_server_error(r);
+    return pv_http_server_error(r);
 }
 
 /* One body for an unknown user and a wrong password: nothing to tell
@@ -87,9 +78,8 @@ static int request_is_https(request_rec *r)
     return login_is_https && login_is_https(r->connection);
 }
 
-/* The login cookie: value (empty to clear it) and Max-Age. */
-static void set_cookie(request_rec *r, const pv_srv_conf *c, const char *value,
-                       apr_int64_t max_age)
+void pv_login_set_cookie(request_rec *r, const pv_srv_conf *c,
+                         const char *value, apr_int64_t max_age)
 {
     apr_table_addn(r->headers_out, "Set-Cookie",
                    apr_psprintf(r->pool,
@@ -102,188 +92,6 @@ static void set_cookie(request_rec *r, const pv_srv_conf *c, const char *value,
 static const char *login_allow(const pv_srv_conf *c)
 {
     return c->login_from_remote_user ? "GET, POST" : "POST";
-}
-
-/* ----------------------------------------------------------- the body */
-
-/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
-static int utf8_valid(const unsigned char *s, apr_size_t len)
-{
-    apr_size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        apr_size_t n, k;
-        apr_uint32_t cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        }
-        else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        }
-        else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        }
-        else {
-            return 0;
-        }
-        if (len - i <= n) {
-            return 0;
-        }
-        for (k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
-            return 0;
-        }
-        i += n + 1;
-    }
-    return 1;
-}
-
-typedef struct {
-    const char *user;
-    apr_size_t user_len;
-    const char *pass;
-    apr_size_t pass_len;
-} login_fields;
-
-/* application/x-www-form-urlencoded: '&'-separated name=value pairs,
- * %-escapes strict; username and password each exactly once, other names
- * ignored. NULL or the 400 message. */
-static const char *parse_form(login_fields *f, const char *body, apr_size_t len,
-                              apr_pool_t *p)
-{
-    const char *end = body + len, *s = body;
-
-    while (s < end) {
-        const char *amp = memchr(s, '&', end - s);
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(s, '=', pe - s);
-        const char *name, *value;
-        apr_size_t nlen, vlen;
-        const char **dst = NULL;
-        apr_size_t *dlen = NULL;
-
-        if (pe > s) {
-            if (pv_request_unescape(&name, &nlen, s, (eq ? eq : pe) - s, p) !=
-                APR_SUCCESS) {
-                return "malformed form body";
-            }
-            if (nlen == 8 && !memcmp(name, "username", 8)) {
-                dst = &f->user;
-                dlen = &f->user_len;
-            }
-            else if (nlen == 8 && !memcmp(name, "password", 8)) {
-                dst = &f->pass;
-                dlen = &f->pass_len;
-            }
-            if (dst) {
-                if (*dst) {
-                    return apr_psprintf(p, "duplicate field: %s", name);
-                }
-                if (pv_request_unescape(&value, &vlen, eq ? eq + 1 : pe,
-                                        eq ? pe - eq - 1 : 0,
-                                        p) != APR_SUCCESS) {
-                    return "malformed form body";
-                }
-                *dst = value;
-                *dlen = vlen;
-            }
-        }
-        if (!amp) {
-            break;
-        }
-        s = amp + 1;
-    }
-    if (!f->user) {
-        return "missing field: username";
-    }
-    if (!f->pass) {
-        return "missing field: password";
-    }
-    return NULL;
-}
-
-/* application/json: one object, strict (duplicate keys refused), username
- * and password strings; other members ignored. NULL or the 400 message. */
-static const char *parse_json(login_fields *f, const char *body, apr_size_t len,
-                              apr_pool_t *p)
-{
-    static const char *const names[2] = {"username", "password"};
-    json_error_t jerr;
-    json_t *root;
-    const char *msg = NULL;
-    int i;
-
-    /* jansson refuses \u0000 in strings unless asked (JSON_ALLOW_NUL). */
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root || !json_is_object(root)) {
-        msg = "malformed JSON body";
-        goto cleanup;
-    }
-    for (i = 0; i < 2; i++) {
-        json_t *v = json_object_get(root, names[i]);
-
-        if (!v) {
-            msg = apr_psprintf(p, "missing field: %s", names[i]);
-            goto cleanup;
-        }
-        if (!json_is_string(v)) {
-            msg = apr_psprintf(p, "field must be a string: %s", names[i]);
-            goto cleanup;
-        }
-        if (i == 0) {
-            f->user_len = json_string_length(v);
-            f->user = apr_pstrmemdup(p, json_string_value(v), f->user_len);
-        }
-        else {
-            f->pass_len = json_string_length(v);
-            f->pass = apr_pstrmemdup(p, json_string_value(v), f->pass_len);
-        }
-    }
-
-cleanup:
-    if (root) {
-        json_decref(root);
-    }
-    return msg;
-}
-
-/* What both formats must hold: non-empty UTF-8 text without NUL, a
- * username that fits the column. NULL or the 400 message. */
-static const char *check_fields(const login_fields *f)
-{
-    if (f->user_len == 0) {
-        return "empty field: username";
-    }
-    if (f->pass_len == 0) {
-        return "empty field: password";
-    }
-    if (f->user_len > PV_DB_USERNAME_MAX) {
-        return "field too long: username";
-    }
-    if (memchr(f->user, '\0', f->user_len) ||
-        !utf8_valid((const unsigned char *)f->user, f->user_len)) {
-        return "field is not valid text: username";
-    }
-    if (memchr(f->pass, '\0', f->pass_len) ||
-        !utf8_valid((const unsigned char *)f->pass, f->pass_len)) {
-        return "field is not valid text: password";
-    }
-    return NULL;
 }
 
 /* --------------------------------------------------------------- login */
@@ -302,7 +110,7 @@ static int issue_token(request_rec *r, const pv_srv_conf *c,
                       PVLOGNO(0722) "cannot mint a token for user "
                                     "%" APR_UINT64_T_FMT,
                       u->id);
-        return send_server_error(r);
+        return pv_http_server_error(r);
     }
     /* user_id as a string, like the token's sub: a u64 does not fit a
      * JavaScript number. */
@@ -310,11 +118,11 @@ static int issue_token(request_rec *r, const pv_srv_conf *c,
                     "Bearer", "expires_in", (json_int_t)c->token_ttl, "user_id",
                     apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id));
     if (!obj) {
-        return send_server_error(r);
+        return pv_http_server_error(r);
     }
     apr_table_setn(r->notes, PV_NOTE_USER,
                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id));
-    set_cookie(r, c, token, c->token_ttl);
+    pv_login_set_cookie(r, c, token, c->token_ttl);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   PVLOGNO(0723) "login: token issued to user %" APR_UINT64_T_FMT
                                 " (ver %u, ttl %" APR_INT64_T_FMT " s)",
@@ -358,20 +166,25 @@ void pv_login_child_init(apr_pool_t *pchild, server_rec *s)
         pv_server_slots_make(s, max_logins, PVLOGNO(1150), "login", pchild);
 }
 
+/* The process's login slots of this server: the one lookup of them. */
+static pv_slots_t *server_login_slots(const server_rec *s)
+{
+    return pv_server_slots_get(login_slots, s);
+}
+
 /* A password check (or the dummy of an unknown user) holds a slot: scrypt
  * takes 32 MiB and every hash a core, so a flood of logins must queue
- * rather than take the process's memory. The slot, or NULL when none came
- * in time (*prc: the answer sent). */
-static pv_slots_t *take_login_slot(int *prc, request_rec *r,
-                                   const pv_srv_conf *c)
+ * rather than take the process's memory. OK: *pslots holds one; DONE: none
+ * came in time, the answer has been sent. */
+static int take_login_slot(pv_slots_t **pslots, request_rec *r,
+                           const pv_srv_conf *c)
 {
-    pv_slots_t *slots = pv_server_slots_get(login_slots, r->server);
+    pv_slots_t *slots = server_login_slots(r->server);
 
     if (!slots) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       PVLOGNO(1151) "no login slots in this process");
-        *prc = send_server_error(r);
-        return NULL;
+        return pv_http_server_error(r);
     }
     if (pv_slots_acquire(slots, apr_time_from_sec(c->login_wait), r->pool) !=
         APR_SUCCESS) {
@@ -379,110 +192,151 @@ static pv_slots_t *take_login_slot(int *prc, request_rec *r,
                       PVLOGNO(1152) "login from %s: no password check slot "
                                     "free within %d s (PreviewMaxLogins %d)",
                       r->useragent_ip, (int)c->login_wait, (int)c->max_logins);
-        *prc = pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
                              "too many logins in progress; retry later", NULL,
                              PV_LOGIN_RETRY_AFTER);
-        return NULL;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   PVLOGNO(1153) "password check: %d of %d login slots in use",
                   pv_slots_in_use(slots), (int)c->max_logins);
-    return slots;
+    *pslots = slots;
+    return OK;
 }
 
-static int login_with_password(request_rec *r, const pv_srv_conf *c,
-                               pv_db_pool_t *db, const login_fields *f)
+/* The user of the name (*pu NULL: none) and, when a limit applies, the
+ * account's key (the name as the database folds it: the limiter's only
+ * use of it). OK, or DONE with the 503/500 sent. */
+static int find_user(pv_db_user_t **pu, const char **paccount, request_rec *r,
+                     pv_db_pool_t *db, const pv_body_login_t *f, int limited)
+{
+    const char *err = NULL;
+    apr_status_t rv = APR_SUCCESS;
+
+    *pu = NULL;
+    *paccount = NULL;
+    if (limited) {
+        rv = pv_db_login_key(paccount, &err, db, f->user, f->user_len, r->pool);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = pv_db_login_lookup(pu, &err, db, f->user, f->user_len, r->pool);
+    }
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        return pv_login_db_failure(r, rv, err);
+    }
+    if (rv != APR_SUCCESS) {
+        *pu = NULL;
+    }
+    return OK;
+}
+
+/* One attempt taken on the account's count, then on the client's. The
+ * account's by the database's own folding of the name, found user or not:
+ * every spelling the collation matches ("ALICE", "alice ", "álice") shares
+ * one count, and the answers are the same whether the account exists. The
+ * client's checked and counted at once, so that of a burst from one client
+ * only the limit gets through. OK, or DONE with the 429 sent; what was
+ * taken is in the holds either way. */
+static int take_attempts(pv_limit_hold_t *who_hold, pv_limit_hold_t *ip_hold,
+                         request_rec *r, const pv_srv_conf *c,
+                         const char *account)
 {
     int failures = (int)c->login_limit_failures;
     int window = (int)c->login_limit_seconds;
+    apr_int64_t wait;
+
+    wait = pv_limit_take(who_hold, r, PV_LIMIT_ACCOUNT, account,
+                         account ? strlen(account) : 0, failures, window);
+    if (wait > 0) {
+        return send_too_many(r, wait, "account");
+    }
+    wait = pv_limit_take(ip_hold, r, PV_LIMIT_IP, r->useragent_ip,
+                         strlen(r->useragent_ip), failures, window);
+    if (wait > 0) {
+        return send_too_many(r, wait, "client");
+    }
+    return OK;
+}
+
+/* The password against the user's hash, or the dummy of the same cost when
+ * there is none. NULL when it matches, else why it did not (for the log). */
+static const char *check_password(request_rec *r, pv_db_pool_t *db,
+                                  const pv_db_user_t *u,
+                                  const pv_body_login_t *f)
+{
+    apr_status_t rv;
+    int match = 0;
+
+    if (!u || !u->password_hash) {
+        /* The same cost as a wrong password, from the first login after a
+         * start on: the profile is the database's, shared and kept. */
+        pv_password_check_dummy(pv_dbpool_profile(r, db, 1), f->pass,
+                                f->pass_len, NULL, r->pool);
+        return u ? "user has no password hash" : "unknown user";
+    }
+    rv = pv_password_check(&match, pv_dbpool_profile(r, db, 0), f->pass,
+                           f->pass_len, u->password_hash, r->pool);
+    if (rv != APR_SUCCESS) {
+        if (rv != PV_PASSWORD_ETOOLONG) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          PVLOGNO(0726) "user %" APR_UINT64_T_FMT
+                                        ": password hash (%s) unusable: %s",
+                          u->id, pv_password_kind(u->password_hash),
+                          pv_password_strerror(rv));
+        }
+        return pv_password_strerror(rv);
+    }
+    if (!match) {
+        return apr_psprintf(
+            r->pool, "wrong password for user %" APR_UINT64_T_FMT, u->id);
+    }
+    return NULL;
+}
+
+static int login_with_password(request_rec *r, const pv_srv_conf *c,
+                               pv_db_pool_t *db, const pv_body_login_t *f)
+{
+    int failures = (int)c->login_limit_failures;
     pv_limit_hold_t ip_hold, who_hold;
     pv_db_user_t *u = NULL;
     pv_slots_t *slots = NULL;
-    const char *err = NULL, *account = NULL, *why = NULL;
+    const char *account = NULL, *why;
     apr_int64_t wait;
-    apr_status_t rv;
-    int match = 0, rc;
+    int rc;
 
     /* The client first, before the database: a guesser over the limit
      * costs neither a round trip nor a hash. Only a look, so that a
      * request refused below stores nothing: every count in the cache then
      * cost its maker a password check, and flooding the cache to push a
      * count out costs as many. */
-    wait = pv_limit_peek(r, PV_LIMIT_IP, r->useragent_ip,
-                         strlen(r->useragent_ip), failures, window);
+    wait =
+        pv_limit_peek(r, PV_LIMIT_IP, r->useragent_ip, strlen(r->useragent_ip),
+                      failures, (int)c->login_limit_seconds);
     if (wait > 0) {
         return send_too_many(r, wait, "client");
     }
-    /* The account's key is of use to the limiter only. */
-    rv = failures > 0 ? pv_db_login_key(&account, &err, db, f->user,
-                                        f->user_len, r->pool)
-                      : APR_SUCCESS;
-    if (rv == APR_SUCCESS) {
-        rv = pv_db_login_lookup(&u, &err, db, f->user, f->user_len, r->pool);
-    }
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-        return rv == PV_DB_UNAVAILABLE ? send_db_unavailable(r, err)
-                                       : send_db_error(r, err);
-    }
-    if (rv != APR_SUCCESS) {
-        u = NULL;
-    }
-    /* Then the account, before the hash, by the database's own folding of
-     * the name, found user or not: every spelling the collation matches
-     * ("ALICE", "alice ", "álice") shares one count, and the answers are
-     * the same whether the account exists. */
-    wait = pv_limit_take(&who_hold, r, PV_LIMIT_ACCOUNT, account,
-                         account ? strlen(account) : 0, failures, window);
-    if (wait > 0) {
-        return send_too_many(r, wait, "account");
-    }
-    /* And the client for real: checked and counted at once, so that of a
-     * burst from one client only the limit gets through. */
-    wait = pv_limit_take(&ip_hold, r, PV_LIMIT_IP, r->useragent_ip,
-                         strlen(r->useragent_ip), failures, window);
-    if (wait > 0) {
-        pv_limit_give_back(r, &who_hold);
-        return send_too_many(r, wait, "client");
-    }
-    slots = take_login_slot(&rc, r, c);
-    if (!slots) {
-        pv_limit_give_back(r, &who_hold);
-        pv_limit_give_back(r, &ip_hold);
+    if ((rc = find_user(&u, &account, r, db, f, failures > 0)) != OK) {
         return rc;
     }
-    if (!u || !u->password_hash) {
-        /* The same cost as a wrong password, from the first login after a
-         * start on: the profile is the database's, shared and kept. */
-        pv_password_check_dummy(pv_dbpool_profile(r, db, 1), f->pass,
-                                f->pass_len, NULL, r->pool);
-        why = u ? "user has no password hash" : "unknown user";
-    }
-    else {
-        rv = pv_password_check(&match, pv_dbpool_profile(r, db, 0), f->pass,
-                               f->pass_len, u->password_hash, r->pool);
-        if (rv != APR_SUCCESS) {
-            if (rv != PV_PASSWORD_ETOOLONG) {
-                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                              PVLOGNO(0726) "user %" APR_UINT64_T_FMT
-                                            ": password hash (%s) unusable: %s",
-                              u->id, pv_password_kind(u->password_hash),
-                              pv_password_strerror(rv));
-            }
-            why = pv_password_strerror(rv);
+    memset(&who_hold, 0, sizeof(who_hold));
+    memset(&ip_hold, 0, sizeof(ip_hold));
+    if ((rc = take_attempts(&who_hold, &ip_hold, r, c, account)) == OK &&
+        (rc = take_login_slot(&slots, r, c)) == OK) {
+        why = check_password(r, db, u, f);
+        pv_slots_release(slots, r->pool);
+        if (why) {
+            /* A failed guess: both attempts stay counted. */
+            return login_failed(r, why);
         }
-        else if (!match) {
-            why = apr_psprintf(
-                r->pool, "wrong password for user %" APR_UINT64_T_FMT, u->id);
-        }
+        /* A success clears the account's failures. */
+        pv_limit_forget(r, &who_hold);
+        rc = issue_token(r, c, u);
     }
-    pv_slots_release(slots, r->pool);
-    if (why) {
-        return login_failed(r, why);
-    }
-    /* A success is no failed guess, and clears the account's failures. */
+    /* Refused before the check (429, 503), or a success: no failed guess,
+     * so what was taken is given back (a forgotten hold is no longer
+     * held). */
+    pv_limit_give_back(r, &who_hold);
     pv_limit_give_back(r, &ip_hold);
-    pv_limit_forget(r, &who_hold);
-    return issue_token(r, c, u);
+    return rc;
 }
 
 /* PreviewLoginFromRemoteUser On: another module authenticated r->user. */
@@ -501,9 +355,6 @@ static int login_remote_user(request_rec *r, const pv_srv_conf *c,
         return send_login_failed(r);
     }
     rv = pv_db_login_lookup(&u, &err, db, r->user, strlen(r->user), r->pool);
-    if (rv == PV_DB_UNAVAILABLE) {
-        return send_db_unavailable(r, err);
-    }
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       PVLOGNO(0728) "login by remote user: '%s' is not in "
@@ -512,13 +363,12 @@ static int login_remote_user(request_rec *r, const pv_srv_conf *c,
         return send_login_failed(r);
     }
     if (rv != APR_SUCCESS) {
-        return send_db_error(r, err);
+        return pv_login_db_failure(r, rv, err);
     }
     return issue_token(r, c, u);
 }
 
-/* Both handlers need the server's keys and database. */
-static pv_db_pool_t *handler_db(request_rec *r, const pv_srv_conf *c)
+int pv_login_server_db(pv_db_pool_t **pdb, request_rec *r, const pv_srv_conf *c)
 {
     pv_db_pool_t *db = pv_dbpool_get(r->server);
 
@@ -527,9 +377,10 @@ static pv_db_pool_t *handler_db(request_rec *r, const pv_srv_conf *c)
                       PVLOGNO(0729) "%s needs PreviewKeyFile and "
                                     "PreviewDBParams in this server",
                       r->handler);
-        return NULL;
+        return pv_http_server_error(r);
     }
-    return db;
+    *pdb = db;
+    return OK;
 }
 
 /* Login CSRF: a page of another site must not log its visitor in (to an
@@ -570,31 +421,41 @@ static int check_login_origin(request_rec *r, const pv_srv_conf *c)
         self ? self : "(none)");
     /* The body is not read: drop the connection after the answer. */
     r->connection->keepalive = AP_CONN_CLOSE;
-    pv_http_error(r, HTTP_FORBIDDEN, "cross_origin",
-                  "a login from another site is refused", NULL, 0);
-    return DONE;
+    return pv_http_error(r, HTTP_FORBIDDEN, "cross_origin",
+                         "a login from another site is refused", NULL, 0);
 }
 
-int pv_login_handler(request_rec *r)
+/* The form or JSON body's username and password. OK: *pf; DONE: the
+ * answer (415, 413, 400) has been sent. */
+static int read_login_fields(pv_body_login_t **pf, request_rec *r)
 {
-    const pv_srv_conf *c;
-    const char *body = NULL, *msg;
-    login_fields f = {NULL, 0, NULL, 0};
+    const char *body = NULL, *msg = NULL;
     apr_size_t len = 0;
-    pv_db_pool_t *db;
-    int json = 0;
+    int json = 0, rc;
 
-    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGIN)) {
-        return DECLINED;
+    rc = pv_http_read_form_or_json(&body, &len, &json, r, PV_LOGIN_BODY_MAX,
+                                   "the login body");
+    if (rc != OK) {
+        return rc;
     }
-    /* A login reads no token from the URL: hide any from error lines. */
-    pv_redact_request(r);
-    c = pv_srv_conf_get(r->server);
+    if (pv_body_login_parse(pf, &msg, body, len, json, r->pool) !=
+        APR_SUCCESS) {
+        return send_bad_request(r, msg);
+    }
+    return OK;
+}
+
+static int login(request_rec *r, const pv_srv_conf *c)
+{
+    pv_body_login_t *f = NULL;
+    pv_db_pool_t *db = NULL;
+    int rc;
+
     if (r->method_number == M_GET && !r->header_only &&
         c->login_from_remote_user) {
         ap_discard_request_body(r);
-        if (!(db = handler_db(r, c))) {
-            return send_server_error(r);
+        if ((rc = pv_login_server_db(&db, r, c)) != OK) {
+            return rc;
         }
         return login_remote_user(r, c, db);
     }
@@ -603,89 +464,20 @@ int pv_login_handler(request_rec *r)
         return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                              "method not allowed", login_allow(c), 0);
     }
-    if (check_login_origin(r, c) != OK) {
-        return OK;
+    if ((rc = check_login_origin(r, c)) != OK ||
+        (rc = read_login_fields(&f, r)) != OK ||
+        (rc = pv_login_server_db(&db, r, c)) != OK) {
+        return rc;
     }
-    if (pv_http_read_form_or_json(&body, &len, &json, r, PV_LOGIN_BODY_MAX,
-                                  "the login body") != OK) {
-        return OK;
-    }
-    if (json) {
-        msg = parse_json(&f, body, len, r->pool);
-    }
-    else {
-        msg = parse_form(&f, body, len, r->pool);
-    }
-    if (!msg) {
-        msg = check_fields(&f);
-    }
-    if (msg) {
-        return send_bad_request(r, msg);
-    }
-    if (!(db = handler_db(r, c))) {
-        return send_server_error(r);
-    }
-    return login_with_password(r, c, db, &f);
+    return login_with_password(r, c, db, f);
 }
 
-/* -------------------------------------------------------------- logout */
-
-int pv_logout_handler(request_rec *r)
+int pv_login_handler(request_rec *r)
 {
-    const pv_srv_conf *c;
-    pv_token_claims_t claims;
-    pv_db_image_t *img = NULL;
-    apr_uint64_t affected = 0;
-    const char *err = NULL;
-    pv_db_pool_t *db;
-    apr_status_t rv;
-    int rc;
-
-    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGOUT)) {
+    if (!r->handler || strcmp(r->handler, PV_HANDLER_LOGIN)) {
         return DECLINED;
     }
-    c = pv_srv_conf_get(r->server);
-    ap_discard_request_body(r);
-    if (r->method_number != M_POST) {
-        return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                             "method not allowed", "POST", 0);
-    }
-    if (!(db = handler_db(r, c))) {
-        return send_server_error(r);
-    }
-    rc = pv_token_authenticate_login(&claims, r, 1);
-    /* Read: no error line from here on can show the token. */
+    /* A login reads no token from the URL: hide any from error lines. */
     pv_redact_request(r);
-    if (rc != OK) {
-        return OK;
-    }
-    /* Image 0 is nobody's: one round trip for the current token_version. */
-    rv = pv_db_image_lookup(&img, &err, db, 0, claims.sub, r->pool);
-    if (rv == PV_DB_UNAVAILABLE) {
-        return send_db_unavailable(r, err);
-    }
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-        return send_db_error(r, err);
-    }
-    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS ? img : NULL) != OK) {
-        return OK;
-    }
-    rv = pv_db_logout(&affected, &err, db, claims.sub, r->pool);
-    if (rv == PV_DB_UNAVAILABLE) {
-        return send_db_unavailable(r, err);
-    }
-    if (rv != APR_SUCCESS) {
-        return send_db_error(r, err);
-    }
-    apr_table_setn(r->notes, PV_NOTE_USER,
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, claims.sub));
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  PVLOGNO(0740) "logout: every token of user %" APR_UINT64_T_FMT
-                                " revoked (%" APR_UINT64_T_FMT " row)",
-                  claims.sub, affected);
-    /* Clear the cookie too: the browser need not keep a dead token. */
-    set_cookie(r, c, "", 0);
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    r->status = HTTP_NO_CONTENT;
-    return OK;
+    return pv_http_handler_return(login(r, pv_srv_conf_get(r->server)));
 }

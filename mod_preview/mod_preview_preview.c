@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "mod_preview.h"
+#include "mod_preview_auth.h"
 #include "mod_preview_cache.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
@@ -37,7 +38,6 @@
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_slots.h"
-#include "mod_preview_token.h"
 #include "pv_cache.h"
 #include "pv_db.h"
 #include "pv_http_cond.h"
@@ -239,11 +239,11 @@ static int authenticate(pv_preview_req_t *pr)
 
     pv_request_parse_query(&qtok, &perr,
                            pv_request_token_pairs(pr->args, r->pool), r->pool);
-    rc = pv_token_authenticate(&pr->claims, r, qtok);
+    rc = pv_auth_request(&pr->claims, r, qtok);
     /* Read: no error line from here on can show the token. */
     pv_redact_request(r);
     if (rc != OK) {
-        return DONE; /* the 401 (or 500) has been sent */
+        return rc; /* DONE: the 401 (or 500) has been sent */
     }
     apr_table_setn(r->notes, PV_NOTE_USER,
                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, pr->claims.sub));
@@ -319,8 +319,8 @@ static int authorize(pv_preview_req_t *pr)
     if ((rc = lookup_row(pr)) != OK) {
         return rc;
     }
-    if (pv_token_check_user(r, &pr->claims, pr->img) != OK) {
-        return DONE; /* the 401 has been sent */
+    if ((rc = pv_auth_check_user(r, &pr->claims, pr->img)) != OK) {
+        return rc; /* DONE: the 401 has been sent */
     }
     /* A URL token opens its own image only: any other is answered as
      * someone else's image is. */
@@ -902,8 +902,5 @@ int pv_preview_handler(request_rec *r)
     apr_table_setn(r->notes, PV_NOTE_MS,
                    apr_psprintf(r->pool, "%" APR_TIME_T_FMT ".%03d", dt / 1000,
                                 (int)(dt % 1000)));
-    /* httpd 2.4 takes DONE from a handler as OK (ap_process_async_request
-     * maps it before finalizing); OK is what this hook has always
-     * returned for an answer it sent, so it stays OK. */
-    return rc == DONE ? OK : rc;
+    return pv_http_handler_return(rc);
 }

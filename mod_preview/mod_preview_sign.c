@@ -17,25 +17,18 @@
 #include <jansson.h>
 
 #include "mod_preview.h"
+#include "mod_preview_auth.h"
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
-#include "mod_preview_login.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_sign.h"
-#include "mod_preview_token.h"
 #include "pv_db.h"
 #include "pv_log.h"
 #include "pv_sign.h"
 #include "pv_token.h"
 
 APLOG_USE_MODULE(preview);
-
-static int send_server_error(request_rec *r)
-{
-    return pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                         "internal server error", NULL, 0);
-}
 
 /* A failed batch lookup: 503 while MariaDB is unreachable, else 500. */
 static int send_db_failure(request_rec *r, apr_status_t rv, const char *err)
@@ -45,13 +38,11 @@ static int send_db_failure(request_rec *r, apr_status_t rv, const char *err)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       PVLOGNO(1342) "database unavailable: %s",
                       err ? err : "?");
-        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                             "the database is unreachable; retry later", NULL,
-                             PV_DB_RETRY_AFTER);
+        return pv_http_db_unavailable(r);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   PVLOGNO(1343) "database error: %s", err ? err : "?");
-    return send_server_error(r);
+    return pv_http_server_error(r);
 }
 
 static int is_owned(const pv_db_owned_t *owned, apr_uint64_t id)
@@ -90,12 +81,12 @@ static int send_urls(request_rec *r, const pv_srv_conf *c,
     if (pv_token_url_times(&m.iat, &m.exp, now, ttl, claims->exp) !=
         APR_SUCCESS) {
         /* accepted within PreviewClockSkew, but nothing left to hand on */
-        return pv_token_refuse(r, "the login token expires now",
-                               PV_TOKSRC_NONE);
+        return pv_auth_refuse(r, "the login token expires now",
+                              PV_AUTH_SRC_NONE);
     }
     urls = json_object();
     if (!urls) {
-        return send_server_error(r);
+        return pv_http_server_error(r);
     }
     for (i = 0; i < req->nids; i++) {
         const char *id;
@@ -111,7 +102,7 @@ static int send_urls(request_rec *r, const pv_srv_conf *c,
                                         "%" APR_UINT64_T_FMT,
                           claims->sub);
             json_decref(urls);
-            return send_server_error(r);
+            return pv_http_server_error(r);
         }
         id = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, m.img);
         json_object_set_new(
@@ -129,23 +120,69 @@ static int send_urls(request_rec *r, const pv_srv_conf *c,
                                      (json_int_t)(m.exp - now), "urls", urls));
 }
 
-int pv_sign_handler(request_rec *r)
+/* The server's keys and database. OK, or DONE with the 500 sent. */
+static int check_server(request_rec *r, const pv_srv_conf *c,
+                        const pv_db_pool_t *db)
 {
-    const pv_srv_conf *c;
+    if (c->ring && db) {
+        return OK;
+    }
+    pv_redact_request(r);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  PVLOGNO(1345) "preview-sign needs PreviewKeyFile and "
+                                "PreviewDBParams in this server");
+    return pv_http_server_error(r);
+}
+
+/* The login token, never from the query (that is a URL of its own), then
+ * the body. OK: *claims and the body; DONE: the answer has been sent. */
+static int read_request(pv_token_claims_t *claims, const char **pbody,
+                        apr_size_t *plen, int *pjson, request_rec *r)
+{
+    int rc = pv_auth_account(claims, r, 0);
+
+    /* Read: no error line from here on can show the token. */
+    pv_redact_request(r);
+    if (rc != OK) {
+        return rc;
+    }
+    return pv_http_read_form_or_json(pbody, plen, pjson, r, PV_SIGN_BODY_MAX,
+                                     "the sign body");
+}
+
+/* One round trip: revocation and the ownership of the whole batch. OK:
+ * *powned, the user's images among those asked; DONE: the answer (503,
+ * 500, 401) has been sent. */
+static int owned_images(pv_db_owned_t **powned, request_rec *r,
+                        pv_db_pool_t *db, const pv_token_claims_t *claims,
+                        const pv_sign_request_t *req)
+{
+    const char *err = NULL;
+    pv_db_image_t row;
+    apr_status_t rv;
+
+    rv = pv_db_owned_images(powned, &err, db, req->ids, req->nids, claims->sub,
+                            r->pool);
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        return send_db_failure(r, rv, err);
+    }
+    memset(&row, 0, sizeof(row));
+    if (rv == APR_SUCCESS) {
+        row.token_version = (*powned)->token_version;
+    }
+    return pv_auth_check_user(r, claims, rv == APR_SUCCESS ? &row : NULL);
+}
+
+static int sign(request_rec *r, const pv_srv_conf *c)
+{
     pv_token_claims_t claims;
     pv_sign_request_t *req = NULL;
     pv_db_owned_t *owned = NULL;
-    pv_db_image_t row;
-    const char *body = NULL, *msg = NULL, *err = NULL;
+    const char *body = NULL, *msg = NULL;
     apr_size_t len = 0;
     pv_db_pool_t *db;
-    apr_status_t rv;
-    int json = 0, rc, keepalive;
+    int rc, json = 0, keepalive;
 
-    if (!r->handler || strcmp(r->handler, PV_HANDLER_SIGN)) {
-        return DECLINED;
-    }
-    c = pv_srv_conf_get(r->server);
     if (r->method_number != M_POST) {
         ap_discard_request_body(r);
         pv_redact_request(r);
@@ -157,43 +194,26 @@ int pv_sign_handler(request_rec *r)
     keepalive = r->connection->keepalive;
     r->connection->keepalive = AP_CONN_CLOSE;
     db = pv_dbpool_get(r->server);
-    if (!c->ring || !db) {
-        pv_redact_request(r);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      PVLOGNO(1345) "preview-sign needs PreviewKeyFile and "
-                                    "PreviewDBParams in this server");
-        return send_server_error(r);
-    }
-    /* A login token, never from the query: that is a URL of its own. */
-    rc = pv_token_authenticate_login(&claims, r, 0);
-    /* Read: no error line from here on can show the token. */
-    pv_redact_request(r);
-    if (rc != OK) {
-        return OK;
-    }
-    if (pv_http_read_form_or_json(&body, &len, &json, r, PV_SIGN_BODY_MAX,
-                                  "the sign body") != OK) {
-        return OK;
+    if ((rc = check_server(r, c, db)) != OK ||
+        (rc = read_request(&claims, &body, &len, &json, r)) != OK) {
+        return rc;
     }
     r->connection->keepalive = keepalive;
     if (pv_sign_parse(&req, &msg, body, len, json, r->pool) != APR_SUCCESS) {
         return pv_http_error(r, HTTP_BAD_REQUEST, "bad_request", msg, NULL, 0);
     }
-    /* One round trip: revocation and the ownership of the whole batch. */
-    rv = pv_db_owned_images(&owned, &err, db, req->ids, req->nids, claims.sub,
-                            r->pool);
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-        return send_db_failure(r, rv, err);
-    }
-    memset(&row, 0, sizeof(row));
-    if (rv == APR_SUCCESS) {
-        row.token_version = owned->token_version;
-    }
-    if (pv_token_check_user(r, &claims, rv == APR_SUCCESS ? &row : NULL) !=
-        OK) {
-        return OK;
+    if ((rc = owned_images(&owned, r, db, &claims, req)) != OK) {
+        return rc;
     }
     apr_table_setn(r->notes, PV_NOTE_USER,
                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, claims.sub));
     return send_urls(r, c, &claims, req, owned);
+}
+
+int pv_sign_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, PV_HANDLER_SIGN)) {
+        return DECLINED;
+    }
+    return pv_http_handler_return(sign(r, pv_srv_conf_get(r->server)));
 }

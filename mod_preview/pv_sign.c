@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
+#include "pv_body.h"
 #include "pv_sign.h"
 
 /* The ids seen so far: distinct, in order; listed counts repeats too, so
@@ -106,36 +107,30 @@ static const char *take_query(pv_sign_request_t *req, const char *args,
 static const char *parse_form(pv_sign_request_t *req, id_set_t *set,
                               const char *body, apr_size_t len, apr_pool_t *p)
 {
-    const char *end = body + len, *pos = body, *msg = NULL;
+    const char *pos = body, *msg = NULL, *name, *value;
+    pv_body_pair_t pair;
+    apr_size_t nlen, vlen;
+    int ids;
 
     /* The preview's parser reads NUL-terminated text and stops at '#'. */
     if (memchr(body, '\0', len) || memchr(body, '#', len)) {
         return "malformed form body";
     }
-    while (pos < end && !msg) {
-        const char *amp = memchr(pos, '&', (apr_size_t)(end - pos));
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(pos, '=', (apr_size_t)(pe - pos));
-        const char *v = eq ? eq + 1 : pe, *name, *value;
-        apr_size_t nlen, vlen;
-        int ids;
-
+    while (!msg && pv_body_form_next(&pair, &pos, body + len)) {
         /* An undecodable name is no one's (the preview parser's rule). */
-        if (pv_request_unescape(&name, &nlen, pos,
-                                (apr_size_t)((eq ? eq : pe) - pos),
-                                p) == APR_SUCCESS &&
-            ((ids = is_name(name, nlen, "ids")) ||
-             is_name(name, nlen, "ttl"))) {
-            if (pv_request_unescape(&value, &vlen, v, (apr_size_t)(pe - v),
-                                    p)) {
-                msg = ids ? "invalid parameter: ids" : "invalid parameter: ttl";
-            }
-            else {
-                msg = ids ? take_id_list(set, value, vlen)
-                          : take_ttl(&req->ttl, value, vlen);
-            }
+        if (pv_request_unescape(&name, &nlen, pair.name, pair.name_len, p) !=
+                APR_SUCCESS ||
+            !((ids = is_name(name, nlen, "ids")) ||
+              is_name(name, nlen, "ttl"))) {
+            continue;
         }
-        pos = amp ? amp + 1 : end;
+        if (pv_request_unescape(&value, &vlen, pair.value, pair.value_len, p)) {
+            msg = ids ? "invalid parameter: ids" : "invalid parameter: ttl";
+        }
+        else {
+            msg = ids ? take_id_list(set, value, vlen)
+                      : take_ttl(&req->ttl, value, vlen);
+        }
     }
     return msg ? msg : take_query(req, body, p);
 }
@@ -161,14 +156,11 @@ static const char *parse_json(pv_sign_request_t *req, id_set_t *set,
         int number_ok;
     } params[] = {{"w", 1}, {"h", 1}, {"fit", 0}, {"format", 0}, {"q", 1}};
     const char *msg = NULL, *query = "", *text;
-    json_error_t jerr;
-    json_t *root, *ids, *v;
+    json_t *root = NULL, *ids, *v;
     apr_size_t i;
 
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root || !json_is_object(root)) {
-        msg = "malformed JSON body";
-        goto cleanup;
+    if (pv_body_json_object(&root, &msg, body, len) != APR_SUCCESS) {
+        return msg;
     }
     ids = json_object_get(root, "ids");
     if (ids && !json_is_array(ids)) {

@@ -1,5 +1,6 @@
-/* The token of a request: where it is looked for, and what a refusal
- * looks like. The checks themselves are the core's (pv_token_verify). */
+/* A request's authentication: where its token is looked for, what a
+ * refusal looks like, and the token against its user's row. The checks of
+ * the token itself are the core's (pv_token_verify). */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -9,31 +10,31 @@
 #include "mod_preview_config.h"
 #include "mod_preview_http.h"
 #include "mod_preview_redact.h"
-#include "mod_preview_token.h"
+#include "mod_preview_auth.h"
 #include "pv_log.h"
 
 APLOG_USE_MODULE(preview);
 
-const char *pv_token_source_str(pv_token_source_e src)
+const char *pv_auth_source_str(pv_auth_source_e src)
 {
     switch (src) {
-        case PV_TOKSRC_BEARER:
+        case PV_AUTH_SRC_BEARER:
             return "Authorization header";
-        case PV_TOKSRC_QUERY_TOKEN:
+        case PV_AUTH_SRC_QUERY_TOKEN:
             return "query token";
-        case PV_TOKSRC_QUERY_ACCESS_TOKEN:
+        case PV_AUTH_SRC_QUERY_ACCESS_TOKEN:
             return "query access_token";
-        case PV_TOKSRC_COOKIE:
+        case PV_AUTH_SRC_COOKIE:
             return "cookie";
-        case PV_TOKSRC_NONE:
+        case PV_AUTH_SRC_NONE:
             break;
     }
     return "none";
 }
 
-apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
-                           pv_token_source_e *psrc, request_rec *r,
-                           const pv_request_query_t *q)
+apr_status_t pv_auth_find(const char **ptok, apr_size_t *plen,
+                          pv_auth_source_e *psrc, request_rec *r,
+                          const pv_request_query_t *q)
 {
     const pv_srv_conf *c = pv_srv_conf_get(r->server);
     pv_request_query_t *parsed = NULL;
@@ -48,11 +49,11 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
     if (rv == APR_SUCCESS) {
         *ptok = tok;
         *plen = len;
-        *psrc = PV_TOKSRC_BEARER;
+        *psrc = PV_AUTH_SRC_BEARER;
         return APR_SUCCESS;
     }
     if (rv != APR_NOTFOUND) {
-        *psrc = PV_TOKSRC_BEARER;
+        *psrc = PV_AUTH_SRC_BEARER;
         return APR_EINVAL;
     }
     /* The query as sent (or as a rewrite left it): every other module
@@ -65,132 +66,125 @@ apr_status_t pv_token_find(const char **ptok, apr_size_t *plen,
     if (q && q->token) {
         *ptok = q->token;
         *plen = q->token_len;
-        *psrc = PV_TOKSRC_QUERY_TOKEN;
+        *psrc = PV_AUTH_SRC_QUERY_TOKEN;
         return APR_SUCCESS;
     }
     if (q && q->access_token) {
         *ptok = q->access_token;
         *plen = q->access_token_len;
-        *psrc = PV_TOKSRC_QUERY_ACCESS_TOKEN;
+        *psrc = PV_AUTH_SRC_QUERY_ACCESS_TOKEN;
         return APR_SUCCESS;
     }
     if (pv_request_cookie(&tok, &len, apr_table_get(r->headers_in, "Cookie"),
                           c->cookie_name, r->pool) == APR_SUCCESS) {
         *ptok = tok;
         *plen = len;
-        *psrc = PV_TOKSRC_COOKIE;
+        *psrc = PV_AUTH_SRC_COOKIE;
         return APR_SUCCESS;
     }
-    *psrc = PV_TOKSRC_NONE;
+    *psrc = PV_AUTH_SRC_NONE;
     return APR_NOTFOUND;
 }
 
-int pv_token_refuse(request_rec *r, const char *why, pv_token_source_e src)
+int pv_auth_refuse(request_rec *r, const char *why, pv_auth_source_e src)
 {
     /* INFO: a refused token is the client's problem, not the server's. */
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   PVLOGNO(0710) "token refused (%s) from %s%s%s", why,
-                  r->useragent_ip, src == PV_TOKSRC_NONE ? "" : ", source: ",
-                  src == PV_TOKSRC_NONE ? "" : pv_token_source_str(src));
+                  r->useragent_ip, src == PV_AUTH_SRC_NONE ? "" : ", source: ",
+                  src == PV_AUTH_SRC_NONE ? "" : pv_auth_source_str(src));
     return pv_http_error(r, HTTP_UNAUTHORIZED, "invalid_token",
                          "missing, invalid, expired or revoked token", NULL, 0);
 }
 
-static int from_query(pv_token_source_e src)
+static int from_query(pv_auth_source_e src)
 {
-    return src == PV_TOKSRC_QUERY_TOKEN || src == PV_TOKSRC_QUERY_ACCESS_TOKEN;
+    return src == PV_AUTH_SRC_QUERY_TOKEN ||
+           src == PV_AUTH_SRC_QUERY_ACCESS_TOKEN;
 }
 
-/* Find and verify; *psrc: where the token came from. */
-static int authenticate(pv_token_claims_t *claims, pv_token_source_e *psrc,
+/* Find and verify; *psrc: where the token came from. OK or DONE. */
+static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
                         request_rec *r, const pv_request_query_t *q)
 {
     const pv_srv_conf *c = pv_srv_conf_get(r->server);
-    pv_token_source_e src = PV_TOKSRC_NONE;
+    pv_auth_source_e src = PV_AUTH_SRC_NONE;
     pv_token_result_e res;
     const char *tok = NULL;
     apr_size_t len = 0;
     apr_status_t rv;
 
-    rv = pv_token_find(&tok, &len, &src, r, q);
+    rv = pv_auth_find(&tok, &len, &src, r, q);
     *psrc = src;
     if (rv == APR_NOTFOUND) {
-        pv_token_refuse(r, "no token", src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r, "no token", src);
     }
     if (rv != APR_SUCCESS) {
-        pv_token_refuse(r, "malformed Bearer header", src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r, "malformed Bearer header", src);
     }
     if (!c->verifier) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       PVLOGNO(0711) "no PreviewKeyFile for this server: "
                                     "tokens cannot be verified");
-        pv_http_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                      "internal server error", NULL, 0);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return pv_http_server_error(r);
     }
     res = pv_token_verify(claims, c->verifier, tok, len,
                           apr_time_sec(r->request_time));
     if (res != PV_TOKEN_OK) {
-        pv_token_refuse(r, pv_token_result_str(res), src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r, pv_token_result_str(res), src);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   PVLOGNO(0712) "token of user %" APR_UINT64_T_FMT
                                 " accepted (%s, kid %s), source: %s",
                   claims->sub, claims->legacy ? "legacy" : "JWS",
-                  claims->kid ? claims->kid : "-", pv_token_source_str(src));
+                  claims->kid ? claims->kid : "-", pv_auth_source_str(src));
     /* PreviewQueryTokens scoped: the query carries URL tokens only, so a
      * leaked URL never holds a login token. */
     if (!claims->img && from_query(src) &&
         pv_dir_conf_get(r)->query_tokens == PV_QUERY_TOKENS_SCOPED) {
-        pv_token_refuse(r,
-                        "a login token in the query string, "
-                        "PreviewQueryTokens scoped",
-                        src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r,
+                              "a login token in the query string, "
+                              "PreviewQueryTokens scoped",
+                              src);
     }
     return OK;
 }
 
-int pv_token_authenticate(pv_token_claims_t *claims, request_rec *r,
-                          const pv_request_query_t *q)
+int pv_auth_request(pv_token_claims_t *claims, request_rec *r,
+                    const pv_request_query_t *q)
 {
-    pv_token_source_e src;
+    pv_auth_source_e src;
 
     return authenticate(claims, &src, r, q);
 }
 
-int pv_token_authenticate_login(pv_token_claims_t *claims, request_rec *r,
-                                int query_ok)
+int pv_auth_account(pv_token_claims_t *claims, request_rec *r, int query_ok)
 {
-    pv_token_source_e src;
+    pv_auth_source_e src;
     int rc = authenticate(claims, &src, r, NULL);
 
     if (rc != OK) {
         return rc;
     }
     if (!query_ok && from_query(src)) {
-        pv_token_refuse(r, "a token in the query string is not taken here",
-                        src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(
+            r, "a token in the query string is not taken here", src);
     }
     /* A URL token opens one image; it never logs out or signs. */
     if (claims->img) {
-        pv_token_refuse(r,
-                        apr_psprintf(r->pool,
-                                     "a URL token (image %" APR_UINT64_T_FMT
-                                     ") where a login token is needed",
-                                     claims->img),
-                        src);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(
+            r,
+            apr_psprintf(r->pool,
+                         "a URL token (image %" APR_UINT64_T_FMT
+                         ") where a login token is needed",
+                         claims->img),
+            src);
     }
     return OK;
 }
 
-int pv_token_check_user(request_rec *r, const pv_token_claims_t *claims,
-                        const pv_db_image_t *row)
+int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
+                       const pv_db_image_t *row)
 {
     apr_uint32_t token_version = row ? row->token_version : 0;
     const char *why = NULL;
@@ -215,8 +209,7 @@ int pv_token_check_user(request_rec *r, const pv_token_claims_t *claims,
                            claims->sub, (unsigned)token_version);
     }
     if (why) {
-        pv_token_refuse(r, why, PV_TOKSRC_NONE);
-        return HTTP_UNAUTHORIZED;
+        return pv_auth_refuse(r, why, PV_AUTH_SRC_NONE);
     }
     return OK;
 }
