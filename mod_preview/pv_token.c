@@ -511,19 +511,153 @@ static int find_key(const pv_token_verifier_t *v, const char *kid,
     return -1;
 }
 
+/* A token on its way through pv_token_verify()'s steps: its three parts
+ * decoded into buf, the parsed header and payload, the algorithm and key
+ * the header chose, and the claims found so far. */
+typedef struct {
+    unsigned char buf[DEC_BUF_LEN];
+    const unsigned char *hdr, *body, *sig;
+    apr_size_t hlen, blen, slen;
+    apr_size_t signed_len; /* the first two parts and the dot between */
+    json_t *header, *payload;
+    int legacy;
+    int a;   /* index in algs */
+    int key; /* ring key, or nkeys for the legacy key */
+    pv_token_claims_t c;
+} jws_t;
+
+/* Three base64url parts between exactly two dots, decoded one after the
+ * other into t->buf. */
+static pv_token_result_e jws_split(jws_t *t, const char *token, apr_size_t len)
+{
+    const char *dot1, *dot2;
+    apr_size_t used;
+
+    dot1 = memchr(token, '.', len);
+    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - token))
+                : NULL;
+    if (!dot2 || memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    t->hdr = t->buf;
+    if (pv_b64url_decode(t->buf, &t->hlen, sizeof(t->buf), token,
+                         (apr_size_t)(dot1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    used = t->hlen;
+    t->body = t->buf + used;
+    if (pv_b64url_decode(t->buf + used, &t->blen, sizeof(t->buf) - used,
+                         dot1 + 1, (apr_size_t)(dot2 - dot1 - 1))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    used += t->blen;
+    t->sig = t->buf + used;
+    if (pv_b64url_decode(t->buf + used, &t->slen, sizeof(t->buf) - used,
+                         dot2 + 1, len - (apr_size_t)(dot2 + 1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    t->signed_len = (apr_size_t)(dot2 - token);
+    return PV_TOKEN_OK;
+}
+
+/* The unauthenticated header: legacy or JWT, the algorithm, the key. */
+static pv_token_result_e jws_header(jws_t *t, const pv_token_verifier_t *v)
+{
+    pv_token_result_e r;
+    json_t *j;
+
+    if (count_brackets(t->hdr, t->hlen) > HEADER_MAX_BRACKETS) {
+        return PV_TOKEN_BAD_JSON;
+    }
+    r = json_parse(&t->header, t->hdr, t->hlen);
+    if (r != PV_TOKEN_OK) {
+        return r;
+    }
+    /* itsdangerous puts the expiry in the header; a JWT never does */
+    t->legacy = json_object_get(t->header, "exp") != NULL;
+    if (t->legacy && !v->legacy) {
+        return PV_TOKEN_LEGACY_DISABLED;
+    }
+    /* RFC 7515 4.1.11: extensions we do not understand must fail */
+    if (json_object_get(t->header, "crit")) {
+        return PV_TOKEN_BAD_HEADER;
+    }
+    j = json_object_get(t->header, "alg");
+    t->c.alg = json_is_string(j) ? pv_token_alg_parse(json_string_value(j)) : 0;
+    t->a = alg_index(t->c.alg);
+    if (t->a < 0 || (!t->legacy && !(v->algs & t->c.alg))) {
+        return PV_TOKEN_BAD_ALG;
+    }
+    j = json_object_get(t->header, "typ");
+    if (j && !json_is_string(j)) {
+        return PV_TOKEN_BAD_HEADER;
+    }
+    if (t->legacy) {
+        t->key = v->nkeys;
+    }
+    else if ((j = json_object_get(t->header, "kid"))) {
+        if (!json_is_string(j)) {
+            return PV_TOKEN_BAD_HEADER;
+        }
+        t->key = find_key(v, json_string_value(j), json_string_length(j));
+        if (t->key < 0) {
+            return PV_TOKEN_UNKNOWN_KID;
+        }
+        t->c.kid = pv_keyring_get(v->ring, t->key)->kid;
+    }
+    else {
+        t->c.kid = pv_keyring_get(v->ring, 0)->kid;
+    }
+    return PV_TOKEN_OK;
+}
+
+static pv_token_result_e
+jws_signature(const jws_t *t, const pv_token_verifier_t *v, const char *token)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    apr_size_t maclen = 0;
+    pv_token_result_e r = PV_TOKEN_OK;
+
+    /* the signed text is the token's own first two parts, never rebuilt */
+    if (t->slen != algs[t->a].len ||
+        mac_compute(v, t->key * NALGS + t->a, token, t->signed_len, mac,
+                    &maclen) ||
+        maclen != t->slen || CRYPTO_memcmp(mac, t->sig, t->slen) != 0) {
+        r = PV_TOKEN_BAD_SIGNATURE;
+    }
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return r;
+}
+
+/* Only signed JSON reaches the claim checks. */
+static pv_token_result_e jws_claims(jws_t *t, const pv_token_verifier_t *v,
+                                    apr_int64_t now)
+{
+    pv_token_result_e r;
+
+    r = json_parse(&t->payload, t->body, t->blen);
+    if (r != PV_TOKEN_OK) {
+        return r;
+    }
+    if (t->legacy) {
+        r = check_times(&t->c.exp, &t->c.iat, t->header, now, v->leeway);
+        if (r == PV_TOKEN_OK) {
+            r = check_legacy_payload(&t->c, t->payload, v);
+        }
+        t->c.legacy = 1;
+        t->c.kid = NULL;
+        return r;
+    }
+    return check_claims(&t->c, t->payload, v, now);
+}
+
 pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
                                   const pv_token_verifier_t *v,
                                   const char *token, apr_size_t len,
                                   apr_int64_t now)
 {
-    unsigned char buf[DEC_BUF_LEN], mac[EVP_MAX_MD_SIZE];
-    const unsigned char *hdr, *body, *sig;
-    apr_size_t hlen, blen, slen, maclen = 0, used;
-    const char *dot1, *dot2;
-    json_t *header = NULL, *payload = NULL, *j;
-    pv_token_claims_t c;
+    jws_t t;
     pv_token_result_e r;
-    int a, key = 0, legacy;
 
     if (!token || len == 0) {
         return PV_TOKEN_EMPTY;
@@ -531,111 +665,20 @@ pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
     if (len > PV_TOKEN_MAX_LEN) {
         return PV_TOKEN_TOO_LONG;
     }
-    dot1 = memchr(token, '.', len);
-    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - token))
-                : NULL;
-    if (!dot2 || memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - token))) {
-        return PV_TOKEN_MALFORMED;
-    }
-    hdr = buf;
-    if (pv_b64url_decode(buf, &hlen, sizeof(buf), token,
-                         (apr_size_t)(dot1 - token))) {
-        return PV_TOKEN_MALFORMED;
-    }
-    used = hlen;
-    body = buf + used;
-    if (pv_b64url_decode(buf + used, &blen, sizeof(buf) - used, dot1 + 1,
-                         (apr_size_t)(dot2 - dot1 - 1))) {
-        return PV_TOKEN_MALFORMED;
-    }
-    used += blen;
-    sig = buf + used;
-    if (pv_b64url_decode(buf + used, &slen, sizeof(buf) - used, dot2 + 1,
-                         len - (apr_size_t)(dot2 + 1 - token))) {
-        return PV_TOKEN_MALFORMED;
-    }
-
-    memset(&c, 0, sizeof(c));
-    if (count_brackets(hdr, hlen) > HEADER_MAX_BRACKETS) {
-        return PV_TOKEN_BAD_JSON;
-    }
-    r = json_parse(&header, hdr, hlen);
-    if (r != PV_TOKEN_OK) {
+    t.header = t.payload = NULL;
+    t.legacy = t.a = t.key = 0;
+    memset(&t.c, 0, sizeof(t.c));
+    if ((r = jws_split(&t, token, len)) != PV_TOKEN_OK ||
+        (r = jws_header(&t, v)) != PV_TOKEN_OK ||
+        (r = jws_signature(&t, v, token)) != PV_TOKEN_OK ||
+        (r = jws_claims(&t, v, now)) != PV_TOKEN_OK) {
         goto cleanup;
     }
-    /* itsdangerous puts the expiry in the header; a JWT never does */
-    legacy = json_object_get(header, "exp") != NULL;
-    if (legacy && !v->legacy) {
-        r = PV_TOKEN_LEGACY_DISABLED;
-        goto cleanup;
-    }
-    /* RFC 7515 4.1.11: extensions we do not understand must fail */
-    if (json_object_get(header, "crit")) {
-        r = PV_TOKEN_BAD_HEADER;
-        goto cleanup;
-    }
-    j = json_object_get(header, "alg");
-    c.alg = json_is_string(j) ? pv_token_alg_parse(json_string_value(j)) : 0;
-    a = alg_index(c.alg);
-    if (a < 0 || (!legacy && !(v->algs & c.alg))) {
-        r = PV_TOKEN_BAD_ALG;
-        goto cleanup;
-    }
-    j = json_object_get(header, "typ");
-    if (j && !json_is_string(j)) {
-        r = PV_TOKEN_BAD_HEADER;
-        goto cleanup;
-    }
-    if (legacy) {
-        key = v->nkeys;
-    }
-    else if ((j = json_object_get(header, "kid"))) {
-        if (!json_is_string(j)) {
-            r = PV_TOKEN_BAD_HEADER;
-            goto cleanup;
-        }
-        key = find_key(v, json_string_value(j), json_string_length(j));
-        if (key < 0) {
-            r = PV_TOKEN_UNKNOWN_KID;
-            goto cleanup;
-        }
-        c.kid = pv_keyring_get(v->ring, key)->kid;
-    }
-    else {
-        c.kid = pv_keyring_get(v->ring, 0)->kid;
-    }
-    /* the signed text is the token's own first two parts, never rebuilt */
-    if (slen != algs[a].len ||
-        mac_compute(v, key * NALGS + a, token, (apr_size_t)(dot2 - token), mac,
-                    &maclen) ||
-        maclen != slen || CRYPTO_memcmp(mac, sig, slen) != 0) {
-        r = PV_TOKEN_BAD_SIGNATURE;
-        goto cleanup;
-    }
-    /* only signed JSON reaches the claim checks */
-    r = json_parse(&payload, body, blen);
-    if (r != PV_TOKEN_OK) {
-        goto cleanup;
-    }
-    if (legacy) {
-        r = check_times(&c.exp, &c.iat, header, now, v->leeway);
-        if (r == PV_TOKEN_OK) {
-            r = check_legacy_payload(&c, payload, v);
-        }
-        c.legacy = 1;
-        c.kid = NULL;
-    }
-    else {
-        r = check_claims(&c, payload, v, now);
-    }
-    if (r == PV_TOKEN_OK) {
-        *claims = c;
-    }
+    *claims = t.c;
 
 cleanup:
-    OPENSSL_cleanse(mac, sizeof(mac));
-    json_decref(header);
-    json_decref(payload);
+    json_decref(t.header);
+    json_decref(t.payload);
     return r;
 }
 
