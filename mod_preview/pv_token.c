@@ -2,7 +2,6 @@
  * itsdangerous TimedJSONWebSignatureSerializer tokens of the origin app. */
 #include <string.h>
 
-#include <apr_file_io.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <jansson.h>
@@ -770,55 +769,17 @@ apr_status_t pv_token_url_times(apr_int64_t *piat, apr_int64_t *pexp,
     return APR_SUCCESS;
 }
 
-static apr_status_t secret_cleanse(void *data)
-{
-    unsigned char *s = data;
-
-    /* the length sits in front of the bytes, see below */
-    OPENSSL_cleanse(s + sizeof(apr_size_t), *(apr_size_t *)s);
-    return APR_SUCCESS;
-}
-
 apr_status_t pv_token_legacy_secret_load(const unsigned char **pout,
                                          apr_size_t *plen, const char **perr,
                                          const char *path, apr_pool_t *p)
 {
-    apr_file_t *f = NULL;
-    apr_finfo_t fi;
+    unsigned char *buf = NULL;
     apr_size_t len = 0;
-    unsigned char *mem = NULL, *buf;
-    char ebuf[128];
     apr_status_t rv;
 
-    *perr = NULL;
-    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
-                       APR_FPROT_OS_DEFAULT, p);
+    rv = pv_keyring_file_read(&buf, &len, perr, path, "legacy secret file",
+                              LEGACY_SECRET_MAX, p);
     if (rv != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "%s: cannot open legacy secret file: %s", path,
-                             apr_strerror(rv, ebuf, sizeof(ebuf)));
-        goto cleanup;
-    }
-    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
-    if (rv == APR_SUCCESS &&
-        (fi.filetype != APR_REG || fi.size > LEGACY_SECRET_MAX)) {
-        rv = APR_EINVAL;
-    }
-    if (rv != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "%s: not a regular file of at most %d bytes",
-                             path, LEGACY_SECRET_MAX);
-        goto cleanup;
-    }
-    mem = apr_palloc(p, sizeof(apr_size_t) + (apr_size_t)fi.size + 1);
-    buf = mem + sizeof(apr_size_t);
-    rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &len);
-    if (APR_STATUS_IS_EOF(rv) && len == 0) {
-        rv = APR_SUCCESS;
-    }
-    memcpy(mem, &len, sizeof(len));
-    apr_pool_cleanup_register(p, mem, secret_cleanse, apr_pool_cleanup_null);
-    if (rv != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "%s: cannot read legacy secret file: %s", path,
-                             apr_strerror(rv, ebuf, sizeof(ebuf)));
         goto cleanup;
     }
     /* editors end files with a newline that was never part of SECRET_KEY
@@ -835,8 +796,5 @@ apr_status_t pv_token_legacy_secret_load(const unsigned char **pout,
     *plen = len;
 
 cleanup:
-    if (f) {
-        apr_file_close(f);
-    }
     return rv;
 }
