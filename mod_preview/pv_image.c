@@ -46,30 +46,28 @@ static int vips_started;
 /* -1 not yet tested, 0 no, 1 yes; see pv_image_format_available(). */
 static int format_ok[4] = {-1, -1, -1, -1};
 
+/* pv_image_status_str() of the statuses after PV_IMAGE_STATUS_BASE. */
+static const char *const status_names[] = {
+    [PV_IMAGE_NOT_FOUND - PV_IMAGE_STATUS_BASE] = "not found",
+    [PV_IMAGE_TOO_BIG - PV_IMAGE_STATUS_BASE] = "too big",
+    [PV_IMAGE_UNSUPPORTED - PV_IMAGE_STATUS_BASE] = "unsupported",
+    [PV_IMAGE_CORRUPT - PV_IMAGE_STATUS_BASE] = "corrupt",
+    [PV_IMAGE_BAD_REQUEST - PV_IMAGE_STATUS_BASE] = "bad request",
+    [PV_IMAGE_NO_ENCODER - PV_IMAGE_STATUS_BASE] = "no encoder",
+    [PV_IMAGE_FAILED - PV_IMAGE_STATUS_BASE] = "failed",
+    [PV_IMAGE_DEADLINE - PV_IMAGE_STATUS_BASE] = "past its deadline",
+};
+#define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
+
 const char *pv_image_status_str(apr_status_t st)
 {
-    switch (st) {
-        case PV_IMAGE_OK:
-            return "ok";
-        case PV_IMAGE_NOT_FOUND:
-            return "not found";
-        case PV_IMAGE_TOO_BIG:
-            return "too big";
-        case PV_IMAGE_UNSUPPORTED:
-            return "unsupported";
-        case PV_IMAGE_CORRUPT:
-            return "corrupt";
-        case PV_IMAGE_BAD_REQUEST:
-            return "bad request";
-        case PV_IMAGE_NO_ENCODER:
-            return "no encoder";
-        case PV_IMAGE_FAILED:
-            return "failed";
-        case PV_IMAGE_DEADLINE:
-            return "past its deadline";
-        default:
-            return "unknown";
+    apr_status_t i = st - PV_IMAGE_STATUS_BASE;
+
+    if (st == PV_IMAGE_OK) {
+        return "ok";
     }
+    return i > 0 && (apr_size_t)i < NSTATUS && status_names[i] ? status_names[i]
+                                                               : "unknown";
 }
 
 const char *pv_image_format_mime(pv_image_format_e f)

@@ -795,20 +795,26 @@ const char *pv_password_kind(const char *hash)
     return kind_names[h.pf.kind < PW_KIND_COUNT ? h.pf.kind : PW_NONE];
 }
 
+/* pv_password_strerror() of the errors from PV_PASSWORD_EFORMAT on. */
+static const char *const error_texts[] = {
+    [PV_PASSWORD_EFORMAT - PV_PASSWORD_EFORMAT] =
+        "unrecognised or malformed password hash",
+    [PV_PASSWORD_EBOUNDS - PV_PASSWORD_EFORMAT] =
+        "password hash cost parameters beyond the allowed bounds",
+    [PV_PASSWORD_ETOOLONG - PV_PASSWORD_EFORMAT] = "password too long",
+    [PV_PASSWORD_ECRYPTO - PV_PASSWORD_EFORMAT] =
+        "password hashing failed in the crypto library",
+};
+#define NERRORS (sizeof(error_texts) / sizeof(error_texts[0]))
+
 const char *pv_password_strerror(apr_status_t rv)
 {
-    switch (rv) {
-        case APR_SUCCESS:
-            return "ok";
-        case PV_PASSWORD_EFORMAT:
-            return "unrecognised or malformed password hash";
-        case PV_PASSWORD_EBOUNDS:
-            return "password hash cost parameters beyond the allowed bounds";
-        case PV_PASSWORD_ETOOLONG:
-            return "password too long";
-        case PV_PASSWORD_ECRYPTO:
-            return "password hashing failed in the crypto library";
-        default:
-            return "unknown password error";
+    apr_status_t i = rv - PV_PASSWORD_EFORMAT;
+
+    if (rv == APR_SUCCESS) {
+        return "ok";
     }
+    return i >= 0 && (apr_size_t)i < NERRORS && error_texts[i]
+               ? error_texts[i]
+               : "unknown password error";
 }

@@ -63,45 +63,31 @@ struct pv_token_verifier_t {
     apr_size_t legacy_key_len;
 };
 
+static const char *const result_names[] = {
+    [PV_TOKEN_OK] = "ok",
+    [PV_TOKEN_EMPTY] = "no token",
+    [PV_TOKEN_TOO_LONG] = "token too long",
+    [PV_TOKEN_MALFORMED] = "malformed token",
+    [PV_TOKEN_BAD_JSON] = "bad json",
+    [PV_TOKEN_DUPLICATE_KEY] = "duplicate json key",
+    [PV_TOKEN_BAD_ALG] = "algorithm not allowed",
+    [PV_TOKEN_UNKNOWN_KID] = "unknown key id",
+    [PV_TOKEN_BAD_SIGNATURE] = "bad signature",
+    [PV_TOKEN_MISSING_CLAIM] = "missing claim",
+    [PV_TOKEN_BAD_CLAIM] = "bad claim",
+    [PV_TOKEN_EXPIRED] = "expired",
+    [PV_TOKEN_NOT_YET_VALID] = "not yet valid",
+    [PV_TOKEN_BAD_AUDIENCE] = "wrong audience",
+    [PV_TOKEN_BAD_SUBJECT] = "bad subject",
+    [PV_TOKEN_LEGACY_DISABLED] = "legacy tokens disabled",
+    [PV_TOKEN_BAD_HEADER] = "unsupported header",
+};
+#define NRESULTS (sizeof(result_names) / sizeof(result_names[0]))
+
 const char *pv_token_result_str(pv_token_result_e r)
 {
-    switch (r) {
-        case PV_TOKEN_OK:
-            return "ok";
-        case PV_TOKEN_EMPTY:
-            return "no token";
-        case PV_TOKEN_TOO_LONG:
-            return "token too long";
-        case PV_TOKEN_MALFORMED:
-            return "malformed token";
-        case PV_TOKEN_BAD_JSON:
-            return "bad json";
-        case PV_TOKEN_DUPLICATE_KEY:
-            return "duplicate json key";
-        case PV_TOKEN_BAD_ALG:
-            return "algorithm not allowed";
-        case PV_TOKEN_UNKNOWN_KID:
-            return "unknown key id";
-        case PV_TOKEN_BAD_SIGNATURE:
-            return "bad signature";
-        case PV_TOKEN_MISSING_CLAIM:
-            return "missing claim";
-        case PV_TOKEN_BAD_CLAIM:
-            return "bad claim";
-        case PV_TOKEN_EXPIRED:
-            return "expired";
-        case PV_TOKEN_NOT_YET_VALID:
-            return "not yet valid";
-        case PV_TOKEN_BAD_AUDIENCE:
-            return "wrong audience";
-        case PV_TOKEN_BAD_SUBJECT:
-            return "bad subject";
-        case PV_TOKEN_LEGACY_DISABLED:
-            return "legacy tokens disabled";
-        case PV_TOKEN_BAD_HEADER:
-            return "unsupported header";
-    }
-    return "unknown";
+    return (unsigned)r < NRESULTS && result_names[r] ? result_names[r]
+                                                     : "unknown";
 }
 
 static int alg_index(pv_alg_e alg)
