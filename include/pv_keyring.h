@@ -23,6 +23,15 @@ typedef struct pv_keyring_t pv_keyring_t;
 apr_status_t pv_keyring_load(pv_keyring_t **pout, const char **perr,
                              const char *path, apr_pool_t *p);
 
+/* Read a file of secrets whole: a regular file of at most max bytes, into
+ * p, NUL-terminated, its bytes cleansed when p is cleared. On failure
+ * returns non-zero and sets *perr to "<path>: cannot open|stat|read <what>:
+ * <reason>" or "<path>: not a regular file of at most <max> bytes". */
+apr_status_t pv_keyring_file_read(unsigned char **pout, apr_size_t *plen,
+                                  const char **perr, const char *path,
+                                  const char *what, apr_size_t max,
+                                  apr_pool_t *p);
+
 /* Parse key file text already in memory (tests, fuzzers); name is used in
  * error messages only. */
 apr_status_t pv_keyring_parse(pv_keyring_t **pout, const char **perr,

@@ -920,6 +920,12 @@ static void bind_str(MYSQL_BIND *b, char *buf, unsigned long size)
     b->buffer_length = size;
 }
 
+/* A username the column can hold (NULL only for the empty one). */
+static int username_fits(const char *username, apr_size_t len)
+{
+    return len <= PV_DB_USERNAME_MAX && (username || len == 0);
+}
+
 /* A username parameter of *len bytes (not NUL-terminated; MariaDB only
  * reads the buffer). */
 static void bind_username(MYSQL_BIND *b, const char *username,
@@ -929,16 +935,24 @@ static void bind_username(MYSQL_BIND *b, const char *username,
     b->length = len;
 }
 
-/* Where the n result columns report NULL, truncation and length. */
-static void bind_result_state(MYSQL_BIND *out, unsigned int n, my_bool *null,
-                              my_bool *err, unsigned long *len)
+/* Where a fetched row's columns report NULL, truncation and length; three
+ * columns at the most. */
+typedef struct {
+    my_bool null[3];
+    my_bool err[3];
+    unsigned long len[3];
+} row_state_t;
+
+/* The state of the n result columns in out into *row, cleared. */
+static void bind_row(MYSQL_BIND *out, unsigned int n, row_state_t *row)
 {
     unsigned int i;
 
+    memset(row, 0, sizeof(*row));
     for (i = 0; i < n; i++) {
-        out[i].is_null = &null[i];
-        out[i].error = &err[i];
-        out[i].length = &len[i];
+        out[i].is_null = &row->null[i];
+        out[i].error = &row->err[i];
+        out[i].length = &row->len[i];
     }
 }
 
@@ -946,40 +960,38 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
                                 pv_db_pool_t *db, const char *username,
                                 apr_size_t username_len, apr_pool_t *p)
 {
+    row_state_t row;
     const char *dummy;
     MYSQL_BIND in[1], out[3];
     unsigned long ulen = (unsigned long)username_len, hash_len = 0;
     unsigned long long id = 0;
     unsigned int version = 0;
     char hash[PV_DB_HASH_MAX + 1];
-    my_bool null[3] = {0, 0, 0}, err[3] = {0, 0, 0};
-    unsigned long len[3] = {0, 0, 0};
     pv_db_user_t *user;
     apr_status_t rv;
 
-    if (!perr) {
-        perr = &dummy;
-    }
+    perr = perr ? perr : &dummy;
     /* longer than the column can hold: no such user, no query */
-    if (username_len > PV_DB_USERNAME_MAX || (!username && username_len)) {
+    if (!username_fits(username, username_len)) {
         return APR_NOTFOUND;
     }
     bind_username(&in[0], username, &ulen);
     bind_u64(&out[0], &id);
     bind_str(&out[1], hash, PV_DB_HASH_MAX + 1);
     bind_u32(&out[2], &version);
-    bind_result_state(out, 3, null, err, len);
+    bind_row(out, 3, &row);
 
     rv = read_with_retry(db, Q_LOGIN, in, out, perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    hash_len = len[1];
-    if (null[0] || null[2]) {
+    hash_len = row.len[1];
+    if (row.null[0] || row.null[2]) {
         *perr = "PreviewLoginQuery returned a NULL id or token_version";
         return PV_DB_ERROR;
     }
-    if (!null[1] && (hash_len > PV_DB_HASH_MAX || nul_inside(hash, hash_len))) {
+    if (!row.null[1] &&
+        (hash_len > PV_DB_HASH_MAX || nul_inside(hash, hash_len))) {
         *perr = apr_psprintf(p,
                              "PreviewLoginQuery: password_hash of user "
                              "%" APR_UINT64_T_FMT " "
@@ -990,7 +1002,7 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
     user = apr_pcalloc(p, sizeof(*user));
     user->id = (apr_uint64_t)id;
     user->token_version = (apr_uint32_t)version;
-    if (!null[1]) {
+    if (!row.null[1]) {
         user->password_hash = apr_pstrmemdup(p, hash, hash_len);
         user->password_hash_len = hash_len;
     }
@@ -1002,62 +1014,57 @@ apr_status_t pv_db_login_key(const char **pkey, const char **perr,
                              pv_db_pool_t *db, const char *username,
                              apr_size_t username_len, apr_pool_t *p)
 {
+    row_state_t row;
     const char *dummy;
     MYSQL_BIND in[1], out[1];
     unsigned long ulen = (unsigned long)username_len;
     char key[NAME_KEY_LEN + 1];
-    my_bool null = 0, err = 0;
-    unsigned long len = 0;
     apr_status_t rv;
 
-    if (!perr) {
-        perr = &dummy;
-    }
-    if (username_len > PV_DB_USERNAME_MAX || (!username && username_len)) {
+    perr = perr ? perr : &dummy;
+    if (!username_fits(username, username_len)) {
         *perr = "the username key: name longer than a username can be";
         return PV_DB_ERROR;
     }
     bind_username(&in[0], username, &ulen);
     bind_str(&out[0], key, sizeof(key));
-    bind_result_state(out, 1, &null, &err, &len);
+    bind_row(out, 1, &row);
     rv = read_with_retry(db, Q_NAME_KEY, in, out, perr, p);
-    if (rv == APR_SUCCESS && (null || len != NAME_KEY_LEN)) {
+    if (rv == APR_SUCCESS && (row.null[0] || row.len[0] != NAME_KEY_LEN)) {
         *perr = "the username key: MariaDB returned no SHA-256";
         rv = PV_DB_ERROR;
     }
     if (rv != APR_SUCCESS) {
         return rv == APR_NOTFOUND ? PV_DB_ERROR : rv;
     }
-    *pkey = apr_pstrmemdup(p, key, len);
+    *pkey = apr_pstrmemdup(p, key, row.len[0]);
     return APR_SUCCESS;
 }
 
 apr_status_t pv_db_password_sample(const char **phash, const char **perr,
                                    pv_db_pool_t *db, apr_pool_t *p)
 {
+    row_state_t row;
     const char *dummy;
     MYSQL_BIND out[1];
     char hash[PV_DB_HASH_MAX + 1];
-    my_bool null = 0, err = 0;
-    unsigned long len = 0;
     apr_status_t rv;
 
-    if (!perr) {
-        perr = &dummy;
-    }
+    perr = perr ? perr : &dummy;
     if (!db->query[Q_SAMPLE]) {
         return APR_ENOTIMPL;
     }
     bind_str(&out[0], hash, PV_DB_HASH_MAX + 1);
-    bind_result_state(out, 1, &null, &err, &len);
+    bind_row(out, 1, &row);
     rv = read_with_retry(db, Q_SAMPLE, NULL, out, perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (null || len > PV_DB_HASH_MAX || nul_inside(hash, len)) {
+    if (row.null[0] || row.len[0] > PV_DB_HASH_MAX ||
+        nul_inside(hash, row.len[0])) {
         return APR_NOTFOUND;
     }
-    *phash = apr_pstrmemdup(p, hash, len);
+    *phash = apr_pstrmemdup(p, hash, row.len[0]);
     return APR_SUCCESS;
 }
 
@@ -1065,35 +1072,33 @@ apr_status_t pv_db_image_lookup(pv_db_image_t **pout, const char **perr,
                                 pv_db_pool_t *db, apr_uint64_t image_id,
                                 apr_uint64_t user_id, apr_pool_t *p)
 {
+    row_state_t row;
     const char *dummy;
     MYSQL_BIND in[2], out[2];
     unsigned long long iid = image_id, uid = user_id;
     unsigned int version = 0;
     char *path = apr_palloc(p, PV_DB_PATH_MAX + 1);
-    my_bool null[2] = {0, 0}, err[2] = {0, 0};
-    unsigned long len[2] = {0, 0};
     pv_db_image_t *img;
     apr_status_t rv;
 
-    if (!perr) {
-        perr = &dummy;
-    }
+    perr = perr ? perr : &dummy;
     bind_u64(&in[0], &iid);
     bind_u64(&in[1], &uid);
 
     bind_u32(&out[0], &version);
     bind_str(&out[1], path, PV_DB_PATH_MAX + 1);
-    bind_result_state(out, 2, null, err, len);
+    bind_row(out, 2, &row);
 
     rv = read_with_retry(db, Q_IMAGE, in, out, perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (null[0]) {
+    if (row.null[0]) {
         *perr = "PreviewImageQuery returned a NULL token_version";
         return PV_DB_ERROR;
     }
-    if (!null[1] && (len[1] > PV_DB_PATH_MAX || nul_inside(path, len[1]))) {
+    if (!row.null[1] &&
+        (row.len[1] > PV_DB_PATH_MAX || nul_inside(path, row.len[1]))) {
         *perr = apr_psprintf(p,
                              "PreviewImageQuery: path of image "
                              "%" APR_UINT64_T_FMT " is over "
@@ -1103,10 +1108,10 @@ apr_status_t pv_db_image_lookup(pv_db_image_t **pout, const char **perr,
     }
     img = apr_pcalloc(p, sizeof(*img));
     img->token_version = (apr_uint32_t)version;
-    if (!null[1]) {
-        path[len[1]] = '\0';
+    if (!row.null[1]) {
+        path[row.len[1]] = '\0';
         img->path = path;
-        img->path_len = len[1];
+        img->path_len = row.len[1];
     }
     *pout = img;
     return APR_SUCCESS;
@@ -1150,13 +1155,12 @@ static apr_status_t owned_prepare(MYSQL_STMT **pout, pv_db_conn_t *c,
 static apr_status_t run_owned(pv_db_conn_t *c, void *baton, const char **perr,
                               apr_pool_t *p)
 {
+    row_state_t row;
     owned_run_t *o = baton;
     MYSQL_STMT *st = NULL;
     MYSQL_BIND out[2];
     unsigned long long iid = 0;
     unsigned int version = 0;
-    my_bool null[2] = {0, 0}, err[2] = {0, 0};
-    unsigned long len[2] = {0, 0};
     const char *what;
     apr_uint64_t rows;
     apr_status_t rv;
@@ -1168,7 +1172,7 @@ static apr_status_t run_owned(pv_db_conn_t *c, void *baton, const char **perr,
     }
     bind_u32(&out[0], &version);
     bind_u64(&out[1], &iid);
-    bind_result_state(out, 2, null, err, len);
+    bind_row(out, 2, &row);
     what = stmt_exec(st, o->in, out);
     if (what) {
         return stmt_failed(st, "preview-sign query", what, perr, p);
@@ -1190,13 +1194,13 @@ static apr_status_t run_owned(pv_db_conn_t *c, void *baton, const char **perr,
     }
     o->res->ids = apr_palloc(p, sizeof(apr_uint64_t) * (apr_size_t)rows);
     while ((r = mysql_stmt_fetch(st)) == 0) {
-        if (null[0]) {
+        if (row.null[0]) {
             *perr = "preview-sign query returned a NULL token_version";
             rv = PV_DB_ERROR;
             goto cleanup;
         }
         o->res->token_version = (apr_uint32_t)version;
-        if (!null[1]) {
+        if (!row.null[1]) {
             o->res->ids[n++] = (apr_uint64_t)iid;
         }
     }
@@ -1221,9 +1225,7 @@ apr_status_t pv_db_owned_images(pv_db_owned_t **pout, const char **perr,
     apr_status_t rv;
     int i, size;
 
-    if (!perr) {
-        perr = &dummy;
-    }
+    perr = perr ? perr : &dummy;
     if (!ids || nids < 1 || nids > PV_DB_OWNED_MAX) {
         return APR_EINVAL;
     }
@@ -1258,9 +1260,7 @@ apr_status_t pv_db_logout(apr_uint64_t *paffected, const char **perr,
     pv_db_conn_t *c;
     apr_status_t rv;
 
-    if (!perr) {
-        perr = &dummy;
-    }
+    perr = perr ? perr : &dummy;
     bind_u64(&in[0], &uid);
 
     rv = conn_acquire(&c, perr, db, p);

@@ -46,30 +46,28 @@ static int vips_started;
 /* -1 not yet tested, 0 no, 1 yes; see pv_image_format_available(). */
 static int format_ok[4] = {-1, -1, -1, -1};
 
+/* pv_image_status_str() of the statuses after PV_IMAGE_STATUS_BASE. */
+static const char *const status_names[] = {
+    [PV_IMAGE_NOT_FOUND - PV_IMAGE_STATUS_BASE] = "not found",
+    [PV_IMAGE_TOO_BIG - PV_IMAGE_STATUS_BASE] = "too big",
+    [PV_IMAGE_UNSUPPORTED - PV_IMAGE_STATUS_BASE] = "unsupported",
+    [PV_IMAGE_CORRUPT - PV_IMAGE_STATUS_BASE] = "corrupt",
+    [PV_IMAGE_BAD_REQUEST - PV_IMAGE_STATUS_BASE] = "bad request",
+    [PV_IMAGE_NO_ENCODER - PV_IMAGE_STATUS_BASE] = "no encoder",
+    [PV_IMAGE_FAILED - PV_IMAGE_STATUS_BASE] = "failed",
+    [PV_IMAGE_DEADLINE - PV_IMAGE_STATUS_BASE] = "past its deadline",
+};
+#define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
+
 const char *pv_image_status_str(apr_status_t st)
 {
-    switch (st) {
-        case PV_IMAGE_OK:
-            return "ok";
-        case PV_IMAGE_NOT_FOUND:
-            return "not found";
-        case PV_IMAGE_TOO_BIG:
-            return "too big";
-        case PV_IMAGE_UNSUPPORTED:
-            return "unsupported";
-        case PV_IMAGE_CORRUPT:
-            return "corrupt";
-        case PV_IMAGE_BAD_REQUEST:
-            return "bad request";
-        case PV_IMAGE_NO_ENCODER:
-            return "no encoder";
-        case PV_IMAGE_FAILED:
-            return "failed";
-        case PV_IMAGE_DEADLINE:
-            return "past its deadline";
-        default:
-            return "unknown";
+    apr_status_t i = st - PV_IMAGE_STATUS_BASE;
+
+    if (st == PV_IMAGE_OK) {
+        return "ok";
     }
+    return i > 0 && (apr_size_t)i < NSTATUS && status_names[i] ? status_names[i]
+                                                               : "unknown";
 }
 
 const char *pv_image_format_mime(pv_image_format_e f)
@@ -307,44 +305,13 @@ static void read_shape(pv_image_info_t *info, const pv_src_t *s, apr_pool_t *p)
     }
 }
 
-/* Open path once and keep the descriptor: the size checked by fstat, the
- * header checked and the pixels decoded all come from the same file, even
- * if the path is replaced meanwhile. */
-static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
-                             const char *path, const pv_image_limits_t *lim,
-                             apr_pool_t *p)
+/* The descriptor's identity and size into info: a regular file of 1 to
+ * max_bytes bytes. */
+static apr_status_t src_stat(pv_image_info_t *info, const pv_src_t *s,
+                             apr_off_t max_bytes)
 {
-    apr_off_t max_bytes = PV_IMAGE_DEFAULT_MAX_BYTES;
-    apr_uint64_t max_pixels = PV_IMAGE_DEFAULT_MAX_PIXELS;
-    apr_uint64_t pixels;
-    const char *cls, *nick;
     struct stat st;
-    size_t nlen;
 
-    memset(s, 0, sizeof(*s));
-    s->fd = -1;
-    memset(info, 0, sizeof(*info));
-    if (lim && lim->max_bytes > 0) {
-        max_bytes = lim->max_bytes;
-    }
-    if (lim && lim->max_pixels > 0) {
-        max_pixels = lim->max_pixels;
-    }
-    if (!vips_started) {
-        return PV_IMAGE_FAILED;
-    }
-
-    /* O_NONBLOCK: a FIFO planted in the storage must not hang a worker. */
-    s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (s->fd < 0) {
-        int e = errno;
-        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0, PVLOGNO(0402) "open %s: %s", path,
-                strerror(e));
-        return (e == ENOENT || e == ENOTDIR || e == ELOOP || e == EACCES ||
-                e == ENAMETOOLONG)
-                   ? PV_IMAGE_NOT_FOUND
-                   : PV_IMAGE_FAILED;
-    }
     if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         return PV_IMAGE_NOT_FOUND;
     }
@@ -359,6 +326,14 @@ static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
     if (info->size == 0) {
         return PV_IMAGE_UNSUPPORTED;
     }
+    return PV_IMAGE_OK;
+}
+
+/* libvips' source on the descriptor and the loader it sniffs, which must
+ * be one of allowed_loaders; *pnick is its nickname. */
+static apr_status_t src_sniff(const char **pnick, pv_src_t *s, const char *path)
+{
+    const char *cls, *nick;
 
     if (!(s->source = vips_source_new_from_descriptor(s->fd))) {
         drain_vips_error("source", path);
@@ -376,6 +351,16 @@ static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
                 nick ? nick : cls);
         return PV_IMAGE_UNSUPPORTED;
     }
+    *pnick = nick;
+    return PV_IMAGE_OK;
+}
+
+/* The header-only image and what it says into info: sizes bounded by
+ * max_pixels, orientation, alpha. */
+static apr_status_t src_header(pv_image_info_t *info, pv_src_t *s,
+                               const char *path, apr_uint64_t max_pixels)
+{
+    apr_uint64_t pixels;
 
     /* Header only: libvips loads lazily, no pixel is decoded here. */
     s->header = vips_image_new_from_source(s->source, "", "access",
@@ -410,8 +395,51 @@ static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
         info->height = info->raw_height;
     }
     info->has_alpha = vips_image_hasalpha(s->header) ? 1 : 0;
-    nlen = strlen(nick) - strlen("_source");
-    info->loader = apr_pstrmemdup(p, nick, nlen);
+    return PV_IMAGE_OK;
+}
+
+/* Open path once and keep the descriptor: the size checked by fstat, the
+ * header checked and the pixels decoded all come from the same file, even
+ * if the path is replaced meanwhile. */
+static apr_status_t src_open(pv_src_t *s, pv_image_info_t *info,
+                             const char *path, const pv_image_limits_t *lim,
+                             apr_pool_t *p)
+{
+    apr_off_t max_bytes = PV_IMAGE_DEFAULT_MAX_BYTES;
+    apr_uint64_t max_pixels = PV_IMAGE_DEFAULT_MAX_PIXELS;
+    const char *nick = NULL;
+    apr_status_t rv;
+
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    memset(info, 0, sizeof(*info));
+    if (lim && lim->max_bytes > 0) {
+        max_bytes = lim->max_bytes;
+    }
+    if (lim && lim->max_pixels > 0) {
+        max_pixels = lim->max_pixels;
+    }
+    if (!vips_started) {
+        return PV_IMAGE_FAILED;
+    }
+
+    /* O_NONBLOCK: a FIFO planted in the storage must not hang a worker. */
+    s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (s->fd < 0) {
+        int e = errno;
+        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0, PVLOGNO(0402) "open %s: %s", path,
+                strerror(e));
+        return (e == ENOENT || e == ENOTDIR || e == ELOOP || e == EACCES ||
+                e == ENAMETOOLONG)
+                   ? PV_IMAGE_NOT_FOUND
+                   : PV_IMAGE_FAILED;
+    }
+    if ((rv = src_stat(info, s, max_bytes)) != PV_IMAGE_OK ||
+        (rv = src_sniff(&nick, s, path)) != PV_IMAGE_OK ||
+        (rv = src_header(info, s, path, max_pixels)) != PV_IMAGE_OK) {
+        return rv;
+    }
+    info->loader = apr_pstrmemdup(p, nick, strlen(nick) - strlen("_source"));
     read_shape(info, s, p);
     return PV_IMAGE_OK;
 }
@@ -569,52 +597,68 @@ static apr_status_t free_vips_buffer(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
-                             const pv_render_req_t *req, apr_pool_t *p)
-{
-    pv_image_info_t *info = apr_pcalloc(p, sizeof(*info));
-    pv_image_estimate_t *est;
-    pv_image_out_t *out;
-    VipsImage *scope = NULL;
+/* One render on its way from the file to the encoded buffer, as the steps
+ * below take it in turn (libvips' thumbnail.c keeps its own the same way):
+ * the opened source, each step's image in scope's local array, and the
+ * saver's output until it is handed to the pool. */
+typedef struct {
+    const char *path;
+    const pv_render_req_t *req;
+    pv_image_info_t *info;
+    pv_src_t src;
+    apr_time_t start;
+    VipsImage *scope; /* owns t[] */
     VipsImage **t;
-    VipsImage *img;
-    VipsArrayDouble *white = NULL;
-    VipsInteresting crop = VIPS_INTERESTING_NONE;
-    pv_src_t s = {-1, NULL, NULL};
-    deadline_watch_t *watch;
-    apr_time_t start = apr_time_now();
-    void *buf = NULL;
-    size_t len = 0;
-    int tw, th, q, shrink, colour_bands;
-    apr_status_t rv;
+    VipsImage *img; /* the last step's output */
+    VipsArrayDouble *white;
+    void *buf;
+    size_t len;
+} render_t;
 
+static apr_status_t render_check(const pv_render_req_t *req)
+{
     if (!req || req->width < 0 || req->height < 0 ||
         (req->width == 0 && req->height == 0) ||
         req->width > PV_IMAGE_MAX_BOX || req->height > PV_IMAGE_MAX_BOX ||
         req->quality < 0 || req->quality > 100 ||
         (req->fit != PV_FIT_INSIDE && req->fit != PV_FIT_COVER) ||
         !pv_image_format_name(req->format)) {
-        rv = PV_IMAGE_BAD_REQUEST;
-        goto cleanup;
+        return PV_IMAGE_BAD_REQUEST;
     }
-    q = req->quality ? req->quality : PV_IMAGE_DEFAULT_QUALITY;
     if (!pv_image_format_available(req->format)) {
-        rv = PV_IMAGE_NO_ENCODER;
-        goto cleanup;
+        return PV_IMAGE_NO_ENCODER;
     }
+    return PV_IMAGE_OK;
+}
 
-    rv = src_open(&s, info, path, &req->limits, p);
+static apr_status_t render_open(render_t *r, apr_pool_t *p)
+{
+    const pv_render_req_t *req = r->req;
+    pv_image_estimate_t *est;
+    apr_status_t rv;
+
+    rv = src_open(&r->src, r->info, r->path, &req->limits, p);
     if (rv != PV_IMAGE_OK) {
-        goto cleanup;
+        return rv;
     }
     /* Before any pixel is decoded: a source whose decoder would hold more
      * than the bound is refused, not rendered. */
-    if (pv_image_estimate(&est, info, req, p) != APR_SUCCESS ||
+    if (pv_image_estimate(&est, r->info, req, p) != APR_SUCCESS ||
         est->total > (req->limits.max_memory ? req->limits.max_memory
                                              : PV_IMAGE_DEFAULT_MAX_MEMORY)) {
-        rv = PV_IMAGE_TOO_BIG;
-        goto cleanup;
+        return PV_IMAGE_TOO_BIG;
     }
+    return PV_IMAGE_OK;
+}
+
+/* Into the box: shrink-on-load for a JPEG the box allows it for, else
+ * libvips' thumbnail on the source. */
+static apr_status_t render_thumbnail(render_t *r)
+{
+    const pv_render_req_t *req = r->req;
+    VipsInteresting crop = VIPS_INTERESTING_NONE;
+    VipsImage **t;
+    int tw, th, shrink;
 
     /* A missing side is unbounded: the other one sets the scale. */
     tw = req->width ? req->width : VIPS_MAX_COORD;
@@ -623,71 +667,85 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
         crop = VIPS_INTERESTING_ATTENTION;
     }
 
-    scope = vips_image_new();
-    t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(scope), 8);
+    r->scope = vips_image_new();
+    t = r->t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 8);
 
     shrink = 1;
-    if (strcmp(info->loader, "jpegload") == 0) {
-        shrink = pv_image_jpeg_shrink(info, req->width, req->height,
+    if (strcmp(r->info->loader, "jpegload") == 0) {
+        shrink = pv_image_jpeg_shrink(r->info, req->width, req->height,
                                       crop != VIPS_INTERESTING_NONE);
     }
     if (shrink > 1) {
         /* The shrunk image keeps the orientation tag, and
          * vips_thumbnail_image() rotates by it as vips_thumbnail() would. */
-        if (vips_jpegload_source(s.source, &t[0], "shrink", shrink, "access",
-                                 VIPS_ACCESS_SEQUENTIAL, "fail_on", PV_FAIL_ON,
-                                 NULL) ||
+        if (vips_jpegload_source(r->src.source, &t[0], "shrink", shrink,
+                                 "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                 PV_FAIL_ON, NULL) ||
             vips_thumbnail_image(t[0], &t[1], tw, "height", th, "size",
                                  VIPS_SIZE_DOWN, "crop", crop, NULL)) {
-            drain_vips_error("thumbnail", path);
-            rv = PV_IMAGE_CORRUPT;
-            goto cleanup;
+            drain_vips_error("thumbnail", r->path);
+            return PV_IMAGE_CORRUPT;
         }
     }
     /* libvips 8.14's thumbnail_source does not pass its own "fail_on" on
      * to the loader; the loader option string does reach it. */
-    else if (vips_thumbnail_source(s.source, &t[1], tw, "height", th, "size",
-                                   VIPS_SIZE_DOWN, "crop", crop, "fail_on",
-                                   PV_FAIL_ON, "option_string",
+    else if (vips_thumbnail_source(r->src.source, &t[1], tw, "height", th,
+                                   "size", VIPS_SIZE_DOWN, "crop", crop,
+                                   "fail_on", PV_FAIL_ON, "option_string",
                                    PV_FAIL_ON_OPTION, NULL)) {
-        drain_vips_error("thumbnail", path);
-        rv = PV_IMAGE_CORRUPT;
-        goto cleanup;
+        drain_vips_error("thumbnail", r->path);
+        return PV_IMAGE_CORRUPT;
     }
-    img = t[1];
+    r->img = t[1];
+    return PV_IMAGE_OK;
+}
+
+static apr_status_t render_colour(render_t *r)
+{
+    VipsImage **t = r->t;
+    int colour_bands;
 
     /* sRGB out (thumbnail already went through the ICC profile if there
      * was one); grey stays grey, 16-bit becomes 8-bit. */
     colour_bands =
-        vips_image_get_bands(img) - (vips_image_hasalpha(img) ? 1 : 0);
-    if (vips_colourspace(img, &t[2],
+        vips_image_get_bands(r->img) - (vips_image_hasalpha(r->img) ? 1 : 0);
+    if (vips_colourspace(r->img, &t[2],
                          colour_bands < 3 ? VIPS_INTERPRETATION_B_W
                                           : VIPS_INTERPRETATION_sRGB,
                          NULL)) {
-        drain_vips_error("colourspace", path);
-        rv = PV_IMAGE_UNSUPPORTED;
-        goto cleanup;
+        drain_vips_error("colourspace", r->path);
+        return PV_IMAGE_UNSUPPORTED;
     }
-    img = t[2];
+    r->img = t[2];
 
     /* JPEG has no alpha: flatten on white rather than let the saver drop
      * the band and show whatever colour transparent pixels hold. */
-    if (req->format == PV_FORMAT_JPEG && vips_image_hasalpha(img)) {
-        white = vips_array_double_newv(1, 255.0);
-        if (vips_flatten(img, &t[3], "background", white, NULL)) {
-            drain_vips_error("flatten", path);
-            rv = PV_IMAGE_FAILED;
-            goto cleanup;
+    if (r->req->format == PV_FORMAT_JPEG && vips_image_hasalpha(r->img)) {
+        r->white = vips_array_double_newv(1, 255.0);
+        if (vips_flatten(r->img, &t[3], "background", r->white, NULL)) {
+            drain_vips_error("flatten", r->path);
+            return PV_IMAGE_FAILED;
         }
-        img = t[3];
+        r->img = t[3];
     }
+    return PV_IMAGE_OK;
+}
 
-    if (strip_metadata(img, &t[4])) {
-        drain_vips_error("strip", path);
-        rv = PV_IMAGE_FAILED;
-        goto cleanup;
+static apr_status_t render_strip(render_t *r)
+{
+    if (strip_metadata(r->img, &r->t[4])) {
+        drain_vips_error("strip", r->path);
+        return PV_IMAGE_FAILED;
     }
-    img = t[4];
+    r->img = r->t[4];
+    return PV_IMAGE_OK;
+}
+
+static apr_status_t render_save(render_t *r, apr_pool_t *p)
+{
+    const pv_render_req_t *req = r->req;
+    int q = req->quality ? req->quality : PV_IMAGE_DEFAULT_QUALITY;
+    deadline_watch_t *watch;
 
     /* Decoding really happens here (libvips is lazy): a truncated or
      * corrupt source fails now, with fail_on set, and the deadline is
@@ -695,44 +753,70 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
     /* Past its deadline already (a slow header or load): the encode is not
      * started. An encoder that takes every pixel before its first output
      * (AVIF) may finish a small image before any "eval" signal comes. */
-    if (req->time_limit > 0 && apr_time_now() >= start + req->time_limit) {
-        rv = PV_IMAGE_DEADLINE;
-        goto cleanup;
+    if (req->time_limit > 0 && apr_time_now() >= r->start + req->time_limit) {
+        return PV_IMAGE_DEADLINE;
     }
-    watch = watch_deadline(img, req->time_limit, start, p);
-    if (save_buffer(img, req->format, q, &buf, &len)) {
-        drain_vips_error("save", path);
-        rv = watch && g_atomic_int_get(&watch->killed) ? PV_IMAGE_DEADLINE
-                                                       : PV_IMAGE_CORRUPT;
-        goto cleanup;
+    watch = watch_deadline(r->img, req->time_limit, r->start, p);
+    if (save_buffer(r->img, req->format, q, &r->buf, &r->len)) {
+        drain_vips_error("save", r->path);
+        return watch && g_atomic_int_get(&watch->killed) ? PV_IMAGE_DEADLINE
+                                                         : PV_IMAGE_CORRUPT;
     }
-    if (req->format == PV_FORMAT_WEBP && webp_strip_chunks(buf, &len)) {
+    if (req->format == PV_FORMAT_WEBP && webp_strip_chunks(r->buf, &r->len)) {
         pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0,
-                PVLOGNO(0404) "%s: unexpected WebP container", path);
-        rv = PV_IMAGE_FAILED;
+                PVLOGNO(0404) "%s: unexpected WebP container", r->path);
+        return PV_IMAGE_FAILED;
+    }
+    return PV_IMAGE_OK;
+}
+
+/* The encoded buffer handed to p, and what the client is told of it. */
+static pv_image_out_t *render_output(render_t *r, apr_pool_t *p)
+{
+    pv_image_out_t *out = apr_pcalloc(p, sizeof(*out));
+
+    out->data = r->buf;
+    out->len = r->len;
+    apr_pool_cleanup_register(p, r->buf, free_vips_buffer,
+                              apr_pool_cleanup_null);
+    r->buf = NULL;
+    out->mime = pv_image_format_mime(r->req->format);
+    out->width = vips_image_get_width(r->img);
+    out->height = vips_image_get_height(r->img);
+    out->has_alpha = vips_image_hasalpha(r->img) ? 1 : 0;
+    out->source = r->info;
+    return out;
+}
+
+apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
+                             const pv_render_req_t *req, apr_pool_t *p)
+{
+    render_t r;
+    apr_status_t rv;
+
+    memset(&r, 0, sizeof(r));
+    r.src.fd = -1;
+    r.path = path;
+    r.req = req;
+    r.info = apr_pcalloc(p, sizeof(*r.info));
+    r.start = apr_time_now();
+    if ((rv = render_check(req)) != PV_IMAGE_OK ||
+        (rv = render_open(&r, p)) != PV_IMAGE_OK ||
+        (rv = render_thumbnail(&r)) != PV_IMAGE_OK ||
+        (rv = render_colour(&r)) != PV_IMAGE_OK ||
+        (rv = render_strip(&r)) != PV_IMAGE_OK ||
+        (rv = render_save(&r, p)) != PV_IMAGE_OK) {
         goto cleanup;
     }
-
-    out = apr_pcalloc(p, sizeof(*out));
-    out->data = buf;
-    out->len = len;
-    apr_pool_cleanup_register(p, buf, free_vips_buffer, apr_pool_cleanup_null);
-    buf = NULL;
-    out->mime = pv_image_format_mime(req->format);
-    out->width = vips_image_get_width(img);
-    out->height = vips_image_get_height(img);
-    out->has_alpha = vips_image_hasalpha(img) ? 1 : 0;
-    out->source = info;
-    *pout = out;
-    rv = PV_IMAGE_OK;
+    *pout = render_output(&r, p);
 
 cleanup:
-    g_free(buf);
-    if (white) {
-        vips_area_unref(VIPS_AREA(white));
+    g_free(r.buf);
+    if (r.white) {
+        vips_area_unref(VIPS_AREA(r.white));
     }
-    VIPS_UNREF(scope);
-    src_close(&s);
+    VIPS_UNREF(r.scope);
+    src_close(&r.src);
     /* Hand the arenas' free pages (decoder strips, libvips regions) back
      * now, so that a thread's idle heap does not hold its last render. */
     malloc_trim(0);

@@ -113,20 +113,99 @@ static int is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
+/* The word at *ps (up to a blank or end) and its length; *ps moves past it
+ * and the blanks after it. */
+static const char *take_word(const char **ps, const char *end, apr_size_t *plen)
+{
+    const char *word = *ps, *s = *ps;
+
+    while (s < end && !is_blank(*s)) {
+        ++s;
+    }
+    *plen = (apr_size_t)(s - word);
+    while (s < end && is_blank(*s)) {
+        ++s;
+    }
+    *ps = s;
+    return word;
+}
+
+/* One line "<kid> <secret>", trimmed and not a comment, into ring; on
+ * failure *perr names name and lineno (never the secret). */
+static apr_status_t parse_line(pv_keyring_t *ring, const char **perr,
+                               const char *line, const char *end,
+                               const char *name, int lineno, apr_pool_t *p)
+{
+    unsigned char secret[PV_KEY_MAX_BYTES];
+    apr_size_t kid_len, sec_len, secret_len = 0;
+    const char *kid, *sec;
+    apr_status_t rv = APR_EINVAL;
+
+    if (memchr(line, '\0', (apr_size_t)(end - line))) {
+        *perr = apr_psprintf(p, "%s:%d: NUL byte in line", name, lineno);
+        goto cleanup;
+    }
+    kid = take_word(&line, end, &kid_len);
+    sec = take_word(&line, end, &sec_len);
+    if (sec_len == 0) {
+        *perr =
+            apr_psprintf(p, "%s:%d: expected '<kid> <secret>'", name, lineno);
+        goto cleanup;
+    }
+    if (line != end) {
+        *perr = apr_psprintf(p,
+                             "%s:%d: extra text after the secret "
+                             "(expected '<kid> <secret>')",
+                             name, lineno);
+        goto cleanup;
+    }
+    if (!pv_keyring_kid_valid(kid, kid_len)) {
+        *perr = apr_psprintf(p,
+                             "%s:%d: bad key id (1 to %d characters of "
+                             "A-Z a-z 0-9 . _ -)",
+                             name, lineno, PV_KID_MAX_LEN);
+        goto cleanup;
+    }
+    if (pv_keyring_find(ring, kid, kid_len)) {
+        *perr = apr_psprintf(p, "%s:%d: duplicate key id '%.*s'", name, lineno,
+                             (int)kid_len, kid);
+        goto cleanup;
+    }
+    if (pv_b64url_decode(secret, &secret_len, sizeof(secret), sec, sec_len) !=
+        0) {
+        *perr = apr_psprintf(p,
+                             "%s:%d: secret is not base64url without "
+                             "padding (or longer than %d bytes)",
+                             name, lineno, PV_KEY_MAX_BYTES);
+        goto cleanup;
+    }
+    if (secret_len < PV_KEY_MIN_BYTES) {
+        *perr = apr_psprintf(p,
+                             "%s:%d: secret too short (%" APR_SIZE_T_FMT
+                             " bytes, at least %d required)",
+                             name, lineno, secret_len, PV_KEY_MIN_BYTES);
+        goto cleanup;
+    }
+    pv_keyring_add(ring, apr_pstrndup(p, kid, kid_len), secret, secret_len);
+    rv = APR_SUCCESS;
+
+cleanup:
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return rv;
+}
+
 apr_status_t pv_keyring_parse(pv_keyring_t **pout, const char **perr,
                               const char *text, apr_size_t len,
                               const char *name, apr_pool_t *p)
 {
     pv_keyring_t *ring = pv_keyring_make(p);
-    unsigned char secret[PV_KEY_MAX_BYTES];
-    apr_size_t pos = 0, secret_len = 0;
+    apr_size_t pos = 0;
     apr_status_t rv = APR_SUCCESS;
     int lineno = 0;
 
     *perr = NULL;
     while (pos < len) {
-        const char *line = text + pos, *nl, *end, *kid, *sec;
-        apr_size_t kid_len, sec_len;
+        const char *line = text + pos, *nl, *end;
 
         nl = memchr(line, '\n', len - pos);
         end = nl ? nl : text + len;
@@ -142,70 +221,10 @@ apr_status_t pv_keyring_parse(pv_keyring_t **pout, const char **perr,
         if (line == end || *line == '#') {
             continue;
         }
-        if (memchr(line, '\0', (apr_size_t)(end - line))) {
-            *perr = apr_psprintf(p, "%s:%d: NUL byte in line", name, lineno);
-            rv = APR_EINVAL;
+        rv = parse_line(ring, perr, line, end, name, lineno, p);
+        if (rv != APR_SUCCESS) {
             goto cleanup;
         }
-        kid = line;
-        while (line < end && !is_blank(*line)) {
-            ++line;
-        }
-        kid_len = (apr_size_t)(line - kid);
-        while (line < end && is_blank(*line)) {
-            ++line;
-        }
-        sec = line;
-        while (line < end && !is_blank(*line)) {
-            ++line;
-        }
-        sec_len = (apr_size_t)(line - sec);
-        if (sec_len == 0) {
-            *perr = apr_psprintf(p, "%s:%d: expected '<kid> <secret>'", name,
-                                 lineno);
-            rv = APR_EINVAL;
-            goto cleanup;
-        }
-        if (line != end) {
-            *perr = apr_psprintf(p,
-                                 "%s:%d: extra text after the secret "
-                                 "(expected '<kid> <secret>')",
-                                 name, lineno);
-            rv = APR_EINVAL;
-            goto cleanup;
-        }
-        if (!pv_keyring_kid_valid(kid, kid_len)) {
-            *perr = apr_psprintf(p,
-                                 "%s:%d: bad key id (1 to %d characters of "
-                                 "A-Z a-z 0-9 . _ -)",
-                                 name, lineno, PV_KID_MAX_LEN);
-            rv = APR_EINVAL;
-            goto cleanup;
-        }
-        if (pv_keyring_find(ring, kid, kid_len)) {
-            *perr = apr_psprintf(p, "%s:%d: duplicate key id '%.*s'", name,
-                                 lineno, (int)kid_len, kid);
-            rv = APR_EINVAL;
-            goto cleanup;
-        }
-        if (pv_b64url_decode(secret, &secret_len, sizeof(secret), sec,
-                             sec_len) != 0) {
-            *perr = apr_psprintf(p,
-                                 "%s:%d: secret is not base64url without "
-                                 "padding (or longer than %d bytes)",
-                                 name, lineno, PV_KEY_MAX_BYTES);
-            rv = APR_EINVAL;
-            goto cleanup;
-        }
-        if (secret_len < PV_KEY_MIN_BYTES) {
-            *perr = apr_psprintf(p,
-                                 "%s:%d: secret too short (%" APR_SIZE_T_FMT
-                                 " bytes, at least %d required)",
-                                 name, lineno, secret_len, PV_KEY_MIN_BYTES);
-            rv = APR_EINVAL;
-            goto cleanup;
-        }
-        pv_keyring_add(ring, apr_pstrndup(p, kid, kid_len), secret, secret_len);
     }
     if (ring->keys->nelts == 0) {
         *perr = apr_psprintf(p, "%s: no key (expected lines '<kid> <secret>')",
@@ -216,55 +235,87 @@ apr_status_t pv_keyring_parse(pv_keyring_t **pout, const char **perr,
     *pout = ring;
 
 cleanup:
-    OPENSSL_cleanse(secret, sizeof(secret));
     return rv;
 }
 
-apr_status_t pv_keyring_load(pv_keyring_t **pout, const char **perr,
-                             const char *path, apr_pool_t *p)
+/* The length sits in front of the bytes (see pv_keyring_file_read). */
+static apr_status_t file_cleanse(void *data)
+{
+    unsigned char *s = data;
+
+    OPENSSL_cleanse(s + sizeof(apr_size_t), *(apr_size_t *)s);
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_keyring_file_read(unsigned char **pout, apr_size_t *plen,
+                                  const char **perr, const char *path,
+                                  const char *what, apr_size_t max,
+                                  apr_pool_t *p)
 {
     apr_file_t *f = NULL;
     apr_finfo_t fi;
     apr_size_t len = 0;
-    char *buf = NULL, ebuf[128];
+    unsigned char *mem, *buf;
+    char ebuf[128];
     apr_status_t rv;
 
     *perr = NULL;
     rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
                        APR_FPROT_OS_DEFAULT, p);
     if (rv != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "%s: cannot open key file: %s", path,
+        *perr = apr_psprintf(p, "%s: cannot open %s: %s", path, what,
                              apr_strerror(rv, ebuf, sizeof(ebuf)));
         goto cleanup;
     }
     rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
     if (rv != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "%s: cannot stat key file: %s", path,
+        *perr = apr_psprintf(p, "%s: cannot stat %s: %s", path, what,
                              apr_strerror(rv, ebuf, sizeof(ebuf)));
         goto cleanup;
     }
-    if (fi.filetype != APR_REG || fi.size > PV_KEYFILE_MAX_BYTES) {
-        *perr = apr_psprintf(p, "%s: not a regular file of at most %d bytes",
-                             path, PV_KEYFILE_MAX_BYTES);
+    if (fi.filetype != APR_REG || fi.size < 0 || (apr_size_t)fi.size > max) {
+        *perr = apr_psprintf(
+            p, "%s: not a regular file of at most %" APR_SIZE_T_FMT " bytes",
+            path, max);
         rv = APR_EINVAL;
         goto cleanup;
     }
-    buf = apr_palloc(p, (apr_size_t)fi.size + 1);
+    mem = apr_palloc(p, sizeof(apr_size_t) + (apr_size_t)fi.size + 1);
+    buf = mem + sizeof(apr_size_t);
     rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &len);
-    if (rv != APR_SUCCESS && !(APR_STATUS_IS_EOF(rv) && len == 0)) {
-        *perr = apr_psprintf(p, "%s: cannot read key file: %s", path,
+    if (APR_STATUS_IS_EOF(rv) && len == 0) {
+        rv = APR_SUCCESS;
+    }
+    memcpy(mem, &len, sizeof(len));
+    apr_pool_cleanup_register(p, mem, file_cleanse, apr_pool_cleanup_null);
+    if (rv != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "%s: cannot read %s: %s", path, what,
                              apr_strerror(rv, ebuf, sizeof(ebuf)));
         goto cleanup;
     }
     buf[len] = '\0';
-    rv = pv_keyring_parse(pout, perr, buf, len, path, p);
+    *pout = buf;
+    *plen = len;
 
 cleanup:
-    if (buf) {
-        OPENSSL_cleanse(buf, len);
-    }
     if (f) {
         apr_file_close(f);
+    }
+    return rv;
+}
+
+apr_status_t pv_keyring_load(pv_keyring_t **pout, const char **perr,
+                             const char *path, apr_pool_t *p)
+{
+    unsigned char *text;
+    apr_size_t len;
+    apr_status_t rv = pv_keyring_file_read(&text, &len, perr, path, "key file",
+                                           PV_KEYFILE_MAX_BYTES, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = pv_keyring_parse(pout, perr, (const char *)text, len, path, p);
+        /* the secrets are in the ring now: none left in the text */
+        OPENSSL_cleanse(text, len);
     }
     return rv;
 }

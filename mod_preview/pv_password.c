@@ -92,41 +92,29 @@ static int is_crypt64(int c)
            (c >= '0' && c <= '9') || c == '.' || c == '/';
 }
 
-static int all_crypt64(const char *s, apr_size_t n)
-{
-    apr_size_t i;
-    for (i = 0; i < n; i++) {
-        if (!is_crypt64((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static int is_b64(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '+' || c == '/';
 }
 
-static int all_lower_hex(const char *s, apr_size_t n)
+static int is_lower_hex(int c)
 {
-    apr_size_t i;
-    for (i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
 /* A crypt salt: printable ASCII without '$' or ':' (crypt stops there). */
-static int is_salt_span(const char *s, apr_size_t n)
+static int is_salt_char(int c)
+{
+    return c > 0x20 && c < 0x7f && c != '$' && c != ':';
+}
+
+/* 1 when each of s[0..n) is in the class. */
+static int all_of(const char *s, apr_size_t n, int (*in_class)(int))
 {
     apr_size_t i;
     for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || c == '$' || c == ':') {
+        if (!in_class((unsigned char)s[i])) {
             return 0;
         }
     }
@@ -179,7 +167,7 @@ static apr_status_t parse_bcrypt(pw_parsed_t *h, const char *s, apr_size_t len)
 {
     h->pf.kind = PW_BCRYPT;
     if (len != 60 || s[4] < '0' || s[4] > '9' || s[5] < '0' || s[5] > '9' ||
-        s[6] != '$' || !all_crypt64(s + 7, 53)) {
+        s[6] != '$' || !all_of(s + 7, 53, is_crypt64)) {
         return PV_PASSWORD_EFORMAT;
     }
     h->pf.cost = (apr_uint32_t)((s[4] - '0') * 10 + (s[5] - '0'));
@@ -218,8 +206,8 @@ static apr_status_t parse_shacrypt(pw_parsed_t *h, const char *s,
     }
     end = find_from(s, pos, len, '$');
     if (end == pos || end - pos > 16 || end == len ||
-        !is_salt_span(s + pos, end - pos) || len - end - 1 != dlen ||
-        !all_crypt64(s + end + 1, dlen)) {
+        !all_of(s + pos, end - pos, is_salt_char) || len - end - 1 != dlen ||
+        !all_of(s + end + 1, dlen, is_crypt64)) {
         return PV_PASSWORD_EFORMAT;
     }
     return APR_SUCCESS;
@@ -234,8 +222,8 @@ static apr_status_t parse_md5(pw_parsed_t *h, pw_kind_e kind, const char *s,
 
     h->pf.kind = kind;
     if (end == pos || end - pos > 8 || end == len ||
-        !is_salt_span(s + pos, end - pos) || len - end - 1 != 22 ||
-        !all_crypt64(s + end + 1, 22)) {
+        !all_of(s + pos, end - pos, is_salt_char) || len - end - 1 != 22 ||
+        !all_of(s + end + 1, 22, is_crypt64)) {
         return PV_PASSWORD_EFORMAT;
     }
     return APR_SUCCESS;
@@ -244,16 +232,9 @@ static apr_status_t parse_md5(pw_parsed_t *h, pw_kind_e kind, const char *s,
 /* "{SHA}" + base64 of the 20-byte SHA-1 (htpasswd -s). */
 static apr_status_t parse_sha1(pw_parsed_t *h, const char *s, apr_size_t len)
 {
-    apr_size_t i;
-
     h->pf.kind = PW_SHA1;
-    if (len != 33 || s[32] != '=') {
+    if (len != 33 || s[32] != '=' || !all_of(s + 5, 27, is_b64)) {
         return PV_PASSWORD_EFORMAT;
-    }
-    for (i = 5; i < 32; i++) {
-        if (!is_b64((unsigned char)s[i])) {
-            return PV_PASSWORD_EFORMAT;
-        }
     }
     return APR_SUCCESS;
 }
@@ -273,7 +254,8 @@ static apr_status_t parse_werkzeug_tail(pw_parsed_t *h, const char *s,
     h->salt_len = end - pos - 1;
     h->digest = s + end + 1;
     h->digest_len = len - end - 1;
-    if (h->digest_len != 2 * dklen || !all_lower_hex(h->digest, 2 * dklen)) {
+    if (h->digest_len != 2 * dklen ||
+        !all_of(h->digest, 2 * dklen, is_lower_hex)) {
         return PV_PASSWORD_EFORMAT;
     }
     return APR_SUCCESS;
@@ -400,6 +382,100 @@ static void hex_lower(char *out, const unsigned char *in, apr_size_t n)
     }
 }
 
+/* One derivation from a password for pw_compute() and its scratch, all of
+ * it cleansed once the comparison is made. */
+typedef struct {
+    const pw_parsed_t *h;
+    const char *hash;
+    apr_size_t hash_len;
+    const char *password;
+    apr_size_t pw_len;
+    /* crypt() takes a C string: a password with a NUL in it cannot match
+     * such a hash (it would match its prefix), but it costs the same. */
+    int has_nul;
+    unsigned char dk[SCRYPT_DKLEN];
+    char hex[2 * SCRYPT_DKLEN], out[128];
+    struct crypt_data *cd;
+    char *pwz;
+} pw_derive_t;
+
+/* The stored text again, compared in constant time. */
+static int same_text(const pw_derive_t *d, const char *res)
+{
+    return strlen(res) == d->hash_len &&
+           CRYPTO_memcmp(res, d->hash, d->hash_len) == 0 && !d->has_nul;
+}
+
+/* bcrypt, SHA-crypt, MD5-crypt: libxcrypt writes the whole hash again. */
+static apr_status_t derive_crypt(int *pmatch, pw_derive_t *d, apr_pool_t *p)
+{
+    const char *res;
+
+    d->pwz = apr_pstrmemdup(p, d->password, d->pw_len);
+    /* ~32 KiB of state: from the pool, not a worker's stack. */
+    d->cd = apr_pcalloc(p, sizeof(*d->cd));
+    res = crypt_rn(d->pwz, d->hash, d->cd, (int)sizeof(*d->cd));
+    if (res == NULL || res[0] == '*') {
+        return PV_PASSWORD_ECRYPTO;
+    }
+    *pmatch = same_text(d, res);
+    return APR_SUCCESS;
+}
+
+static apr_status_t derive_apr1(int *pmatch, pw_derive_t *d, apr_pool_t *p)
+{
+    d->pwz = apr_pstrmemdup(p, d->password, d->pw_len);
+    if (apr_md5_encode(d->pwz, d->hash, d->out, sizeof(d->out)) !=
+        APR_SUCCESS) {
+        return PV_PASSWORD_ECRYPTO;
+    }
+    *pmatch = same_text(d, d->out);
+    return APR_SUCCESS;
+}
+
+static apr_status_t derive_sha1(int *pmatch, pw_derive_t *d)
+{
+    if (!EVP_Digest(d->password, d->pw_len, d->dk, NULL, EVP_sha1(), NULL)) {
+        return PV_PASSWORD_ECRYPTO;
+    }
+    EVP_EncodeBlock((unsigned char *)d->out, d->dk, 20); /* 28 + NUL */
+    *pmatch = CRYPTO_memcmp(d->out, d->hash + 5, 28) == 0 && !d->has_nul;
+    return APR_SUCCESS;
+}
+
+static apr_status_t derive_pbkdf2(int *pmatch, pw_derive_t *d)
+{
+    const pw_parsed_t *h = d->h;
+    apr_size_t dklen = pbkdf2_mds[h->pf.md].len;
+
+    if (!PKCS5_PBKDF2_HMAC(d->password, (int)d->pw_len,
+                           (const unsigned char *)h->salt, (int)h->salt_len,
+                           (int)h->pf.cost, pbkdf2_mds[h->pf.md].md(),
+                           (int)dklen, d->dk)) {
+        return PV_PASSWORD_ECRYPTO;
+    }
+    hex_lower(d->hex, d->dk, dklen);
+    *pmatch = CRYPTO_memcmp(d->hex, h->digest, 2 * dklen) == 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t derive_scrypt(int *pmatch, pw_derive_t *d)
+{
+    const pw_parsed_t *h = d->h;
+
+    /* OpenSSL's own accounting: B (128 r p) + V (128 r (n + 2)). */
+    if (!EVP_PBE_scrypt(d->password, d->pw_len, (const unsigned char *)h->salt,
+                        h->salt_len, h->pf.n, h->pf.r, h->pf.sp,
+                        (apr_uint64_t)128 * h->pf.r * (h->pf.n + 2 + h->pf.sp) +
+                            4096,
+                        d->dk, SCRYPT_DKLEN)) {
+        return PV_PASSWORD_ECRYPTO;
+    }
+    hex_lower(d->hex, d->dk, SCRYPT_DKLEN);
+    *pmatch = CRYPTO_memcmp(d->hex, h->digest, 2 * SCRYPT_DKLEN) == 0;
+    return APR_SUCCESS;
+}
+
 /* Derive from the password as the hash's format says and compare with the
  * stored text in constant time. */
 static apr_status_t pw_compute(int *pmatch, const pw_parsed_t *h,
@@ -407,95 +483,53 @@ static apr_status_t pw_compute(int *pmatch, const pw_parsed_t *h,
                                const char *password, apr_size_t pw_len,
                                apr_pool_t *p)
 {
-    /* crypt() takes a C string: a password with a NUL in it cannot match
-     * such a hash (it would match its prefix), but it costs the same. */
-    int has_nul = memchr(password, '\0', pw_len) != NULL;
-    unsigned char dk[SCRYPT_DKLEN];
-    char hex[2 * SCRYPT_DKLEN], out[128];
-    struct crypt_data *cd = NULL;
-    char *pwz = NULL;
-    const char *res;
-    apr_size_t res_len = 0, dklen;
-    apr_status_t rv = APR_SUCCESS;
+    pw_derive_t d;
+    apr_status_t rv;
     int match = 0;
 
+    memset(&d, 0, sizeof(d));
+    d.h = h;
+    d.hash = hash;
+    d.hash_len = hash_len;
+    d.password = password;
+    d.pw_len = pw_len;
+    d.has_nul = memchr(password, '\0', pw_len) != NULL;
     switch (h->pf.kind) {
         case PW_BCRYPT:
         case PW_SHA256_CRYPT:
         case PW_SHA512_CRYPT:
         case PW_MD5_CRYPT:
-            pwz = apr_pstrmemdup(p, password, pw_len);
-            /* ~32 KiB of state: from the pool, not a worker's stack. */
-            cd = apr_pcalloc(p, sizeof(*cd));
-            res = crypt_rn(pwz, hash, cd, (int)sizeof(*cd));
-            if (res == NULL || res[0] == '*') {
-                rv = PV_PASSWORD_ECRYPTO;
-                goto cleanup;
-            }
-            res_len = strlen(res);
-            match = res_len == hash_len &&
-                    CRYPTO_memcmp(res, hash, hash_len) == 0 && !has_nul;
+            rv = derive_crypt(&match, &d, p);
             break;
         case PW_APR1:
-            pwz = apr_pstrmemdup(p, password, pw_len);
-            if (apr_md5_encode(pwz, hash, out, sizeof(out)) != APR_SUCCESS) {
-                rv = PV_PASSWORD_ECRYPTO;
-                goto cleanup;
-            }
-            res_len = strlen(out);
-            match = res_len == hash_len &&
-                    CRYPTO_memcmp(out, hash, hash_len) == 0 && !has_nul;
+            rv = derive_apr1(&match, &d, p);
             break;
         case PW_SHA1:
-            if (!EVP_Digest(password, pw_len, dk, NULL, EVP_sha1(), NULL)) {
-                rv = PV_PASSWORD_ECRYPTO;
-                goto cleanup;
-            }
-            EVP_EncodeBlock((unsigned char *)out, dk, 20); /* 28 + NUL */
-            match = CRYPTO_memcmp(out, hash + 5, 28) == 0 && !has_nul;
+            rv = derive_sha1(&match, &d);
             break;
         case PW_PBKDF2:
-            dklen = pbkdf2_mds[h->pf.md].len;
-            if (!PKCS5_PBKDF2_HMAC(password, (int)pw_len,
-                                   (const unsigned char *)h->salt,
-                                   (int)h->salt_len, (int)h->pf.cost,
-                                   pbkdf2_mds[h->pf.md].md(), (int)dklen, dk)) {
-                rv = PV_PASSWORD_ECRYPTO;
-                goto cleanup;
-            }
-            hex_lower(hex, dk, dklen);
-            match = CRYPTO_memcmp(hex, h->digest, 2 * dklen) == 0;
+            rv = derive_pbkdf2(&match, &d);
             break;
         case PW_SCRYPT:
-            /* OpenSSL's own accounting: B (128 r p) + V (128 r (n + 2)). */
-            if (!EVP_PBE_scrypt(
-                    password, pw_len, (const unsigned char *)h->salt,
-                    h->salt_len, h->pf.n, h->pf.r, h->pf.sp,
-                    (apr_uint64_t)128 * h->pf.r * (h->pf.n + 2 + h->pf.sp) +
-                        4096,
-                    dk, SCRYPT_DKLEN)) {
-                rv = PV_PASSWORD_ECRYPTO;
-                goto cleanup;
-            }
-            hex_lower(hex, dk, SCRYPT_DKLEN);
-            match = CRYPTO_memcmp(hex, h->digest, 2 * SCRYPT_DKLEN) == 0;
+            rv = derive_scrypt(&match, &d);
             break;
         default:
             rv = PV_PASSWORD_EFORMAT;
-            goto cleanup;
+            break;
+    }
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
     }
     *pmatch = match;
 
 cleanup:
-    OPENSSL_cleanse(dk, sizeof(dk));
-    OPENSSL_cleanse(hex, sizeof(hex));
-    OPENSSL_cleanse(out, sizeof(out));
-    if (cd) {
-        OPENSSL_cleanse(cd, sizeof(*cd));
+    if (d.cd) {
+        OPENSSL_cleanse(d.cd, sizeof(*d.cd));
     }
-    if (pwz) {
-        OPENSSL_cleanse(pwz, pw_len);
+    if (d.pwz) {
+        OPENSSL_cleanse(d.pwz, pw_len);
     }
+    OPENSSL_cleanse(&d, sizeof(d));
     return rv;
 }
 
@@ -761,20 +795,26 @@ const char *pv_password_kind(const char *hash)
     return kind_names[h.pf.kind < PW_KIND_COUNT ? h.pf.kind : PW_NONE];
 }
 
+/* pv_password_strerror() of the errors from PV_PASSWORD_EFORMAT on. */
+static const char *const error_texts[] = {
+    [PV_PASSWORD_EFORMAT - PV_PASSWORD_EFORMAT] =
+        "unrecognised or malformed password hash",
+    [PV_PASSWORD_EBOUNDS - PV_PASSWORD_EFORMAT] =
+        "password hash cost parameters beyond the allowed bounds",
+    [PV_PASSWORD_ETOOLONG - PV_PASSWORD_EFORMAT] = "password too long",
+    [PV_PASSWORD_ECRYPTO - PV_PASSWORD_EFORMAT] =
+        "password hashing failed in the crypto library",
+};
+#define NERRORS (sizeof(error_texts) / sizeof(error_texts[0]))
+
 const char *pv_password_strerror(apr_status_t rv)
 {
-    switch (rv) {
-        case APR_SUCCESS:
-            return "ok";
-        case PV_PASSWORD_EFORMAT:
-            return "unrecognised or malformed password hash";
-        case PV_PASSWORD_EBOUNDS:
-            return "password hash cost parameters beyond the allowed bounds";
-        case PV_PASSWORD_ETOOLONG:
-            return "password too long";
-        case PV_PASSWORD_ECRYPTO:
-            return "password hashing failed in the crypto library";
-        default:
-            return "unknown password error";
+    apr_status_t i = rv - PV_PASSWORD_EFORMAT;
+
+    if (rv == APR_SUCCESS) {
+        return "ok";
     }
+    return i >= 0 && (apr_size_t)i < NERRORS && error_texts[i]
+               ? error_texts[i]
+               : "unknown password error";
 }

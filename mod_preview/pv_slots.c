@@ -9,6 +9,42 @@
 
 #include "pv_slots.h"
 
+/* The lock and condition variable every limiter below waits on. */
+static apr_status_t waitable_create(apr_thread_mutex_t **plock,
+                                    apr_thread_cond_t **pcond, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    rv = apr_thread_mutex_create(plock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    rv = apr_thread_cond_create(pcond, p);
+
+cleanup:
+    return rv;
+}
+
+/* One wait on cond (lock held) until it is signalled or deadline passes:
+ * APR_TIMEUP once the deadline is past, an error of the wait itself, else
+ * APR_SUCCESS (signalled, spuriously woken or timed out: the caller's loop
+ * looks again). */
+static apr_status_t wait_until(apr_thread_cond_t *cond,
+                               apr_thread_mutex_t *lock, apr_time_t deadline)
+{
+    apr_interval_time_t left = deadline - apr_time_now();
+    apr_status_t rv;
+
+    if (left <= 0) {
+        return APR_TIMEUP;
+    }
+    rv = apr_thread_cond_timedwait(cond, lock, left);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
 struct pv_slots_t {
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *freed;
@@ -27,11 +63,7 @@ apr_status_t pv_slots_create(pv_slots_t **pout, int n, apr_pool_t *p)
     }
     s = apr_pcalloc(p, sizeof(*s));
     s->max = n;
-    rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p);
-    if (rv != APR_SUCCESS) {
-        goto cleanup;
-    }
-    rv = apr_thread_cond_create(&s->freed, p);
+    rv = waitable_create(&s->lock, &s->freed, p);
     if (rv != APR_SUCCESS) {
         goto cleanup;
     }
@@ -67,17 +99,10 @@ apr_status_t pv_slots_acquire(pv_slots_t *s, apr_interval_time_t timeout,
     /* A loop: condition variables wake spuriously, and another waiter may
      * take the slot first. */
     while (s->used >= s->max) {
-        apr_interval_time_t left = deadline - apr_time_now();
-
-        if (left <= 0) {
-            rv = APR_TIMEUP;
+        rv = wait_until(s->freed, s->lock, deadline);
+        if (rv != APR_SUCCESS) {
             goto cleanup;
         }
-        rv = apr_thread_cond_timedwait(s->freed, s->lock, left);
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
-            goto cleanup;
-        }
-        rv = APR_SUCCESS;
     }
     s->used++;
     if (s->used > s->peak) {
@@ -103,24 +128,24 @@ void pv_slots_release(pv_slots_t *s, apr_pool_t *owner)
     give_back(s);
 }
 
-int pv_slots_in_use(pv_slots_t *s)
+static int slots_read(pv_slots_t *s, int peak)
 {
     int n;
 
     apr_thread_mutex_lock(s->lock);
-    n = s->used;
+    n = peak ? s->peak : s->used;
     apr_thread_mutex_unlock(s->lock);
     return n;
 }
 
+int pv_slots_in_use(pv_slots_t *s)
+{
+    return slots_read(s, 0);
+}
+
 int pv_slots_peak(pv_slots_t *s)
 {
-    int n;
-
-    apr_thread_mutex_lock(s->lock);
-    n = s->peak;
-    apr_thread_mutex_unlock(s->lock);
-    return n;
+    return slots_read(s, 1);
 }
 
 /* ------------------------------------------------------- slots per user */
@@ -160,11 +185,7 @@ apr_status_t pv_user_slots_create(pv_user_slots_t **pout, apr_pool_t *p)
     us = apr_pcalloc(p, sizeof(*us));
     us->pool = p;
     us->users = apr_hash_make(p);
-    rv = apr_thread_mutex_create(&us->lock, APR_THREAD_MUTEX_DEFAULT, p);
-    if (rv != APR_SUCCESS) {
-        goto cleanup;
-    }
-    rv = apr_thread_cond_create(&us->freed, p);
+    rv = waitable_create(&us->lock, &us->freed, p);
     if (rv != APR_SUCCESS) {
         goto cleanup;
     }
@@ -228,17 +249,10 @@ apr_status_t pv_user_slots_acquire(pv_user_hold_t **phold, pv_user_slots_t *us,
     /* A loop, as in pv_slots_acquire(); and a broadcast may be for
      * another user. */
     while (user_held(us, &k) >= max) {
-        apr_interval_time_t left = deadline - apr_time_now();
-
-        if (left <= 0) {
-            rv = APR_TIMEUP;
+        rv = wait_until(us->freed, us->lock, deadline);
+        if (rv != APR_SUCCESS) {
             goto cleanup;
         }
-        rv = apr_thread_cond_timedwait(us->freed, us->lock, left);
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
-            goto cleanup;
-        }
-        rv = APR_SUCCESS;
     }
     e = apr_hash_get(us->users, &k, sizeof(k));
     if (!e) {
@@ -332,11 +346,7 @@ apr_status_t pv_budget_create(pv_budget_t **pout, apr_uint64_t capacity,
     }
     b = apr_pcalloc(p, sizeof(*b));
     b->capacity = capacity;
-    rv = apr_thread_mutex_create(&b->lock, APR_THREAD_MUTEX_DEFAULT, p);
-    if (rv != APR_SUCCESS) {
-        goto cleanup;
-    }
-    rv = apr_thread_cond_create(&b->changed, p);
+    rv = waitable_create(&b->lock, &b->changed, p);
     if (rv != APR_SUCCESS) {
         goto cleanup;
     }
@@ -401,17 +411,10 @@ apr_status_t pv_budget_acquire(pv_budget_hold_t **phold, pv_budget_t *b,
     /* A loop: condition variables wake spuriously, and only the head of
      * the queue may take what it needs. */
     while (b->head != &me || b->used + amount > b->capacity) {
-        apr_interval_time_t left = deadline - apr_time_now();
-
-        if (left <= 0) {
-            rv = APR_TIMEUP;
+        rv = wait_until(b->changed, b->lock, deadline);
+        if (rv != APR_SUCCESS) {
             break;
         }
-        rv = apr_thread_cond_timedwait(b->changed, b->lock, left);
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
-            break;
-        }
-        rv = APR_SUCCESS;
     }
     queue_remove(b, &me);
     b->waiting--;

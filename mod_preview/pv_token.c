@@ -2,7 +2,6 @@
  * itsdangerous TimedJSONWebSignatureSerializer tokens of the origin app. */
 #include <string.h>
 
-#include <apr_file_io.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <jansson.h>
@@ -64,45 +63,31 @@ struct pv_token_verifier_t {
     apr_size_t legacy_key_len;
 };
 
+static const char *const result_names[] = {
+    [PV_TOKEN_OK] = "ok",
+    [PV_TOKEN_EMPTY] = "no token",
+    [PV_TOKEN_TOO_LONG] = "token too long",
+    [PV_TOKEN_MALFORMED] = "malformed token",
+    [PV_TOKEN_BAD_JSON] = "bad json",
+    [PV_TOKEN_DUPLICATE_KEY] = "duplicate json key",
+    [PV_TOKEN_BAD_ALG] = "algorithm not allowed",
+    [PV_TOKEN_UNKNOWN_KID] = "unknown key id",
+    [PV_TOKEN_BAD_SIGNATURE] = "bad signature",
+    [PV_TOKEN_MISSING_CLAIM] = "missing claim",
+    [PV_TOKEN_BAD_CLAIM] = "bad claim",
+    [PV_TOKEN_EXPIRED] = "expired",
+    [PV_TOKEN_NOT_YET_VALID] = "not yet valid",
+    [PV_TOKEN_BAD_AUDIENCE] = "wrong audience",
+    [PV_TOKEN_BAD_SUBJECT] = "bad subject",
+    [PV_TOKEN_LEGACY_DISABLED] = "legacy tokens disabled",
+    [PV_TOKEN_BAD_HEADER] = "unsupported header",
+};
+#define NRESULTS (sizeof(result_names) / sizeof(result_names[0]))
+
 const char *pv_token_result_str(pv_token_result_e r)
 {
-    switch (r) {
-        case PV_TOKEN_OK:
-            return "ok";
-        case PV_TOKEN_EMPTY:
-            return "no token";
-        case PV_TOKEN_TOO_LONG:
-            return "token too long";
-        case PV_TOKEN_MALFORMED:
-            return "malformed token";
-        case PV_TOKEN_BAD_JSON:
-            return "bad json";
-        case PV_TOKEN_DUPLICATE_KEY:
-            return "duplicate json key";
-        case PV_TOKEN_BAD_ALG:
-            return "algorithm not allowed";
-        case PV_TOKEN_UNKNOWN_KID:
-            return "unknown key id";
-        case PV_TOKEN_BAD_SIGNATURE:
-            return "bad signature";
-        case PV_TOKEN_MISSING_CLAIM:
-            return "missing claim";
-        case PV_TOKEN_BAD_CLAIM:
-            return "bad claim";
-        case PV_TOKEN_EXPIRED:
-            return "expired";
-        case PV_TOKEN_NOT_YET_VALID:
-            return "not yet valid";
-        case PV_TOKEN_BAD_AUDIENCE:
-            return "wrong audience";
-        case PV_TOKEN_BAD_SUBJECT:
-            return "bad subject";
-        case PV_TOKEN_LEGACY_DISABLED:
-            return "legacy tokens disabled";
-        case PV_TOKEN_BAD_HEADER:
-            return "unsupported header";
-    }
-    return "unknown";
+    return (unsigned)r < NRESULTS && result_names[r] ? result_names[r]
+                                                     : "unknown";
 }
 
 static int alg_index(pv_alg_e alg)
@@ -511,19 +496,153 @@ static int find_key(const pv_token_verifier_t *v, const char *kid,
     return -1;
 }
 
+/* A token on its way through pv_token_verify()'s steps: its three parts
+ * decoded into buf, the parsed header and payload, the algorithm and key
+ * the header chose, and the claims found so far. */
+typedef struct {
+    unsigned char buf[DEC_BUF_LEN];
+    const unsigned char *hdr, *body, *sig;
+    apr_size_t hlen, blen, slen;
+    apr_size_t signed_len; /* the first two parts and the dot between */
+    json_t *header, *payload;
+    int legacy;
+    int a;   /* index in algs */
+    int key; /* ring key, or nkeys for the legacy key */
+    pv_token_claims_t c;
+} jws_t;
+
+/* Three base64url parts between exactly two dots, decoded one after the
+ * other into t->buf. */
+static pv_token_result_e jws_split(jws_t *t, const char *token, apr_size_t len)
+{
+    const char *dot1, *dot2;
+    apr_size_t used;
+
+    dot1 = memchr(token, '.', len);
+    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - token))
+                : NULL;
+    if (!dot2 || memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    t->hdr = t->buf;
+    if (pv_b64url_decode(t->buf, &t->hlen, sizeof(t->buf), token,
+                         (apr_size_t)(dot1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    used = t->hlen;
+    t->body = t->buf + used;
+    if (pv_b64url_decode(t->buf + used, &t->blen, sizeof(t->buf) - used,
+                         dot1 + 1, (apr_size_t)(dot2 - dot1 - 1))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    used += t->blen;
+    t->sig = t->buf + used;
+    if (pv_b64url_decode(t->buf + used, &t->slen, sizeof(t->buf) - used,
+                         dot2 + 1, len - (apr_size_t)(dot2 + 1 - token))) {
+        return PV_TOKEN_MALFORMED;
+    }
+    t->signed_len = (apr_size_t)(dot2 - token);
+    return PV_TOKEN_OK;
+}
+
+/* The unauthenticated header: legacy or JWT, the algorithm, the key. */
+static pv_token_result_e jws_header(jws_t *t, const pv_token_verifier_t *v)
+{
+    pv_token_result_e r;
+    json_t *j;
+
+    if (count_brackets(t->hdr, t->hlen) > HEADER_MAX_BRACKETS) {
+        return PV_TOKEN_BAD_JSON;
+    }
+    r = json_parse(&t->header, t->hdr, t->hlen);
+    if (r != PV_TOKEN_OK) {
+        return r;
+    }
+    /* itsdangerous puts the expiry in the header; a JWT never does */
+    t->legacy = json_object_get(t->header, "exp") != NULL;
+    if (t->legacy && !v->legacy) {
+        return PV_TOKEN_LEGACY_DISABLED;
+    }
+    /* RFC 7515 4.1.11: extensions we do not understand must fail */
+    if (json_object_get(t->header, "crit")) {
+        return PV_TOKEN_BAD_HEADER;
+    }
+    j = json_object_get(t->header, "alg");
+    t->c.alg = json_is_string(j) ? pv_token_alg_parse(json_string_value(j)) : 0;
+    t->a = alg_index(t->c.alg);
+    if (t->a < 0 || (!t->legacy && !(v->algs & t->c.alg))) {
+        return PV_TOKEN_BAD_ALG;
+    }
+    j = json_object_get(t->header, "typ");
+    if (j && !json_is_string(j)) {
+        return PV_TOKEN_BAD_HEADER;
+    }
+    if (t->legacy) {
+        t->key = v->nkeys;
+    }
+    else if ((j = json_object_get(t->header, "kid"))) {
+        if (!json_is_string(j)) {
+            return PV_TOKEN_BAD_HEADER;
+        }
+        t->key = find_key(v, json_string_value(j), json_string_length(j));
+        if (t->key < 0) {
+            return PV_TOKEN_UNKNOWN_KID;
+        }
+        t->c.kid = pv_keyring_get(v->ring, t->key)->kid;
+    }
+    else {
+        t->c.kid = pv_keyring_get(v->ring, 0)->kid;
+    }
+    return PV_TOKEN_OK;
+}
+
+static pv_token_result_e
+jws_signature(const jws_t *t, const pv_token_verifier_t *v, const char *token)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    apr_size_t maclen = 0;
+    pv_token_result_e r = PV_TOKEN_OK;
+
+    /* the signed text is the token's own first two parts, never rebuilt */
+    if (t->slen != algs[t->a].len ||
+        mac_compute(v, t->key * NALGS + t->a, token, t->signed_len, mac,
+                    &maclen) ||
+        maclen != t->slen || CRYPTO_memcmp(mac, t->sig, t->slen) != 0) {
+        r = PV_TOKEN_BAD_SIGNATURE;
+    }
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return r;
+}
+
+/* Only signed JSON reaches the claim checks. */
+static pv_token_result_e jws_claims(jws_t *t, const pv_token_verifier_t *v,
+                                    apr_int64_t now)
+{
+    pv_token_result_e r;
+
+    r = json_parse(&t->payload, t->body, t->blen);
+    if (r != PV_TOKEN_OK) {
+        return r;
+    }
+    if (t->legacy) {
+        r = check_times(&t->c.exp, &t->c.iat, t->header, now, v->leeway);
+        if (r == PV_TOKEN_OK) {
+            r = check_legacy_payload(&t->c, t->payload, v);
+        }
+        t->c.legacy = 1;
+        t->c.kid = NULL;
+        return r;
+    }
+    return check_claims(&t->c, t->payload, v, now);
+}
+
 pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
                                   const pv_token_verifier_t *v,
                                   const char *token, apr_size_t len,
                                   apr_int64_t now)
 {
-    unsigned char buf[DEC_BUF_LEN], mac[EVP_MAX_MD_SIZE];
-    const unsigned char *hdr, *body, *sig;
-    apr_size_t hlen, blen, slen, maclen = 0, used;
-    const char *dot1, *dot2;
-    json_t *header = NULL, *payload = NULL, *j;
-    pv_token_claims_t c;
+    jws_t t;
     pv_token_result_e r;
-    int a, key = 0, legacy;
 
     if (!token || len == 0) {
         return PV_TOKEN_EMPTY;
@@ -531,111 +650,20 @@ pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
     if (len > PV_TOKEN_MAX_LEN) {
         return PV_TOKEN_TOO_LONG;
     }
-    dot1 = memchr(token, '.', len);
-    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - token))
-                : NULL;
-    if (!dot2 || memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - token))) {
-        return PV_TOKEN_MALFORMED;
-    }
-    hdr = buf;
-    if (pv_b64url_decode(buf, &hlen, sizeof(buf), token,
-                         (apr_size_t)(dot1 - token))) {
-        return PV_TOKEN_MALFORMED;
-    }
-    used = hlen;
-    body = buf + used;
-    if (pv_b64url_decode(buf + used, &blen, sizeof(buf) - used, dot1 + 1,
-                         (apr_size_t)(dot2 - dot1 - 1))) {
-        return PV_TOKEN_MALFORMED;
-    }
-    used += blen;
-    sig = buf + used;
-    if (pv_b64url_decode(buf + used, &slen, sizeof(buf) - used, dot2 + 1,
-                         len - (apr_size_t)(dot2 + 1 - token))) {
-        return PV_TOKEN_MALFORMED;
-    }
-
-    memset(&c, 0, sizeof(c));
-    if (count_brackets(hdr, hlen) > HEADER_MAX_BRACKETS) {
-        return PV_TOKEN_BAD_JSON;
-    }
-    r = json_parse(&header, hdr, hlen);
-    if (r != PV_TOKEN_OK) {
+    t.header = t.payload = NULL;
+    t.legacy = t.a = t.key = 0;
+    memset(&t.c, 0, sizeof(t.c));
+    if ((r = jws_split(&t, token, len)) != PV_TOKEN_OK ||
+        (r = jws_header(&t, v)) != PV_TOKEN_OK ||
+        (r = jws_signature(&t, v, token)) != PV_TOKEN_OK ||
+        (r = jws_claims(&t, v, now)) != PV_TOKEN_OK) {
         goto cleanup;
     }
-    /* itsdangerous puts the expiry in the header; a JWT never does */
-    legacy = json_object_get(header, "exp") != NULL;
-    if (legacy && !v->legacy) {
-        r = PV_TOKEN_LEGACY_DISABLED;
-        goto cleanup;
-    }
-    /* RFC 7515 4.1.11: extensions we do not understand must fail */
-    if (json_object_get(header, "crit")) {
-        r = PV_TOKEN_BAD_HEADER;
-        goto cleanup;
-    }
-    j = json_object_get(header, "alg");
-    c.alg = json_is_string(j) ? pv_token_alg_parse(json_string_value(j)) : 0;
-    a = alg_index(c.alg);
-    if (a < 0 || (!legacy && !(v->algs & c.alg))) {
-        r = PV_TOKEN_BAD_ALG;
-        goto cleanup;
-    }
-    j = json_object_get(header, "typ");
-    if (j && !json_is_string(j)) {
-        r = PV_TOKEN_BAD_HEADER;
-        goto cleanup;
-    }
-    if (legacy) {
-        key = v->nkeys;
-    }
-    else if ((j = json_object_get(header, "kid"))) {
-        if (!json_is_string(j)) {
-            r = PV_TOKEN_BAD_HEADER;
-            goto cleanup;
-        }
-        key = find_key(v, json_string_value(j), json_string_length(j));
-        if (key < 0) {
-            r = PV_TOKEN_UNKNOWN_KID;
-            goto cleanup;
-        }
-        c.kid = pv_keyring_get(v->ring, key)->kid;
-    }
-    else {
-        c.kid = pv_keyring_get(v->ring, 0)->kid;
-    }
-    /* the signed text is the token's own first two parts, never rebuilt */
-    if (slen != algs[a].len ||
-        mac_compute(v, key * NALGS + a, token, (apr_size_t)(dot2 - token), mac,
-                    &maclen) ||
-        maclen != slen || CRYPTO_memcmp(mac, sig, slen) != 0) {
-        r = PV_TOKEN_BAD_SIGNATURE;
-        goto cleanup;
-    }
-    /* only signed JSON reaches the claim checks */
-    r = json_parse(&payload, body, blen);
-    if (r != PV_TOKEN_OK) {
-        goto cleanup;
-    }
-    if (legacy) {
-        r = check_times(&c.exp, &c.iat, header, now, v->leeway);
-        if (r == PV_TOKEN_OK) {
-            r = check_legacy_payload(&c, payload, v);
-        }
-        c.legacy = 1;
-        c.kid = NULL;
-    }
-    else {
-        r = check_claims(&c, payload, v, now);
-    }
-    if (r == PV_TOKEN_OK) {
-        *claims = c;
-    }
+    *claims = t.c;
 
 cleanup:
-    OPENSSL_cleanse(mac, sizeof(mac));
-    json_decref(header);
-    json_decref(payload);
+    json_decref(t.header);
+    json_decref(t.payload);
     return r;
 }
 
@@ -727,55 +755,17 @@ apr_status_t pv_token_url_times(apr_int64_t *piat, apr_int64_t *pexp,
     return APR_SUCCESS;
 }
 
-static apr_status_t secret_cleanse(void *data)
-{
-    unsigned char *s = data;
-
-    /* the length sits in front of the bytes, see below */
-    OPENSSL_cleanse(s + sizeof(apr_size_t), *(apr_size_t *)s);
-    return APR_SUCCESS;
-}
-
 apr_status_t pv_token_legacy_secret_load(const unsigned char **pout,
                                          apr_size_t *plen, const char **perr,
                                          const char *path, apr_pool_t *p)
 {
-    apr_file_t *f = NULL;
-    apr_finfo_t fi;
+    unsigned char *buf = NULL;
     apr_size_t len = 0;
-    unsigned char *mem = NULL, *buf;
-    char ebuf[128];
     apr_status_t rv;
 
-    *perr = NULL;
-    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
-                       APR_FPROT_OS_DEFAULT, p);
+    rv = pv_keyring_file_read(&buf, &len, perr, path, "legacy secret file",
+                              LEGACY_SECRET_MAX, p);
     if (rv != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "%s: cannot open legacy secret file: %s", path,
-                             apr_strerror(rv, ebuf, sizeof(ebuf)));
-        goto cleanup;
-    }
-    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
-    if (rv == APR_SUCCESS &&
-        (fi.filetype != APR_REG || fi.size > LEGACY_SECRET_MAX)) {
-        rv = APR_EINVAL;
-    }
-    if (rv != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "%s: not a regular file of at most %d bytes",
-                             path, LEGACY_SECRET_MAX);
-        goto cleanup;
-    }
-    mem = apr_palloc(p, sizeof(apr_size_t) + (apr_size_t)fi.size + 1);
-    buf = mem + sizeof(apr_size_t);
-    rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &len);
-    if (APR_STATUS_IS_EOF(rv) && len == 0) {
-        rv = APR_SUCCESS;
-    }
-    memcpy(mem, &len, sizeof(len));
-    apr_pool_cleanup_register(p, mem, secret_cleanse, apr_pool_cleanup_null);
-    if (rv != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "%s: cannot read legacy secret file: %s", path,
-                             apr_strerror(rv, ebuf, sizeof(ebuf)));
         goto cleanup;
     }
     /* editors end files with a newline that was never part of SECRET_KEY
@@ -792,8 +782,5 @@ apr_status_t pv_token_legacy_secret_load(const unsigned char **pout,
     *plen = len;
 
 cleanup:
-    if (f) {
-        apr_file_close(f);
-    }
     return rv;
 }

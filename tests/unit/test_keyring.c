@@ -1,6 +1,7 @@
 /* The key ring: PreviewKeyFile syntax, every refusal naming file and line,
  * and genkey's lines. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,53 @@ START_TEST(directory_refused)
 }
 END_TEST
 
+START_TEST(file_read_whole_and_bounded)
+{
+    static const unsigned char bytes[10] = {'a', 'b', 'c',  0,   'd',
+                                            'e', 'f', '\n', 'x', 'y'};
+    char path[] = "/tmp/pv-keyring-XXXXXX";
+    unsigned char *buf = NULL;
+    apr_size_t len = 0;
+    const char *err;
+    int fd = mkstemp(path);
+
+    ck_assert_int_eq(write(fd, bytes, sizeof(bytes)), (int)sizeof(bytes));
+    close(fd);
+    /* every byte, a NUL inside included, and a NUL after them */
+    ck_assert_int_eq(
+        pv_keyring_file_read(&buf, &len, &err, path, "secrets", 10, pool),
+        APR_SUCCESS);
+    ck_assert_ptr_null(err);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_mem_eq(buf, bytes, 10);
+    ck_assert_int_eq(buf[10], 0);
+    /* one byte over the bound: refused, nothing handed out */
+    buf = NULL;
+    ck_assert_int_eq(
+        pv_keyring_file_read(&buf, &len, &err, path, "secrets", 9, pool),
+        APR_EINVAL);
+    ck_assert_ptr_null(buf);
+    ck_assert_str_eq(
+        err,
+        apr_psprintf(pool, "%s: not a regular file of at most 9 bytes", path));
+    /* an empty file is read (the callers judge it) */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    close(fd);
+    ck_assert_int_eq(
+        pv_keyring_file_read(&buf, &len, &err, path, "secrets", 9, pool),
+        APR_SUCCESS);
+    ck_assert_uint_eq(len, 0);
+    unlink(path);
+    ck_assert_int_ne(
+        pv_keyring_file_read(&buf, &len, &err, path, "secrets", 9, pool),
+        APR_SUCCESS);
+    ck_assert_str_eq(err, apr_psprintf(pool,
+                                       "%s: cannot open secrets: No such file "
+                                       "or directory",
+                                       path));
+}
+END_TEST
+
 START_TEST(make_and_add)
 {
     pv_keyring_t *ring = pv_keyring_make(pool);
@@ -287,6 +335,7 @@ Suite *pv_test_keyring_suite(void)
     tcase_add_test(tc, load_bad_file_names_file_and_line);
     tcase_add_test(tc, missing_file_named);
     tcase_add_test(tc, directory_refused);
+    tcase_add_test(tc, file_read_whole_and_bounded);
     tcase_add_test(tc, make_and_add);
     tcase_add_test(tc, kid_valid);
     tcase_add_test(tc, genkey_line);

@@ -373,6 +373,19 @@ START_TEST(kinds)
     ck_assert_str_eq(pv_password_kind("$2y$31$x"), "bcrypt");
     ck_assert_str_eq(pv_password_strerror(PV_PASSWORD_EBOUNDS),
                      "password hash cost parameters beyond the allowed bounds");
+    ck_assert_str_eq(pv_password_strerror(APR_SUCCESS), "ok");
+    ck_assert_str_eq(pv_password_strerror(PV_PASSWORD_EFORMAT),
+                     "unrecognised or malformed password hash");
+    ck_assert_str_eq(pv_password_strerror(PV_PASSWORD_ETOOLONG),
+                     "password too long");
+    ck_assert_str_eq(pv_password_strerror(PV_PASSWORD_ECRYPTO),
+                     "password hashing failed in the crypto library");
+    ck_assert_str_eq(pv_password_strerror(PV_PASSWORD_EFORMAT - 1),
+                     "unknown password error");
+    ck_assert_str_eq(pv_password_strerror(PV_PASSWORD_ECRYPTO + 1),
+                     "unknown password error");
+    ck_assert_str_eq(pv_password_strerror(APR_EGENERAL),
+                     "unknown password error");
 }
 END_TEST
 
