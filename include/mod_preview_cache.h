@@ -31,8 +31,9 @@ void pv_preview_cache_child_init(apr_pool_t *pchild, server_rec *s);
 /* "mod_preview/2 vips/8.14.1": pv_cache_key_t.variant of every request. */
 const char *pv_preview_cache_variant(void);
 
-/* The server's cache; NULL when it has no PreviewCacheDir. */
-pv_cache_t *pv_preview_cache_get(server_rec *s);
+/* This process's cache of folder dir (child_init on); NULL when it could
+ * not be set up. */
+pv_cache_t *pv_preview_cache_of(const char *dir);
 
 /* Look key up. APR_SUCCESS: a hit, *pf and *pfi set (send it with
  * pv_preview_cache_send()). APR_NOTFOUND: render; *pflight is then this

@@ -1,8 +1,9 @@
 /* Per-server and per-directory configuration of mod_preview (glue only).
  *
- * Setters parse and validate at start-up; create_* marks every field unset;
- * merge_* merges every field; defaults are applied in one place: the
- * getters below. */
+ * Setters (mod_preview_cmds.c) parse and validate at start-up; create_*
+ * marks every field unset; merge_* merges every field; defaults are applied
+ * once: into each server's resolved copy at check_config, and per
+ * directory into a copy when something was left unset. */
 #ifndef MOD_PREVIEW_CONFIG_H
 #define MOD_PREVIEW_CONFIG_H
 
@@ -126,10 +127,9 @@ typedef struct pv_srv_conf {
     apr_int64_t max_render_memory;
     apr_int64_t process_render_memory;
 
-    /* Built at post_config from ring, clock skew and legacy settings;
-     * NULL when this server has no key ring. Shared by threads. */
-    pv_token_verifier_t *verifier;
-    int resolved; /* defaults applied (getter) */
+    /* The server's runtime group (mod_preview_server.h), made with the
+     * resolved copy and filled by post_config and child_init. */
+    struct pv_server_t *server;
 } pv_srv_conf;
 
 /* PreviewQueryTokens any|scoped: scoped refuses a token without img (a
@@ -158,6 +158,7 @@ typedef struct pv_dir_conf {
 } pv_dir_conf;
 
 extern module AP_MODULE_DECLARE_DATA preview_module;
+/* The directives (mod_preview_cmds.c). */
 extern const command_rec pv_cmds[];
 
 void *pv_create_srv_conf(apr_pool_t *p, server_rec *s);
@@ -165,21 +166,37 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 void *pv_create_dir_conf(apr_pool_t *p, char *dir);
 void *pv_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 
-/* The server's configuration with every default applied (the only place
- * defaults are applied). Valid from check_config on. */
-const pv_srv_conf *pv_srv_conf_get(server_rec *s);
+/* check_config, first: each server's configuration replaced by a copy
+ * (pconf) with every default applied, and its empty runtime group made.
+ * The only place server defaults are applied. */
+void pv_srv_conf_resolve(server_rec *s, apr_pool_t *pconf);
 
-/* The request's per-directory configuration with defaults applied; the
- * default size is never above the largest size, the quality is one of the
- * qualities. Allocates in r->pool only when something was left unset. */
+/* The server's resolved configuration. Valid from check_config on; never
+ * modifies it. */
+const pv_srv_conf *pv_srv_conf_get(const server_rec *s);
+
+/* The defaults of a per-directory configuration applied to c itself: the
+ * default size clamped to the largest size, the quality snapped to one of
+ * the qualities. */
+void pv_dir_conf_apply_defaults(pv_dir_conf *c);
+
+/* The request's per-directory configuration with defaults applied.
+ * Allocates in r->pool only when something was left unset. */
 const pv_dir_conf *pv_dir_conf_get(request_rec *r);
 
+/* 1 when q is one of qualities[0..n-1]. */
+int pv_quality_listed(const int *qualities, int n, int q);
+/* "40 60 80", for messages. */
+const char *pv_qualities_text(const int *qualities, int n, apr_pool_t *p);
+
 /* Cross-directive checks that a single setter cannot make (they need the
- * merged vhost view); runs for `apachectl -t` too. Logs what is wrong. */
+ * merged vhost view), after the defaults are applied; runs for `apachectl
+ * -t` too. Logs what is wrong (mod_preview_check.c). */
 int pv_config_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);
 
-/* Builds each server's token verifier. */
+/* Builds each server's token verifier, kept in its runtime group
+ * (mod_preview_check.c). */
 int pv_config_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s);
 

@@ -10,17 +10,14 @@
 #include "pv_password.h"
 
 /* child_init: MariaDB's library started once, then the pools created (no
- * connection opened: each opens on first use). */
+ * connection opened: each opens on first use), each server's kept as the
+ * db of its group (mod_preview_server.h; NULL without PreviewDBParams). */
 void pv_dbpool_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* The pool of this (virtual) server, NULL when it has no PreviewDBParams.
- * Read-only after child_init: safe from any thread. */
-pv_db_pool_t *pv_dbpool_get(server_rec *s);
-
-/* post_config: one dummy password profile per distinct database and
- * PreviewLoginQuery, in shared memory that every process uses and that
- * later generations find again (mod_preview_kept.h): a new child, after a
- * graceful restart too, starts with what the others learned. */
+/* post_config: one dummy password profile (its group's profile) per
+ * distinct database and PreviewLoginQuery, in shared memory that every process
+ * uses and that later generations find again (mod_preview_kept.h): a new child,
+ * after a graceful restart too, starts with what the others learned. */
 int pv_dbpool_post_config(apr_pool_t *pconf, server_rec *s);
 
 /* The profile of the request's server (NULL: this process's own, when no

@@ -16,9 +16,6 @@
 /* optional_fn_retrieve: find mod_ssl's ssl_is_https, if loaded. */
 void pv_login_optional_fn_retrieve(void);
 
-/* child_init: the per-process slots of PreviewMaxLogins. */
-void pv_login_child_init(apr_pool_t *pchild, server_rec *s);
-
 /* handler: SetHandler preview-login. */
 int pv_login_handler(request_rec *r);
 

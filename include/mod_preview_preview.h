@@ -8,9 +8,7 @@
 /* Retry-After of a 503 when every render slot stayed busy. */
 #define PV_RENDER_RETRY_AFTER 2
 
-/* child_init: libvips started for this process (after pv_log_set), and
- * the render slots (PreviewMaxRenders) and render memory budgets
- * (PreviewMaxRenderMemory) made; shared by the threads. */
+/* child_init: libvips started for this process (after pv_log_set). */
 void pv_preview_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* handler: SetHandler preview; DECLINED for any other handler name. */

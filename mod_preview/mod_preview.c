@@ -14,6 +14,7 @@
 #include "mod_preview_logout.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
+#include "mod_preview_server.h"
 #include "mod_preview_sign.h"
 #include "pv_log.h"
 
@@ -69,10 +70,9 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void pv_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pv_limit_child_init(pchild, s);
-    pv_dbpool_child_init(pchild, s);
-    pv_login_child_init(pchild, s);
     pv_preview_child_init(pchild, s);
     pv_preview_cache_child_init(pchild, s);
+    pv_server_child_init(pchild, s);
 }
 
 /* Hooks, in the order httpd runs them:

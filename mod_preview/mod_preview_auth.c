@@ -7,10 +7,11 @@
 #include "http_protocol.h"
 #include "apr_strings.h"
 
+#include "mod_preview_auth.h"
 #include "mod_preview_config.h"
 #include "mod_preview_http.h"
 #include "mod_preview_redact.h"
-#include "mod_preview_auth.h"
+#include "mod_preview_server.h"
 #include "pv_log.h"
 
 APLOG_USE_MODULE(preview);
@@ -107,7 +108,7 @@ static int from_query(pv_auth_source_e src)
 static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
                         request_rec *r, const pv_request_query_t *q)
 {
-    const pv_srv_conf *c = pv_srv_conf_get(r->server);
+    pv_token_verifier_t *verifier = pv_server_get(r->server)->verifier;
     pv_auth_source_e src = PV_AUTH_SRC_NONE;
     pv_token_result_e res;
     const char *tok = NULL;
@@ -122,13 +123,13 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
     if (rv != APR_SUCCESS) {
         return pv_auth_refuse(r, "malformed Bearer header", src);
     }
-    if (!c->verifier) {
+    if (!verifier) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       PVLOGNO(0711) "no PreviewKeyFile for this server: "
                                     "tokens cannot be verified");
         return pv_http_server_error(r);
     }
-    res = pv_token_verify(claims, c->verifier, tok, len,
+    res = pv_token_verify(claims, verifier, tok, len,
                           apr_time_sec(r->request_time));
     if (res != PV_TOKEN_OK) {
         return pv_auth_refuse(r, pv_token_result_str(res), src);

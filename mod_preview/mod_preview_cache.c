@@ -45,10 +45,9 @@ typedef struct cache_dir_t {
     server_rec *first_server; /* for its log lines */
 } cache_dir_t;
 
-/* dir -> cache_dir_t, made in post_config (pconf), inherited by children */
-static apr_hash_t *cache_dirs;
-/* server_rec -> pv_cache_t, made in child_init (pchild) */
-static apr_hash_t *server_caches;
+/* cache_dir_t *, one per folder, made in post_config (pconf), inherited
+ * by the children; a few folders at most, searched in order. */
+static apr_array_header_t *cache_dirs;
 static const char *variant = "";
 
 /* The sweeper: one thread per process, so that no request, and no
@@ -71,12 +70,27 @@ static sweeper_t *sweeper;
 
 /* ---------------------------------------------------------- post_config */
 
+/* The folder dir of cache_dirs, NULL when it is not there (yet). */
+static cache_dir_t *cache_dir_of(const char *dir)
+{
+    int i;
+
+    for (i = 0; cache_dirs && i < cache_dirs->nelts; i++) {
+        cache_dir_t *cd = APR_ARRAY_IDX(cache_dirs, i, cache_dir_t *);
+
+        if (!strcmp(cd->dir, dir)) {
+            return cd;
+        }
+    }
+    return NULL;
+}
+
 int pv_preview_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                  apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *sv;
 
-    cache_dirs = apr_hash_make(pconf);
+    cache_dirs = apr_array_make(pconf, 4, sizeof(cache_dir_t *));
     for (sv = s; sv; sv = sv->next) {
         const pv_srv_conf *c = pv_srv_conf_get(sv);
         cache_dir_t *cd;
@@ -86,7 +100,7 @@ int pv_preview_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         if (!c->cache_dir) {
             continue;
         }
-        cd = apr_hash_get(cache_dirs, c->cache_dir, APR_HASH_KEY_STRING);
+        cd = cache_dir_of(c->cache_dir);
         if (cd) {
             if (c->cache_max_size != cd->max_size) {
                 ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sv,
@@ -119,7 +133,7 @@ int pv_preview_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                        "counts alone",
                          cd->dir);
         }
-        apr_hash_set(cache_dirs, cd->dir, APR_HASH_KEY_STRING, cd);
+        APR_ARRAY_PUSH(cache_dirs, cache_dir_t *) = cd;
     }
     return OK;
 }
@@ -235,18 +249,16 @@ static apr_status_t sweeper_start(apr_pool_t *pchild, server_rec *s,
 void pv_preview_cache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_array_header_t *bounded;
-    apr_hash_index_t *hi;
-    server_rec *sv;
     apr_status_t rv;
+    int i;
 
     variant = apr_psprintf(pchild, PV_RENDERER " vips/%s", pv_image_version());
-    server_caches = apr_hash_make(pchild);
     if (!cache_dirs) {
         return;
     }
     bounded = apr_array_make(pchild, 4, sizeof(pv_cache_t *));
-    for (hi = apr_hash_first(pchild, cache_dirs); hi; hi = apr_hash_next(hi)) {
-        cache_dir_t *cd = apr_hash_this_val(hi);
+    for (i = 0; i < cache_dirs->nelts; i++) {
+        cache_dir_t *cd = APR_ARRAY_IDX(cache_dirs, i, cache_dir_t *);
 
         rv = pv_cache_create(&cd->cache, cd->dir, cd->max_size, cd->usage,
                              pchild);
@@ -273,23 +285,6 @@ void pv_preview_cache_child_init(apr_pool_t *pchild, server_rec *s)
             APR_ARRAY_PUSH(bounded, pv_cache_t *) = cd->cache;
         }
     }
-    for (sv = s; sv; sv = sv->next) {
-        const pv_srv_conf *c = pv_srv_conf_get(sv);
-        cache_dir_t *cd;
-
-        if (!c->cache_dir) {
-            continue;
-        }
-        cd = apr_hash_get(cache_dirs, c->cache_dir, APR_HASH_KEY_STRING);
-        if (cd && cd->cache) {
-            /* The key is the pointer's value, kept where the hash can
-             * point to it. */
-            server_rec **k = apr_palloc(pchild, sizeof(*k));
-
-            *k = sv;
-            apr_hash_set(server_caches, k, sizeof(*k), cd->cache);
-        }
-    }
     if (bounded->nelts &&
         (rv = sweeper_start(pchild, s, bounded)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -306,12 +301,11 @@ const char *pv_preview_cache_variant(void)
     return variant;
 }
 
-pv_cache_t *pv_preview_cache_get(server_rec *s)
+pv_cache_t *pv_preview_cache_of(const char *dir)
 {
-    if (!server_caches) {
-        return NULL;
-    }
-    return apr_hash_get(server_caches, &s, sizeof(s));
+    cache_dir_t *cd = cache_dir_of(dir);
+
+    return cd ? cd->cache : NULL;
 }
 
 /* A failing folder: one warning per interval per process, the rest at

@@ -4,12 +4,12 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
-#include "apr_hash.h"
 #include "apr_strings.h"
 
 #include "mod_preview_config.h"
 #include "mod_preview_db.h"
 #include "mod_preview_kept.h"
+#include "mod_preview_server.h"
 #include "pv_log.h"
 #include "pv_password.h"
 
@@ -23,9 +23,6 @@ typedef struct {
     pv_db_pool_t *pool;
 } dbpool_entry;
 
-/* server_rec * -> pv_db_pool_t *; written in child_init only. */
-static apr_hash_t *pools_by_server;
-
 static int same_db(const pv_srv_conf *a, const pv_srv_conf *b)
 {
     return pv_db_params_equal(a->db_params, b->db_params) &&
@@ -34,44 +31,45 @@ static int same_db(const pv_srv_conf *a, const pv_srv_conf *b)
            !strcmp(a->logout_query, b->logout_query);
 }
 
+/* The entry of c's database in entries, added when it is the first. */
+static dbpool_entry *entry_of(apr_array_header_t *entries, const pv_srv_conf *c,
+                              apr_pool_t *p)
+{
+    dbpool_entry *e;
+    int i;
+
+    for (i = 0; i < entries->nelts; i++) {
+        e = APR_ARRAY_IDX(entries, i, dbpool_entry *);
+        if (same_db(e->conf, c)) {
+            return e;
+        }
+    }
+    e = apr_pcalloc(p, sizeof(*e));
+    e->conf = c;
+    APR_ARRAY_PUSH(entries, dbpool_entry *) = e;
+    return e;
+}
+
 void pv_dbpool_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_array_header_t *entries;
-    apr_hash_t *entry_of;
-    apr_hash_index_t *hi;
     apr_status_t rv;
     server_rec *sv;
     int i;
 
-    pools_by_server = apr_hash_make(pchild);
     entries = apr_array_make(pchild, 4, sizeof(dbpool_entry *));
-    entry_of = apr_hash_make(pchild);
     /* Group the servers by database first, then make one pool a group. */
     for (sv = s; sv; sv = sv->next) {
         const pv_srv_conf *c = pv_srv_conf_get(sv);
-        dbpool_entry *e = NULL;
+        dbpool_entry *e;
 
         if (!c->db_params) {
             continue;
         }
-        for (i = 0; i < entries->nelts; i++) {
-            dbpool_entry *x = APR_ARRAY_IDX(entries, i, dbpool_entry *);
-
-            if (same_db(x->conf, c)) {
-                e = x;
-                break;
-            }
-        }
-        if (!e) {
-            e = apr_pcalloc(pchild, sizeof(*e));
-            e->conf = c;
-            APR_ARRAY_PUSH(entries, dbpool_entry *) = e;
-        }
+        e = entry_of(entries, c, pchild);
         if (c->db_pool_max > e->max) {
             e->max = (int)c->db_pool_max;
         }
-        apr_hash_set(entry_of, apr_pmemdup(pchild, &sv, sizeof(sv)), sizeof(sv),
-                     e);
     }
     if (entries->nelts == 0) {
         return;
@@ -100,33 +98,16 @@ void pv_dbpool_child_init(apr_pool_t *pchild, server_rec *s)
                          pv_db_params_str(e->conf->db_params, pchild));
         }
     }
-    for (hi = apr_hash_first(pchild, entry_of); hi; hi = apr_hash_next(hi)) {
-        const void *key;
-        apr_ssize_t klen;
-        void *val;
-        dbpool_entry *e;
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
 
-        apr_hash_this(hi, &key, &klen, &val);
-        e = val;
-        if (e->pool) {
-            apr_hash_set(pools_by_server, key, klen, e->pool);
+        if (c->db_params) {
+            c->server->db = entry_of(entries, c, pchild)->pool;
         }
     }
 }
 
-pv_db_pool_t *pv_dbpool_get(server_rec *s)
-{
-    if (!pools_by_server) {
-        return NULL;
-    }
-    return apr_hash_get(pools_by_server, &s, sizeof(s));
-}
-
 /* ---------------------------------------------------- password profiles */
-
-/* server_rec * -> pv_password_profile_t * in kept shared memory; made in
- * post_config (pconf), inherited by the children. */
-static apr_hash_t *profiles_by_server;
 
 /* Whose users a profile describes: the database (parameters, without the
  * password) and the query that reads their hashes. */
@@ -141,7 +122,6 @@ int pv_dbpool_post_config(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *sv;
 
-    profiles_by_server = apr_hash_make(pconf);
     for (sv = s; sv; sv = sv->next) {
         const pv_srv_conf *c = pv_srv_conf_get(sv);
         pv_password_profile_t *learned;
@@ -165,8 +145,7 @@ int pv_dbpool_post_config(apr_pool_t *pconf, server_rec *s)
             continue;
         }
         learned = fresh ? pv_password_profile_init(mem) : mem;
-        apr_hash_set(profiles_by_server, apr_pmemdup(pconf, &sv, sizeof(sv)),
-                     sizeof(sv), learned);
+        c->server->profile = learned;
     }
     return OK;
 }
@@ -174,10 +153,7 @@ int pv_dbpool_post_config(apr_pool_t *pconf, server_rec *s)
 pv_password_profile_t *pv_dbpool_profile(request_rec *r, pv_db_pool_t *db,
                                          int sample)
 {
-    pv_password_profile_t *learned =
-        profiles_by_server
-            ? apr_hash_get(profiles_by_server, &r->server, sizeof(r->server))
-            : NULL;
+    pv_password_profile_t *learned = pv_server_get(r->server)->profile;
     const char *hash = NULL, *err = NULL;
     apr_status_t rv;
 

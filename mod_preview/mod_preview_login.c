@@ -21,7 +21,7 @@
 #include "mod_preview_limit.h"
 #include "mod_preview_login.h"
 #include "mod_preview_redact.h"
-#include "mod_preview_slots.h"
+#include "mod_preview_server.h"
 #include "pv_body.h"
 #include "pv_db.h"
 #include "pv_log.h"
@@ -151,27 +151,6 @@ static int send_too_many(request_rec *r, apr_int64_t wait, const char *what)
                          "too many failed logins; retry later", NULL, wait);
 }
 
-/* server_rec -> pv_slots_t bounding password checks (PreviewMaxLogins),
- * written in child_init only. */
-static apr_hash_t *login_slots;
-
-static apr_int64_t max_logins(const pv_srv_conf *c)
-{
-    return c->max_logins;
-}
-
-void pv_login_child_init(apr_pool_t *pchild, server_rec *s)
-{
-    login_slots =
-        pv_server_slots_make(s, max_logins, PVLOGNO(1150), "login", pchild);
-}
-
-/* The process's login slots of this server: the one lookup of them. */
-static pv_slots_t *server_login_slots(const server_rec *s)
-{
-    return pv_server_slots_get(login_slots, s);
-}
-
 /* A password check (or the dummy of an unknown user) holds a slot: scrypt
  * takes 32 MiB and every hash a core, so a flood of logins must queue
  * rather than take the process's memory. OK: *pslots holds one; DONE: none
@@ -179,7 +158,7 @@ static pv_slots_t *server_login_slots(const server_rec *s)
 static int take_login_slot(pv_slots_t **pslots, request_rec *r,
                            const pv_srv_conf *c)
 {
-    pv_slots_t *slots = server_login_slots(r->server);
+    pv_slots_t *slots = pv_server_get(r->server)->login_slots;
 
     if (!slots) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -370,7 +349,7 @@ static int login_remote_user(request_rec *r, const pv_srv_conf *c,
 
 int pv_login_server_db(pv_db_pool_t **pdb, request_rec *r, const pv_srv_conf *c)
 {
-    pv_db_pool_t *db = pv_dbpool_get(r->server);
+    pv_db_pool_t *db = pv_server_get(r->server)->db;
 
     if (!c->ring || !db) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

@@ -37,7 +37,7 @@
 #include "mod_preview_login.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
-#include "mod_preview_slots.h"
+#include "mod_preview_server.h"
 #include "pv_cache.h"
 #include "pv_db.h"
 #include "pv_http_cond.h"
@@ -51,23 +51,6 @@
 
 APLOG_USE_MODULE(preview);
 
-/* server_rec -> pv_slots_t, and -> pv_user_slots_t; written in
- * child_init only. */
-static apr_hash_t *render_slots;
-static apr_hash_t *user_slots;
-/* server_rec -> pv_budget_t (render memory), written in child_init only. */
-static apr_hash_t *render_budgets;
-
-static apr_int64_t max_renders(const pv_srv_conf *c)
-{
-    return c->max_renders;
-}
-
-static apr_uint64_t process_render_memory(const pv_srv_conf *c)
-{
-    return (apr_uint64_t)c->process_render_memory;
-}
-
 void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
@@ -78,12 +61,6 @@ void pv_preview_child_init(apr_pool_t *pchild, server_rec *s)
                      PVLOGNO(0901) "libvips did not start: previews will "
                                    "fail with 500");
     }
-    render_slots =
-        pv_server_slots_make(s, max_renders, PVLOGNO(0902), "render", pchild);
-    user_slots =
-        pv_server_user_slots_make(s, render_slots, PVLOGNO(0940), pchild);
-    render_budgets =
-        pv_server_budget_make(s, process_render_memory, PVLOGNO(0947), pchild);
 }
 
 /* ------------------------------------------------------------ responses */
@@ -199,22 +176,6 @@ typedef struct pv_preview_req_t {
     apr_time_t render_start;
 } pv_preview_req_t;
 
-/* The per-server tables, one lookup each. */
-static pv_slots_t *server_render_slots(const server_rec *s)
-{
-    return pv_server_slots_get(render_slots, s);
-}
-
-static pv_user_slots_t *server_user_slots(const server_rec *s)
-{
-    return pv_server_user_slots_get(user_slots, s);
-}
-
-static pv_budget_t *server_render_budget(const server_rec *s)
-{
-    return pv_server_budget_get(render_budgets, s);
-}
-
 /* ------------------------------------------------- authorize: the token */
 
 static int check_method(pv_preview_req_t *pr)
@@ -279,7 +240,7 @@ static int parse_request(pv_preview_req_t *pr)
 static int lookup_row(pv_preview_req_t *pr)
 {
     request_rec *r = pr->r;
-    pv_db_pool_t *db = pv_dbpool_get(r->server);
+    pv_db_pool_t *db = pv_server_get(r->server)->db;
     const char *err = NULL;
     apr_status_t rv;
 
@@ -543,7 +504,7 @@ static int send_hit(pv_preview_req_t *pr)
     apr_file_t *cfile = NULL;
     apr_finfo_t cfinfo;
 
-    pr->cache = pv_preview_cache_get(r->server);
+    pr->cache = pv_server_get(r->server)->cache;
     if (!pr->cache ||
         pv_cache_key(&pr->ckey, &pr->key, r->pool) != APR_SUCCESS) {
         pr->ckey = NULL;
@@ -609,7 +570,7 @@ static int reserve_render_memory(pv_preview_req_t *pr, apr_time_t deadline)
             r, HTTP_REQUEST_ENTITY_TOO_LARGE, "too_large",
             "the source image is over this server's size limits", NULL, 0);
     }
-    budget = server_render_budget(r->server);
+    budget = pv_server_get(r->server)->render_budget;
     if (!budget) {
         return OK;
     }
@@ -650,7 +611,7 @@ static int take_user_slot(pv_preview_req_t *pr, apr_interval_time_t wait)
 {
     request_rec *r = pr->r;
     const pv_srv_conf *c = pr->c;
-    pv_user_slots_t *us = server_user_slots(r->server);
+    pv_user_slots_t *us = pv_server_get(r->server)->user_slots;
     apr_uint64_t user = pr->claims.sub;
     int max = (int)c->max_renders_per_user;
     apr_status_t rv;
@@ -704,7 +665,7 @@ static void drop_user_slot(pv_preview_req_t *pr)
 static int take_process_slot(pv_preview_req_t *pr, apr_time_t deadline)
 {
     request_rec *r = pr->r;
-    pv_slots_t *slots = server_render_slots(r->server);
+    pv_slots_t *slots = pv_server_get(r->server)->render_slots;
     apr_interval_time_t wait = deadline - apr_time_now();
 
     if (slots &&

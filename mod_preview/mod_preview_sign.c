@@ -22,6 +22,7 @@
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
 #include "mod_preview_redact.h"
+#include "mod_preview_server.h"
 #include "mod_preview_sign.h"
 #include "pv_db.h"
 #include "pv_log.h"
@@ -193,7 +194,7 @@ static int sign(request_rec *r, const pv_srv_conf *c)
      * them: the body is not read. */
     keepalive = r->connection->keepalive;
     r->connection->keepalive = AP_CONN_CLOSE;
-    db = pv_dbpool_get(r->server);
+    db = pv_server_get(r->server)->db;
     if ((rc = check_server(r, c, db)) != OK ||
         (rc = read_request(&claims, &body, &len, &json, r)) != OK) {
         return rc;
