@@ -1,6 +1,5 @@
 /* preview-token: make keys, mint and verify tokens with mod_preview's own
  * core, so what the CLI accepts is exactly what the server accepts. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +10,7 @@
 #include <jansson.h>
 
 #include "pv_keyring.h"
-#include "pv_request.h"
+#include "pv_num.h"
 #include "pv_token.h"
 
 #define PROG       "preview-token"
@@ -96,18 +95,13 @@ static int usage_error(const char *usage, const char *cmd, const char *fmt,
 static int parse_num(apr_int64_t *out, const char *s, apr_int64_t min,
                      apr_int64_t max)
 {
-    char *end;
-    long long v;
+    apr_uint64_t v;
 
-    if (!s || *s < '0' || *s > '9') {
+    if (!s || pv_num_parse(&v, s, strlen(s), (apr_uint64_t)max, 0) ||
+        v < (apr_uint64_t)min) {
         return -1;
     }
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max) {
-        return -1;
-    }
-    *out = v;
+    *out = (apr_int64_t)v;
     return 0;
 }
 
@@ -116,7 +110,7 @@ static int parse_num(apr_int64_t *out, const char *s, apr_int64_t min,
  * without its leading zeros). */
 static int parse_uid(apr_uint64_t *out, const char *s)
 {
-    return s[0] == '0' || pv_request_parse_id(out, s, strlen(s)) != APR_SUCCESS
+    return pv_num_parse(out, s, strlen(s), APR_UINT64_MAX, PV_NUM_CANONICAL)
                ? -1
                : 0;
 }

@@ -17,6 +17,7 @@
 #include "apr_strings.h"
 
 #include "mod_preview_config.h"
+#include "pv_num.h"
 #include "pv_origin.h"
 
 #define PV_QUERY_MAX 4096
@@ -35,19 +36,16 @@ typedef enum {
 static const char *pv_parse_num(apr_int64_t *out, const char *arg,
                                 pv_suffix_e sfx)
 {
-    apr_int64_t v = 0, mult = 1, base = (sfx == PV_SFX_DEC) ? 1000 : 1024;
-    const char *s = arg;
+    apr_int64_t mult = 1, base = (sfx == PV_SFX_DEC) ? 1000 : 1024;
+    apr_size_t ndigits = strspn(arg, "0123456789");
+    const char *s = arg + ndigits;
+    apr_uint64_t v = 0;
 
-    if (!apr_isdigit(*s)) {
+    if (!ndigits) {
         return "not a non-negative integer";
     }
-    for (; apr_isdigit(*s); s++) {
-        int d = *s - '0';
-
-        if (v > (APR_INT64_MAX - d) / 10) {
-            return "too large";
-        }
-        v = v * 10 + d;
+    if (pv_num_parse(&v, arg, ndigits, APR_INT64_MAX, 0) != APR_SUCCESS) {
+        return "too large";
     }
     if (*s && sfx != PV_SFX_NONE && !s[1]) {
         switch (apr_toupper(*s)) {
@@ -72,10 +70,10 @@ static const char *pv_parse_num(apr_int64_t *out, const char *arg,
         return sfx == PV_SFX_NONE ? "not a non-negative integer"
                                   : "not a number with a K, M, G or T suffix";
     }
-    if (v > APR_INT64_MAX / mult) {
+    if (v > (apr_uint64_t)(APR_INT64_MAX / mult)) {
         return "too large";
     }
-    *out = v * mult;
+    *out = (apr_int64_t)v * mult;
     return NULL;
 }
 

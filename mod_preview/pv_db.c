@@ -16,6 +16,7 @@
 
 #include "pv_db.h"
 #include "pv_log.h"
+#include "pv_num.h"
 
 #define PV_DB_DEFAULT_CONNECT_TIMEOUT 3
 #define PV_DB_DEFAULT_RW_TIMEOUT      10
@@ -42,21 +43,9 @@ static const char params_delims[] = " \r\n\t;|,";
 static int parse_uint(unsigned int *out, const char *s, unsigned int min,
                       unsigned int max)
 {
-    unsigned long v = 0;
+    apr_uint64_t v;
 
-    if (!*s) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!apr_isdigit(*s)) {
-            return 0;
-        }
-        v = v * 10 + (unsigned long)(*s - '0');
-        if (v > max) {
-            return 0;
-        }
-    }
-    if (v < min) {
+    if (pv_num_parse(&v, s, strlen(s), max, 0) != APR_SUCCESS || v < min) {
         return 0;
     }
     *out = (unsigned int)v;

@@ -5,6 +5,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include "pv_num.h"
 #include "pv_origin.h"
 
 /* RFC 1035 allows 253 bytes of name (without the trailing dot). */
@@ -81,13 +82,14 @@ apr_status_t pv_origin_parse(const char **pout, const char **perr,
     }
     host_len = i - host_at;
     if (text[i] == ':') {
-        apr_size_t digits = 0;
+        apr_size_t digits = strspn(text + i + 1, "0123456789");
+        apr_uint64_t v = 0;
+        apr_status_t rv =
+            pv_num_parse(&v, text + i + 1, digits, 65535, PV_NUM_CANONICAL);
 
-        for (i++; apr_isdigit(text[i]) && digits < 5; i++, digits++) {
-            port = port * 10 + (unsigned)(text[i] - '0');
-        }
-        if (digits == 0 || text[i - digits] == '0' || port > 65535 ||
-            apr_isdigit(text[i])) {
+        port = (unsigned)v;
+        i += 1 + digits;
+        if (rv != APR_SUCCESS) {
             *perr = "the port is not a number 1 to 65535 without a leading "
                     "zero";
             return APR_EINVAL;

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "pv_password.h"
+#include "pv_num.h"
 
 typedef enum {
     PW_NONE = 0,
@@ -127,22 +128,12 @@ static int all_of(const char *s, apr_size_t n, int (*in_class)(int))
 static apr_status_t parse_uint(apr_uint32_t *pout, const char *s, apr_size_t n,
                                apr_uint32_t max)
 {
-    apr_uint64_t v = 0;
-    apr_size_t i;
+    apr_uint64_t v;
+    apr_status_t rv =
+        pv_num_parse(&v, s, n, max, PV_NUM_CANONICAL | PV_NUM_ZERO_OK);
 
-    if (n == 0 || (s[0] == '0' && n > 1)) {
-        return PV_PASSWORD_EFORMAT;
-    }
-    for (i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return PV_PASSWORD_EFORMAT;
-        }
-        if (v <= max) {
-            v = v * 10 + (apr_uint64_t)(s[i] - '0');
-        }
-    }
-    if (v > max) {
-        return PV_PASSWORD_EBOUNDS;
+    if (rv != APR_SUCCESS) {
+        return rv == APR_ERANGE ? PV_PASSWORD_EBOUNDS : PV_PASSWORD_EFORMAT;
     }
     *pout = (apr_uint32_t)v;
     return APR_SUCCESS;

@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "pv_request.h"
+#include "pv_num.h"
 
 /* PreviewDefaultSize's default, used when a caller passes none. */
 #define PV_REQUEST_DEFAULT_SIZE 256
@@ -76,22 +77,11 @@ apr_status_t pv_request_unescape(const char **pout, apr_size_t *plen,
 static int parse_number(int *pv, const char *s, apr_size_t len, int min,
                         int max)
 {
-    apr_size_t i;
-    long v = 0;
+    apr_uint64_t v;
 
-    if (len == 0 || s[0] == '0') {
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        if (!apr_isdigit(s[i])) {
-            return 0;
-        }
-        v = v * 10 + (s[i] - '0');
-        if (v > max) {
-            return 0;
-        }
-    }
-    if (v < min) {
+    if (pv_num_parse(&v, s, len, (apr_uint64_t)max, PV_NUM_CANONICAL) !=
+            APR_SUCCESS ||
+        v < (apr_uint64_t)min) {
         return 0;
     }
     *pv = (int)v;
@@ -264,26 +254,10 @@ cleanup:
 apr_status_t pv_request_parse_id(apr_uint64_t *pout, const char *s,
                                  apr_size_t len)
 {
-    apr_uint64_t v = 0;
-    apr_size_t i;
-
-    if (!s || len < 1 || len > 20) {
+    /* At most 20 digits, leading zeros too; 20 can exceed 2^64-1. */
+    if (!s || len > 20 || pv_num_parse(pout, s, len, APR_UINT64_MAX, 0)) {
         return APR_EINVAL;
     }
-    for (i = 0; i < len; i++) {
-        unsigned d;
-
-        if (s[i] < '0' || s[i] > '9') {
-            return APR_EINVAL;
-        }
-        d = (unsigned)(s[i] - '0');
-        /* 20 digits can exceed 2^64-1: refuse instead of wrapping. */
-        if (v > (APR_UINT64_MAX - d) / 10) {
-            return APR_EINVAL;
-        }
-        v = v * 10 + d;
-    }
-    *pout = v;
     return APR_SUCCESS;
 }
 

@@ -1,0 +1,117 @@
+/* pv_num: the strict decimal parser, with exact values at each bound. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <apr_general.h>
+
+#include "pv_num.h"
+
+static apr_status_t num(apr_uint64_t *v, const char *s, apr_uint64_t max,
+                        int flags)
+{
+    return pv_num_parse(v, s, strlen(s), max, flags);
+}
+
+START_TEST(valid)
+{
+    apr_uint64_t v = 0;
+
+    ck_assert_int_eq(num(&v, "0", 10, 0), APR_SUCCESS);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(num(&v, "10", 10, 0), APR_SUCCESS);
+    ck_assert_uint_eq(v, 10);
+    ck_assert_int_eq(num(&v, "007", 10, 0), APR_SUCCESS);
+    ck_assert_uint_eq(v, 7);
+    ck_assert_int_eq(num(&v, "18446744073709551615", APR_UINT64_MAX, 0),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(v, APR_UINT64_MAX);
+    ck_assert_int_eq(num(&v, "9223372036854775807", APR_INT64_MAX, 0),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(v, APR_INT64_MAX);
+    /* only len bytes are read */
+    ck_assert_int_eq(pv_num_parse(&v, "42x", 2, 100, 0), APR_SUCCESS);
+    ck_assert_uint_eq(v, 42);
+}
+END_TEST
+
+START_TEST(syntax)
+{
+    static const char *bad[] = {"",   "-1",  "+1",  " 1", "1 ",
+                                "1a", "0x1", "1.0", "١",  "1\n"};
+    apr_uint64_t v = 99;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(num(&v, bad[i], APR_UINT64_MAX, 0), APR_EINVAL);
+        ck_assert_uint_eq(v, 99);
+    }
+    ck_assert_int_eq(pv_num_parse(&v, NULL, 0, 10, 0), APR_EINVAL);
+    /* a byte after the digits is a syntax error even past max */
+    ck_assert_int_eq(num(&v, "99999999999999999999999x", 10, 0), APR_EINVAL);
+    ck_assert_uint_eq(v, 99);
+}
+END_TEST
+
+START_TEST(range)
+{
+    apr_uint64_t v = 99;
+
+    ck_assert_int_eq(num(&v, "11", 10, 0), APR_ERANGE);
+    ck_assert_int_eq(num(&v, "1", 0, 0), APR_ERANGE);
+    ck_assert_int_eq(num(&v, "18446744073709551616", APR_UINT64_MAX, 0),
+                     APR_ERANGE);
+    ck_assert_int_eq(num(&v, "9223372036854775808", APR_INT64_MAX, 0),
+                     APR_ERANGE);
+    ck_assert_int_eq(num(&v, "184467440737095516150", APR_UINT64_MAX, 0),
+                     APR_ERANGE);
+    ck_assert_int_eq(num(&v, "65536", 65535, 0), APR_ERANGE);
+    ck_assert_uint_eq(v, 99);
+    ck_assert_int_eq(num(&v, "65535", 65535, 0), APR_SUCCESS);
+    ck_assert_uint_eq(v, 65535);
+}
+END_TEST
+
+START_TEST(canonical)
+{
+    apr_uint64_t v = 99;
+
+    ck_assert_int_eq(num(&v, "07", 100, PV_NUM_CANONICAL), APR_EINVAL);
+    ck_assert_int_eq(num(&v, "0", 100, PV_NUM_CANONICAL), APR_EINVAL);
+    ck_assert_int_eq(num(&v, "00", 100, PV_NUM_CANONICAL | PV_NUM_ZERO_OK),
+                     APR_EINVAL);
+    ck_assert_uint_eq(v, 99);
+    ck_assert_int_eq(num(&v, "0", 100, PV_NUM_CANONICAL | PV_NUM_ZERO_OK),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(num(&v, "70", 100, PV_NUM_CANONICAL), APR_SUCCESS);
+    ck_assert_uint_eq(v, 70);
+}
+END_TEST
+
+static Suite *num_suite(void)
+{
+    Suite *s = suite_create("num");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, valid);
+    tcase_add_test(tc, syntax);
+    tcase_add_test(tc, range);
+    tcase_add_test(tc, canonical);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    atexit(apr_terminate);
+    sr = srunner_create(num_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
