@@ -37,6 +37,11 @@ unsigned int pv_db_params_connect_timeout(const pv_db_params_t *params);
  * vhosts may then share one pool. */
 int pv_db_params_equal(const pv_db_params_t *a, const pv_db_params_t *b);
 
+/* The number of '?' placeholders of sql outside quotes and comments
+ * (MariaDB's: '', "", `` and \x escapes; #, "-- " and C comments); -1
+ * when a quote or a comment is not closed. */
+int pv_db_placeholders(const char *sql);
+
 /* SQL texts; NULL fields take the defaults below. */
 typedef struct pv_db_queries_t {
     const char *login;  /* username -> id, password_hash, token_version */

@@ -99,64 +99,6 @@ static const char *pv_parse_bounded(apr_int64_t *out, cmd_parms *cmd,
     return NULL;
 }
 
-/* Number of '?' placeholders outside quotes and comments; -1 when a quote
- * or a comment is not closed. MariaDB quoting: '', "", `` and \x escapes. */
-static int pv_sql_placeholders(const char *q)
-{
-    const char *s = q;
-    int n = 0;
-
-    while (*s) {
-        if (*s == '\'' || *s == '"' || *s == '`') {
-            char quote = *s++;
-
-            for (;;) {
-                if (!*s) {
-                    return -1;
-                }
-                if (*s == '\\' && quote != '`') {
-                    if (!s[1]) {
-                        return -1;
-                    }
-                    s += 2;
-                }
-                else if (*s == quote && s[1] == quote) {
-                    s += 2;
-                }
-                else if (*s == quote) {
-                    s++;
-                    break;
-                }
-                else {
-                    s++;
-                }
-            }
-        }
-        else if (*s == '#' ||
-                 (s[0] == '-' && s[1] == '-' &&
-                  (s[2] == ' ' || s[2] == '\t' || s[2] == '\n' || !s[2]))) {
-            while (*s && *s != '\n') {
-                s++;
-            }
-        }
-        else if (s[0] == '/' && s[1] == '*') {
-            const char *end = strstr(s + 2, "*/");
-
-            if (!end) {
-                return -1;
-            }
-            s = end + 2;
-        }
-        else {
-            if (*s == '?') {
-                n++;
-            }
-            s++;
-        }
-    }
-    return n;
-}
-
 /* RFC 6265 cookie-name: an RFC 2616 token. */
 static int pv_is_token_char(unsigned char ch)
 {
@@ -438,7 +380,7 @@ static const char *set_query(cmd_parms *cmd, void *dummy, const char *arg)
         return apr_psprintf(cmd->pool, "%s: empty or longer than %d bytes",
                             cmd->cmd->name, PV_QUERY_MAX);
     }
-    n = pv_sql_placeholders(arg);
+    n = pv_db_placeholders(arg);
     if (n < 0) {
         return apr_psprintf(cmd->pool,
                             "%s: unterminated quote or comment in '%s'",

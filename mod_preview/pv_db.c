@@ -1,6 +1,9 @@
 /* MariaDB access through Connector/C: PreviewDBParams, a per-process pool on
  * apr_reslist, three prepared statements per connection, and the fault rules
  * (reconnect and retry a read once; fail fast and log once while down). */
+/* <stddef.h> before any APR header: APR_OFFSETOF() is offsetof() only then,
+ * else pointer arithmetic on a null pointer (undefined). */
+#include <stddef.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -52,6 +55,71 @@ static int parse_uint(unsigned int *out, const char *s, unsigned int min,
     return 1;
 }
 
+/* The keys of PreviewDBParams: the field each sets, and a number's largest
+ * value (0: the value is text) and unit, for messages. */
+typedef struct {
+    const char *name;
+    apr_size_t offset;
+    unsigned int max;
+    const char *unit;
+} db_key_t;
+
+#define DB_KEY(name, field, max, unit)                                         \
+    {                                                                          \
+        name, APR_OFFSETOF(pv_db_params_t, field), max, unit                   \
+    }
+
+static const db_key_t db_keys[] = {
+    DB_KEY("host", host, 0, ""),
+    DB_KEY("user", user, 0, ""),
+    DB_KEY("pass", pass, 0, ""),
+    DB_KEY("dbname", dbname, 0, ""),
+    DB_KEY("sock", sock, 0, ""),
+    DB_KEY("port", port, 65535, ""),
+    DB_KEY("connecttimeout", connect_timeout, PV_DB_TIMEOUT_MAX, " (seconds)"),
+    DB_KEY("readtimeout", read_timeout, PV_DB_TIMEOUT_MAX, " (seconds)"),
+    DB_KEY("writetimeout", write_timeout, PV_DB_TIMEOUT_MAX, " (seconds)")};
+
+static const db_key_t *db_key(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(db_keys) / sizeof(db_keys[0]); i++) {
+        if (strlen(db_keys[i].name) == len &&
+            !memcmp(s, db_keys[i].name, len)) {
+            return &db_keys[i];
+        }
+    }
+    return NULL;
+}
+
+/* One key's value into params: NULL, or why it cannot be. */
+static const char *db_key_set(pv_db_params_t *params, const db_key_t *k,
+                              const char *value, apr_size_t vlen, apr_pool_t *p)
+{
+    char *field = (char *)params + k->offset;
+    unsigned int *num = (unsigned int *)field;
+    const char **text = (const char **)field;
+
+    if (k->max ? *num != 0 : *text != NULL) {
+        return apr_psprintf(p, "key '%s' given twice", k->name);
+    }
+    if (!k->max) {
+        /* an empty password is a valid account setting; nothing else is */
+        if (vlen == 0 && strcmp(k->name, "pass")) {
+            return apr_psprintf(p, "key '%s' has an empty value", k->name);
+        }
+        *text = value;
+        return NULL;
+    }
+    if (!parse_uint(num, value, 1, k->max)) {
+        return apr_psprintf(p,
+                            "key '%s': '%.20s' is not a number from %u to %u%s",
+                            k->name, value, 1, k->max, k->unit);
+    }
+    return NULL;
+}
+
 apr_status_t pv_db_params_parse(pv_db_params_t **pout, const char **perr,
                                 const char *text, apr_pool_t *p)
 {
@@ -60,43 +128,33 @@ apr_status_t pv_db_params_parse(pv_db_params_t **pout, const char **perr,
     const char *err = NULL;
     int after_pass = 0;
 
-    while (*s) {
+    while (!err) {
         const char *kstart, *vstart;
-        char *key, *value;
-        const char **sfield = NULL;
-        unsigned int *ufield = NULL, umin = 1, umax = PV_DB_TIMEOUT_MAX;
+        const db_key_t *k;
         apr_size_t klen, vlen;
 
         s += strspn(s, params_delims);
         if (!*s) {
             break;
         }
-        kstart = s;
-        while (apr_isalnum(*s) || *s == '_') {
-            s++;
+        for (kstart = s; apr_isalnum(*s) || *s == '_'; s++) {
         }
         klen = (apr_size_t)(s - kstart);
+        k = db_key(kstart, klen);
         /* "key = value" is accepted, as apr_dbd_mysql does */
-        while (*s == ' ' || *s == '\t') {
-            s++;
-        }
+        s += strspn(s, " \t");
         /* a password holding a separator would leak its tail in a message */
-        if (after_pass &&
-            (klen == 0 || *s != '=' ||
-             !strstr(" host user pass dbname sock port "
-                     "connecttimeout readtimeout writetimeout ",
-                     apr_psprintf(p, " %.*s ", (int)klen, kstart)))) {
+        if (after_pass && (!k || *s != '=')) {
             err = "unexpected text after the value of 'pass' (a password "
                   "cannot contain spaces, tabs, newlines, ',', ';' or '|')";
-            goto cleanup;
+            break;
         }
         if (klen == 0 || *s != '=') {
             apr_size_t n = strcspn(kstart, params_delims);
             err = apr_psprintf(p, "expected key=value, found '%.*s'",
                                (int)(n > 40 ? 40 : n), kstart);
-            goto cleanup;
+            break;
         }
-        key = apr_pstrmemdup(p, kstart, klen);
         s++;
         /* "key= next=x" is an empty value, not the value "next=x" */
         vstart = s + strspn(s, " \t");
@@ -104,78 +162,19 @@ apr_status_t pv_db_params_parse(pv_db_params_t **pout, const char **perr,
             memchr(vstart, '=', strcspn(vstart, params_delims)) != NULL) {
             vstart = s;
         }
-        s = vstart;
         vlen = strcspn(vstart, params_delims);
-        value = apr_pstrmemdup(p, vstart, vlen);
-        s += vlen;
-
-        if (!strcmp(key, "host")) {
-            sfield = &params->host;
-        }
-        else if (!strcmp(key, "user")) {
-            sfield = &params->user;
-        }
-        else if (!strcmp(key, "pass")) {
-            sfield = &params->pass;
-        }
-        else if (!strcmp(key, "dbname")) {
-            sfield = &params->dbname;
-        }
-        else if (!strcmp(key, "sock")) {
-            sfield = &params->sock;
-        }
-        else if (!strcmp(key, "port")) {
-            ufield = &params->port;
-            umax = 65535;
-        }
-        else if (!strcmp(key, "connecttimeout")) {
-            ufield = &params->connect_timeout;
-        }
-        else if (!strcmp(key, "readtimeout")) {
-            ufield = &params->read_timeout;
-        }
-        else if (!strcmp(key, "writetimeout")) {
-            ufield = &params->write_timeout;
-        }
-        else {
+        s = vstart + vlen;
+        if (!k) {
             err = apr_psprintf(p,
                                "unknown key '%.40s' (known: host port "
                                "user pass dbname sock connecttimeout "
                                "readtimeout writetimeout)",
-                               key);
-            goto cleanup;
+                               apr_pstrmemdup(p, kstart, klen));
+            break;
         }
-
-        after_pass = (sfield == &params->pass);
-        if (sfield) {
-            if (*sfield) {
-                err = apr_psprintf(p, "key '%s' given twice", key);
-                goto cleanup;
-            }
-            /* an empty password is a valid account setting; nothing else is */
-            if (vlen == 0 && sfield != &params->pass) {
-                err = apr_psprintf(p, "key '%s' has an empty value", key);
-                goto cleanup;
-            }
-            *sfield = value;
-        }
-        else {
-            if (*ufield) {
-                err = apr_psprintf(p, "key '%s' given twice", key);
-                goto cleanup;
-            }
-            if (!parse_uint(ufield, value, umin, umax)) {
-                err = apr_psprintf(p,
-                                   "key '%s': '%.20s' is not a number "
-                                   "from %u to %u%s",
-                                   key, value, umin, umax,
-                                   ufield == &params->port ? "" : " (seconds)");
-                goto cleanup;
-            }
-        }
+        after_pass = !strcmp(k->name, "pass");
+        err = db_key_set(params, k, apr_pstrmemdup(p, vstart, vlen), vlen, p);
     }
-
-cleanup:
     if (err) {
         if (perr) {
             *perr = err;
@@ -184,6 +183,62 @@ cleanup:
     }
     *pout = params;
     return APR_SUCCESS;
+}
+
+int pv_db_placeholders(const char *q)
+{
+    const char *s = q;
+    int n = 0;
+
+    while (*s) {
+        if (*s == '\'' || *s == '"' || *s == '`') {
+            char quote = *s++;
+
+            for (;;) {
+                if (!*s) {
+                    return -1;
+                }
+                if (*s == '\\' && quote != '`') {
+                    if (!s[1]) {
+                        return -1;
+                    }
+                    s += 2;
+                }
+                else if (*s == quote && s[1] == quote) {
+                    s += 2;
+                }
+                else if (*s == quote) {
+                    s++;
+                    break;
+                }
+                else {
+                    s++;
+                }
+            }
+        }
+        else if (*s == '#' ||
+                 (s[0] == '-' && s[1] == '-' &&
+                  (s[2] == ' ' || s[2] == '\t' || s[2] == '\n' || !s[2]))) {
+            while (*s && *s != '\n') {
+                s++;
+            }
+        }
+        else if (s[0] == '/' && s[1] == '*') {
+            const char *end = strstr(s + 2, "*/");
+
+            if (!end) {
+                return -1;
+            }
+            s = end + 2;
+        }
+        else {
+            if (*s == '?') {
+                n++;
+            }
+            s++;
+        }
+    }
+    return n;
 }
 
 const char *pv_db_params_str(const pv_db_params_t *params, apr_pool_t *p)

@@ -1119,6 +1119,36 @@ static void setup_process(void)
     }
 }
 
+/* The config's check of a query's '?' count: MariaDB's quoting and
+ * comments, each rule with an exact count. */
+START_TEST(placeholders)
+{
+    ck_assert_int_eq(pv_db_placeholders(""), 0);
+    ck_assert_int_eq(pv_db_placeholders(PV_DB_DEFAULT_LOGIN_QUERY), 1);
+    ck_assert_int_eq(pv_db_placeholders(PV_DB_DEFAULT_IMAGE_QUERY), 2);
+    ck_assert_int_eq(pv_db_placeholders(PV_DB_DEFAULT_LOGOUT_QUERY), 1);
+    ck_assert_int_eq(pv_db_placeholders("? ?, ?"), 3);
+    /* quoted: not placeholders; doubled quotes and \ escapes stay inside */
+    ck_assert_int_eq(pv_db_placeholders("'?' \"?\" `?` ?"), 1);
+    ck_assert_int_eq(pv_db_placeholders("'it''s ?' ?"), 1);
+    ck_assert_int_eq(pv_db_placeholders("'a\\'?' ?"), 1);
+    /* a backtick name has no \ escape */
+    ck_assert_int_eq(pv_db_placeholders("`a\\` ?"), 1);
+    /* comments */
+    ck_assert_int_eq(pv_db_placeholders("? # ?\n?"), 2);
+    ck_assert_int_eq(pv_db_placeholders("? -- ?\n?"), 2);
+    ck_assert_int_eq(pv_db_placeholders("? --\t?"), 1);
+    ck_assert_int_eq(pv_db_placeholders("? --"), 1);
+    ck_assert_int_eq(pv_db_placeholders("1--?"), 1);
+    ck_assert_int_eq(pv_db_placeholders("? /* ? */ ?"), 2);
+    /* not closed */
+    ck_assert_int_eq(pv_db_placeholders("'?"), -1);
+    ck_assert_int_eq(pv_db_placeholders("\"a\\"), -1);
+    ck_assert_int_eq(pv_db_placeholders("`a"), -1);
+    ck_assert_int_eq(pv_db_placeholders("? /* ?"), -1);
+}
+END_TEST
+
 Suite *pv_test_db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -1134,6 +1164,7 @@ Suite *pv_test_db_suite(void)
     tcase_add_test(tc, params_twice_and_empty);
     tcase_add_test(tc, params_password_never_shown);
     tcase_add_test(tc, params_equal);
+    tcase_add_test(tc, placeholders);
     suite_add_tcase(s, tc);
 
     tcase_add_unchecked_fixture(td, setup_process, NULL);
