@@ -11,6 +11,7 @@
 #include "http_config.h"
 
 #include "pv_db.h"
+#include "pv_image.h"
 #include "pv_keyring.h"
 #include "pv_token.h"
 
@@ -59,21 +60,6 @@
 /* How many entries PreviewQualities takes: each is a variant of every
  * lossy preview, so the list stays short. */
 #define PV_QUALITIES_MAX 16
-
-/* Output formats, a bit each (PreviewFormats, format=). */
-typedef enum {
-    PV_FMT_JPEG = 1 << 0,
-    PV_FMT_WEBP = 1 << 1,
-    PV_FMT_AVIF = 1 << 2,
-    PV_FMT_PNG = 1 << 3
-} pv_format_e;
-
-#define PV_DEFAULT_FORMATS (PV_FMT_JPEG | PV_FMT_WEBP | PV_FMT_PNG)
-
-/* "jpeg" -> PV_FMT_JPEG (case-insensitive; "jpg" too); 0 when unknown. */
-int pv_format_from_name(const char *name);
-/* PV_FMT_JPEG -> "jpeg"; NULL for anything but a single known bit. */
-const char *pv_format_name(int fmt);
 
 typedef struct pv_srv_conf {
     /* PreviewKeyFile: the ring is loaded by the setter, so a bad file
@@ -144,7 +130,7 @@ typedef struct pv_dir_conf {
     const int *sizes;    /* PreviewSizes, ascending; NULL: unset */
     int nsizes;
     int default_size; /* PreviewDefaultSize */
-    int formats;      /* PreviewFormats, pv_format_e bits; 0: unset */
+    int formats;      /* PreviewFormats, PV_FORMAT_BIT()s; 0: unset */
     int quality;      /* PreviewQuality */
     /* PreviewQualities, ascending; nqualities 0: unset (the list is then
      * PreviewQuality alone). */

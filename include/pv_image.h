@@ -64,10 +64,31 @@ typedef enum {
     PV_FORMAT_PNG
 } pv_image_format_e;
 
+/* A set of formats (PreviewFormats, what a request may ask for): the bit
+ * of each format f. The one format vocabulary: the directive, the query
+ * and the renderer all speak pv_image_format_e. */
+#define PV_FORMAT_BIT(f) (1 << (f))
+#define PV_FORMATS_ALL                                                         \
+    (PV_FORMAT_BIT(PV_FORMAT_JPEG) | PV_FORMAT_BIT(PV_FORMAT_WEBP) |           \
+     PV_FORMAT_BIT(PV_FORMAT_AVIF) | PV_FORMAT_BIT(PV_FORMAT_PNG))
+/* PreviewFormats' default: AVIF only when asked for (slow to encode). */
+#define PV_FORMATS_DEFAULT                                                     \
+    (PV_FORMAT_BIT(PV_FORMAT_JPEG) | PV_FORMAT_BIT(PV_FORMAT_WEBP) |           \
+     PV_FORMAT_BIT(PV_FORMAT_PNG))
+
 /* "image/jpeg"... and the names used in URLs ("jpeg"...); NULL if out of
  * range. */
 const char *pv_image_format_mime(pv_image_format_e f);
 const char *pv_image_format_name(pv_image_format_e f);
+
+/* With pv_image_format_parse: any case, and "jpg" for JPEG (a directive's
+ * spelling); without, the URL's: lower case names only. */
+#define PV_FORMAT_NAME_LOOSE 0x1
+
+/* The format named by the len bytes at name (pv_image_format_name's
+ * names). APR_EINVAL when it names none; *pout untouched. */
+apr_status_t pv_image_format_parse(pv_image_format_e *pout, const char *name,
+                                   apr_size_t len, int flags);
 
 /* The libvips version this process runs ("8.14.1"), not the one built
  * against: part of every cache key and ETag, so that an upgrade that

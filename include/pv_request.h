@@ -7,6 +7,7 @@
 #include <apr_pools.h>
 
 #include "pv_image.h"
+#include "pv_query.h"
 
 /* Largest w or h accepted in a query (400 above); a box side is then
  * clamped to the largest PreviewSizes entry anyway. */
@@ -15,25 +16,16 @@
  * default is 8190); anything after is ignored, never an error. */
 #define PV_REQUEST_MAX_HEADER 16384
 
-/* Output formats, a bit each: bit 1 << pv_image_format_e, the same values
- * as PV_FMT_* of the glue's mod_preview_config.h (PreviewFormats masks), so
- * masks pass between the three unchanged. */
+/* The query's format= (a PV_FORMAT_BIT() of pv_image.h) when it names
+ * none: negotiated by Accept. */
 #define PV_REQ_FMT_AUTO 0
-#define PV_REQ_FMT_JPEG (1 << PV_FORMAT_JPEG)
-#define PV_REQ_FMT_WEBP (1 << PV_FORMAT_WEBP)
-#define PV_REQ_FMT_AVIF (1 << PV_FORMAT_AVIF)
-#define PV_REQ_FMT_PNG  (1 << PV_FORMAT_PNG)
-#define PV_REQ_FMT_ALL                                                         \
-    (PV_REQ_FMT_JPEG | PV_REQ_FMT_WEBP | PV_REQ_FMT_AVIF | PV_REQ_FMT_PNG)
-/* Used when a caller passes an empty allowed mask: PreviewFormats' default. */
-#define PV_REQ_FMT_DEFAULT (PV_REQ_FMT_JPEG | PV_REQ_FMT_WEBP | PV_REQ_FMT_PNG)
 
 /* The query of GET /preview/<id>?..., as parsed. Absent numbers are 0. */
 typedef struct pv_request_query_t {
     int w;              /* 1..PV_REQUEST_MAX_SIDE, 0: absent */
     int h;              /* 1..PV_REQUEST_MAX_SIDE, 0: absent */
     pv_image_fit_e fit; /* PV_FIT_INSIDE when absent */
-    int format;         /* one PV_REQ_FMT_* bit, PV_REQ_FMT_AUTO when absent */
+    int format;         /* one PV_FORMAT_BIT(), PV_REQ_FMT_AUTO when absent */
     int quality; /* q, 1..100, 0: absent (PreviewQuality applies); as sent,
                   * snapped by pv_request_snap_quality() */
     /* Percent-decoded token values, NUL-terminated, with their length (a
@@ -95,8 +87,8 @@ void pv_request_resolve_size(int *pw, int *ph, int w, int h, const int *sizes,
 int pv_request_snap_quality(int q, const int *qualities, int nqualities);
 
 /* The output format, as the image core's enum. requested: the query's
- * PV_REQ_FMT_* bit, or AUTO. allowed: the
- * PreviewFormats mask (0 means PV_REQ_FMT_DEFAULT). accept: the Accept
+ * PV_FORMAT_BIT(), or AUTO. allowed: the
+ * PreviewFormats mask (0 means PV_FORMATS_DEFAULT). accept: the Accept
  * header, NULL when absent. has_alpha: the source has an alpha channel.
  * - explicit format: returned as is (an alpha channel is flattened if it is
  *   JPEG: the client asked for it); not in allowed: APR_EINVAL (400 "format").

@@ -588,7 +588,11 @@ static const char *set_formats(cmd_parms *cmd, void *dconf, int argc,
         return "PreviewFormats: expected one or more of jpeg webp avif png";
     }
     for (i = 0; i < argc; i++) {
-        int fmt = pv_format_from_name(argv[i]);
+        pv_image_format_e f;
+        int fmt = pv_image_format_parse(&f, argv[i], strlen(argv[i]),
+                                        PV_FORMAT_NAME_LOOSE) == APR_SUCCESS
+                      ? PV_FORMAT_BIT(f)
+                      : 0;
 
         if (!fmt) {
             return apr_psprintf(cmd->pool,

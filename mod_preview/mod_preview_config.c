@@ -14,44 +14,6 @@
 
 static const int pv_default_sizes[] = {64, 128, 256, 512, 1024, 2048};
 
-/* ---------------------------------------------------------------- formats */
-
-static const struct {
-    const char *name;
-    int fmt;
-} pv_formats[] = {{"jpeg", PV_FMT_JPEG},
-                  {"jpg", PV_FMT_JPEG},
-                  {"webp", PV_FMT_WEBP},
-                  {"avif", PV_FMT_AVIF},
-                  {"png", PV_FMT_PNG}};
-
-int pv_format_from_name(const char *name)
-{
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(pv_formats) / sizeof(pv_formats[0]); i++) {
-        if (!strcasecmp(name, pv_formats[i].name)) {
-            return pv_formats[i].fmt;
-        }
-    }
-    return 0;
-}
-
-const char *pv_format_name(int fmt)
-{
-    switch (fmt) {
-        case PV_FMT_JPEG:
-            return "jpeg";
-        case PV_FMT_WEBP:
-            return "webp";
-        case PV_FMT_AVIF:
-            return "avif";
-        case PV_FMT_PNG:
-            return "png";
-    }
-    return NULL;
-}
-
 /* ------------------------------------------------------- create and merge */
 
 void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
@@ -334,7 +296,7 @@ void pv_dir_conf_apply_defaults(pv_dir_conf *c)
         c->default_size = c->sizes[c->nsizes - 1];
     }
     if (!c->formats) {
-        c->formats = PV_DEFAULT_FORMATS;
+        c->formats = PV_FORMATS_DEFAULT;
     }
     if (c->quality == PV_UNSET) {
         c->quality = pv_request_snap_quality(PV_DEFAULT_QUALITY, c->qualities,

@@ -389,7 +389,7 @@ static int formats_available(void)
 
     for (f = PV_FORMAT_JPEG; f <= PV_FORMAT_PNG; f++) {
         if (pv_image_format_available((pv_image_format_e)f)) {
-            mask |= 1 << f;
+            mask |= PV_FORMAT_BIT(f);
         }
     }
     return mask;

@@ -6,28 +6,22 @@
 
 #include "pv_body.h"
 #include "pv_db.h"
+#include "pv_query.h"
 #include "pv_request.h"
 
 int pv_body_form_next(pv_body_pair_t *pair, const char **ppos, const char *end)
 {
-    const char *s = *ppos;
+    pv_query_pair_t q;
 
-    while (s < end) {
-        const char *amp = memchr(s, '&', (apr_size_t)(end - s));
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(s, '=', (apr_size_t)(pe - s));
-
-        if (pe > s) {
-            pair->name = s;
-            pair->name_len = (apr_size_t)((eq ? eq : pe) - s);
-            pair->value = eq ? eq + 1 : pe;
-            pair->value_len = (apr_size_t)(pe - pair->value);
-            *ppos = amp ? amp + 1 : end;
+    while (pv_query_next(&q, ppos, end)) {
+        if (q.len > 0) {
+            pair->name = q.name;
+            pair->name_len = q.name_len;
+            pair->value = q.value;
+            pair->value_len = q.value_len;
             return 1;
         }
-        s = amp ? amp + 1 : end;
     }
-    *ppos = end;
     return 0;
 }
 

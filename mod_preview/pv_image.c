@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +79,27 @@ const char *pv_image_format_mime(pv_image_format_e f)
 const char *pv_image_format_name(pv_image_format_e f)
 {
     return ((unsigned)f < 4) ? format_names[f] : NULL;
+}
+
+apr_status_t pv_image_format_parse(pv_image_format_e *pout, const char *name,
+                                   apr_size_t len, int flags)
+{
+    int loose = (flags & PV_FORMAT_NAME_LOOSE) != 0;
+    unsigned f;
+
+    for (f = 0; f < 4; f++) {
+        if (strlen(format_names[f]) == len &&
+            (loose ? !strncasecmp(name, format_names[f], len)
+                   : !memcmp(name, format_names[f], len))) {
+            *pout = (pv_image_format_e)f;
+            return APR_SUCCESS;
+        }
+    }
+    if (loose && len == 3 && !strncasecmp(name, "jpg", 3)) {
+        *pout = PV_FORMAT_JPEG;
+        return APR_SUCCESS;
+    }
+    return APR_EINVAL;
 }
 
 const char *pv_image_version(void)

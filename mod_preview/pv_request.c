@@ -7,6 +7,7 @@
 
 #include "pv_request.h"
 #include "pv_num.h"
+#include "pv_query.h"
 
 /* PreviewDefaultSize's default, used when a caller passes none. */
 #define PV_REQUEST_DEFAULT_SIZE 256
@@ -93,24 +94,17 @@ static int is_name(const char *s, apr_size_t len, const char *name)
     return strlen(name) == len && memcmp(s, name, len) == 0;
 }
 
+/* format=: auto or a format's name, lower case; -1 when neither. */
 static int format_from_value(const char *s, apr_size_t len)
 {
+    pv_image_format_e f;
+
     if (is_name(s, len, "auto")) {
         return PV_REQ_FMT_AUTO;
     }
-    if (is_name(s, len, "jpeg")) {
-        return PV_REQ_FMT_JPEG;
-    }
-    if (is_name(s, len, "webp")) {
-        return PV_REQ_FMT_WEBP;
-    }
-    if (is_name(s, len, "avif")) {
-        return PV_REQ_FMT_AVIF;
-    }
-    if (is_name(s, len, "png")) {
-        return PV_REQ_FMT_PNG;
-    }
-    return -1;
+    return pv_image_format_parse(&f, s, len, 0) == APR_SUCCESS
+               ? PV_FORMAT_BIT(f)
+               : -1;
 }
 
 /* Keep the first non-empty token; a bad %-escape keeps the raw text so
@@ -127,128 +121,101 @@ static void take_token(const char **ptok, apr_size_t *plen, const char *v,
     }
 }
 
-enum { SEEN_W = 1, SEEN_H = 2, SEEN_FIT = 4, SEEN_FORMAT = 8, SEEN_Q = 16 };
+/* The parameters the preview reads, each at most once: names for the 400
+ * body, the index a bit of "seen". */
+static const char *const query_params[] = {"w", "h", "q", "fit", "format"};
+
+/* Parameter i's decoded value into q: 1, or 0 when it is not valid. */
+static int take_param(pv_request_query_t *q, int i, const char *v,
+                      apr_size_t len)
+{
+    int f;
+
+    switch (i) {
+        case 0:
+            return parse_number(&q->w, v, len, 1, PV_REQUEST_MAX_SIDE);
+        case 1:
+            return parse_number(&q->h, v, len, 1, PV_REQUEST_MAX_SIDE);
+        case 2:
+            return parse_number(&q->quality, v, len, 1, 100);
+        case 3:
+            if (is_name(v, len, "inside") || is_name(v, len, "cover")) {
+                q->fit =
+                    is_name(v, len, "cover") ? PV_FIT_COVER : PV_FIT_INSIDE;
+                return 1;
+            }
+            return 0;
+        default:
+            f = format_from_value(v, len);
+            q->format = f >= 0 ? f : q->format;
+            return f >= 0;
+    }
+}
+
+/* The index in query_params of the decoded name, -1 when not one. */
+static int param_index(const char *name, apr_size_t len)
+{
+    int i;
+
+    for (i = 0; i < (int)(sizeof(query_params) / sizeof(query_params[0]));
+         i++) {
+        if (is_name(name, len, query_params[i])) {
+            return i;
+        }
+    }
+    return -1;
+}
 
 apr_status_t pv_request_parse_query(pv_request_query_t **pout,
                                     const char **perr, const char *args,
                                     apr_pool_t *p)
 {
     pv_request_query_t *q = apr_pcalloc(p, sizeof(*q));
-    const char *end, *pos, *bad = NULL;
-    int seen = 0;
-    apr_status_t rv = APR_SUCCESS;
+    const char *end, *pos, *bad = NULL, *dv = NULL;
+    char name[PV_NAME_RAW_MAX];
+    pv_query_pair_t pair;
+    apr_size_t dvlen = 0;
+    int seen = 0, i;
 
     q->fit = PV_FIT_INSIDE;
     q->format = PV_REQ_FMT_AUTO;
-    if (!args) {
-        args = "";
-    }
-    /* A fragment is never part of the query (httpd strips it already). */
-    end = strchr(args, '#');
-    if (!end) {
-        end = args + strlen(args);
-    }
-    for (pos = args; pos < end && !bad;) {
-        const char *seg_end = memchr(pos, '&', (apr_size_t)(end - pos));
-        const char *eq, *v = NULL;
-        apr_size_t nlen, vlen = 0;
-        char name[PV_NAME_RAW_MAX];
-        apr_ssize_t dn;
-        const char *dv = NULL;
-        apr_size_t dvlen = 0;
-
-        if (!seg_end) {
-            seg_end = end;
-        }
-        eq = memchr(pos, '=', (apr_size_t)(seg_end - pos));
-        nlen = (apr_size_t)((eq ? eq : seg_end) - pos);
-        if (eq) {
-            v = eq + 1;
-            vlen = (apr_size_t)(seg_end - v);
-        }
+    pos = args ? args : "";
+    end = pv_query_end(pos);
+    while (!bad && pv_query_next(&pair, &pos, end)) {
         /* Names longer than any of ours, or undecodable, are not ours. */
-        dn = nlen <= sizeof(name) ? unescape_into(name, pos, nlen) : -1;
-        pos = seg_end < end ? seg_end + 1 : end;
+        apr_ssize_t dn = pair.name_len <= sizeof(name)
+                             ? unescape_into(name, pair.name, pair.name_len)
+                             : -1;
+
         if (dn <= 0) {
             continue;
         }
         if (is_name(name, (apr_size_t)dn, "token")) {
-            take_token(&q->token, &q->token_len, v, vlen, p);
+            take_token(&q->token, &q->token_len, pair.value, pair.value_len, p);
             continue;
         }
         if (is_name(name, (apr_size_t)dn, "access_token")) {
-            take_token(&q->access_token, &q->access_token_len, v, vlen, p);
+            take_token(&q->access_token, &q->access_token_len, pair.value,
+                       pair.value_len, p);
             continue;
         }
-        if (is_name(name, (apr_size_t)dn, "w")) {
-            bad = "w";
-            if (!(seen & SEEN_W)) {
-                seen |= SEEN_W;
-                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p) &&
-                    parse_number(&q->w, dv, dvlen, 1, PV_REQUEST_MAX_SIDE)) {
-                    bad = NULL;
-                }
-            }
+        if ((i = param_index(name, (apr_size_t)dn)) < 0) {
+            continue;
         }
-        else if (is_name(name, (apr_size_t)dn, "h")) {
-            bad = "h";
-            if (!(seen & SEEN_H)) {
-                seen |= SEEN_H;
-                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p) &&
-                    parse_number(&q->h, dv, dvlen, 1, PV_REQUEST_MAX_SIDE)) {
-                    bad = NULL;
-                }
-            }
+        /* Each once, with a value that decodes and is valid. */
+        if ((seen & (1 << i)) || !pair.has_value ||
+            pv_request_unescape(&dv, &dvlen, pair.value, pair.value_len, p) ||
+            !take_param(q, i, dv, dvlen)) {
+            bad = query_params[i];
         }
-        else if (is_name(name, (apr_size_t)dn, "q")) {
-            bad = "q";
-            if (!(seen & SEEN_Q)) {
-                seen |= SEEN_Q;
-                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p) &&
-                    parse_number(&q->quality, dv, dvlen, 1, 100)) {
-                    bad = NULL;
-                }
-            }
-        }
-        else if (is_name(name, (apr_size_t)dn, "fit")) {
-            bad = "fit";
-            if (!(seen & SEEN_FIT)) {
-                seen |= SEEN_FIT;
-                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p)) {
-                    if (is_name(dv, dvlen, "inside")) {
-                        q->fit = PV_FIT_INSIDE;
-                        bad = NULL;
-                    }
-                    else if (is_name(dv, dvlen, "cover")) {
-                        q->fit = PV_FIT_COVER;
-                        bad = NULL;
-                    }
-                }
-            }
-        }
-        else if (is_name(name, (apr_size_t)dn, "format")) {
-            bad = "format";
-            if (!(seen & SEEN_FORMAT)) {
-                seen |= SEEN_FORMAT;
-                if (v && !pv_request_unescape(&dv, &dvlen, v, vlen, p)) {
-                    int f = format_from_value(dv, dvlen);
-
-                    if (f >= 0) {
-                        q->format = f;
-                        bad = NULL;
-                    }
-                }
-            }
-        }
+        seen |= 1 << i;
     }
     if (bad) {
         *perr = bad;
-        rv = APR_EINVAL;
-        goto cleanup;
+        return APR_EINVAL;
     }
     *pout = q;
-cleanup:
-    return rv;
+    return APR_SUCCESS;
 }
 
 apr_status_t pv_request_parse_id(apr_uint64_t *pout, const char *s,
@@ -509,13 +476,13 @@ apr_status_t pv_request_pick_format(pv_image_format_e *pout, int *pvary,
     int qa = 0, qw = 0;
     pv_image_format_e fmt;
 
-    allowed &= PV_REQ_FMT_ALL;
+    allowed &= PV_FORMATS_ALL;
     if (!allowed) {
-        allowed = PV_REQ_FMT_DEFAULT;
+        allowed = PV_FORMATS_DEFAULT;
     }
     if (requested != PV_REQ_FMT_AUTO) {
         /* One known bit, and one the configuration lets out. */
-        if ((requested & ~PV_REQ_FMT_ALL) || (requested & (requested - 1)) ||
+        if ((requested & ~PV_FORMATS_ALL) || (requested & (requested - 1)) ||
             !(requested & allowed)) {
             return APR_EINVAL;
         }
@@ -525,10 +492,10 @@ apr_status_t pv_request_pick_format(pv_image_format_e *pout, int *pvary,
         *pvary = 0;
         return APR_SUCCESS;
     }
-    if (allowed & PV_REQ_FMT_AVIF) {
+    if (allowed & PV_FORMAT_BIT(PV_FORMAT_AVIF)) {
         qa = pv_request_accept_q(accept, "image/avif");
     }
-    if (allowed & PV_REQ_FMT_WEBP) {
+    if (allowed & PV_FORMAT_BIT(PV_FORMAT_WEBP)) {
         qw = pv_request_accept_q(accept, "image/webp");
     }
     if (qa > 0 || qw > 0) {
@@ -541,7 +508,8 @@ apr_status_t pv_request_pick_format(pv_image_format_e *pout, int *pvary,
         fmt = first_allowed(allowed, opaque_order, 4);
     }
     *pout = fmt;
-    *pvary = (allowed & (PV_REQ_FMT_AVIF | PV_REQ_FMT_WEBP)) != 0;
+    *pvary = (allowed & (PV_FORMAT_BIT(PV_FORMAT_AVIF) |
+                         PV_FORMAT_BIT(PV_FORMAT_WEBP))) != 0;
     return APR_SUCCESS;
 }
 

@@ -3,6 +3,7 @@
 
 #include <apr_strings.h>
 
+#include "pv_query.h"
 #include "pv_request.h"
 #include "pv_request_token.h"
 
@@ -19,29 +20,22 @@ static int is_token_name(const char *s, apr_size_t len, apr_pool_t *p)
 const char *pv_request_token_pairs(const char *args, apr_pool_t *p)
 {
     const char *s = args, *end;
+    pv_query_pair_t pair;
     char *out, *o;
 
     if (!args) {
         return NULL;
     }
-    end = strchr(args, '#');
-    if (!end) {
-        end = args + strlen(args);
-    }
+    end = pv_query_end(args);
     out = o = apr_palloc(p, (end - args) + 1);
-    while (s < end) {
-        const char *amp = memchr(s, '&', end - s);
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(s, '=', pe - s);
-
-        if (is_token_name(s, (eq ? eq : pe) - s, p)) {
+    while (pv_query_next(&pair, &s, end)) {
+        if (is_token_name(pair.name, pair.name_len, p)) {
             if (o > out) {
                 *o++ = '&';
             }
-            memcpy(o, s, pe - s);
-            o += pe - s;
+            memcpy(o, pair.text, pair.len);
+            o += pair.len;
         }
-        s = amp ? amp + 1 : end;
     }
     *o = '\0';
     return out;

@@ -232,15 +232,8 @@ apr_status_t pv_sign_parse(pv_sign_request_t **pout, const char **perr,
 
 const char *pv_sign_query(const pv_request_query_t *q, apr_pool_t *p)
 {
-    static const struct {
-        int fmt;
-        const char *name;
-    } formats[] = {{PV_REQ_FMT_JPEG, "jpeg"},
-                   {PV_REQ_FMT_WEBP, "webp"},
-                   {PV_REQ_FMT_AVIF, "avif"},
-                   {PV_REQ_FMT_PNG, "png"}};
     const char *s = "";
-    apr_size_t i;
+    int f;
 
     if (q->w) {
         s = apr_psprintf(p, "&w=%d", q->w);
@@ -251,9 +244,10 @@ const char *pv_sign_query(const pv_request_query_t *q, apr_pool_t *p)
     if (q->fit == PV_FIT_COVER) {
         s = apr_pstrcat(p, s, "&fit=cover", NULL);
     }
-    for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        if (q->format == formats[i].fmt) {
-            s = apr_pstrcat(p, s, "&format=", formats[i].name, NULL);
+    for (f = PV_FORMAT_JPEG; f <= PV_FORMAT_PNG; f++) {
+        if (q->format == PV_FORMAT_BIT(f)) {
+            s = apr_pstrcat(p, s, "&format=",
+                            pv_image_format_name((pv_image_format_e)f), NULL);
         }
     }
     if (q->quality) {

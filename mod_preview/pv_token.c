@@ -12,6 +12,7 @@
 #include <openssl/params.h>
 
 #include "pv_b64url.h"
+#include "pv_num.h"
 #include "pv_token.h"
 
 #define NALGS 3
@@ -338,21 +339,7 @@ static int count_brackets(const unsigned char *s, apr_size_t n)
  * whitespace, 1..2^64-1: one spelling per id. */
 static int parse_uid(apr_uint64_t *out, const char *s, apr_size_t n)
 {
-    apr_uint64_t v = 0;
-    apr_size_t i;
-
-    if (n == 0 || n > 20 || s[0] == '0') {
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned d = (unsigned char)s[i] - '0';
-        if (d > 9 || v > (APR_UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
+    return pv_num_parse(out, s, n, APR_UINT64_MAX, PV_NUM_CANONICAL) ? -1 : 0;
 }
 
 /* An optional integer claim: 0 absent, 1 present, -1 not an integer. */

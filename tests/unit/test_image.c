@@ -429,6 +429,46 @@ START_TEST(status_strings)
 }
 END_TEST
 
+/* The one format vocabulary: names both ways, and the bits of a set. */
+START_TEST(format_names)
+{
+    static const char *names[] = {"jpeg", "webp", "avif", "png"};
+    pv_image_format_e f = PV_FORMAT_PNG;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(
+            pv_image_format_parse(&f, names[i], strlen(names[i]), 0),
+            APR_SUCCESS);
+        ck_assert_int_eq(f, i);
+        ck_assert_str_eq(pv_image_format_name(f), names[i]);
+    }
+    /* the URL's spelling: lower case, no alias, exact length */
+    f = PV_FORMAT_PNG;
+    ck_assert_int_eq(pv_image_format_parse(&f, "JPEG", 4, 0), APR_EINVAL);
+    ck_assert_int_eq(pv_image_format_parse(&f, "jpg", 3, 0), APR_EINVAL);
+    ck_assert_int_eq(pv_image_format_parse(&f, "jpegx", 5, 0), APR_EINVAL);
+    ck_assert_int_eq(pv_image_format_parse(&f, "jpeg", 3, 0), APR_EINVAL);
+    ck_assert_int_eq(pv_image_format_parse(&f, "", 0, 0), APR_EINVAL);
+    ck_assert_int_eq(pv_image_format_parse(&f, "auto", 4, 0), APR_EINVAL);
+    ck_assert_int_eq(f, PV_FORMAT_PNG);
+    /* a directive's: any case, jpg */
+    ck_assert_int_eq(pv_image_format_parse(&f, "JpG", 3, PV_FORMAT_NAME_LOOSE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(f, PV_FORMAT_JPEG);
+    ck_assert_int_eq(pv_image_format_parse(&f, "AVIF", 4, PV_FORMAT_NAME_LOOSE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(f, PV_FORMAT_AVIF);
+    ck_assert_int_eq(pv_image_format_parse(&f, "gif", 3, PV_FORMAT_NAME_LOOSE),
+                     APR_EINVAL);
+    /* the bits the directive, the query and the negotiation share */
+    ck_assert_int_eq(PV_FORMAT_BIT(PV_FORMAT_JPEG), 1);
+    ck_assert_int_eq(PV_FORMAT_BIT(PV_FORMAT_PNG), 8);
+    ck_assert_int_eq(PV_FORMATS_ALL, 15);
+    ck_assert_int_eq(PV_FORMATS_DEFAULT, 11);
+}
+END_TEST
+
 START_TEST(probe_photo)
 {
     pv_image_info_t *info = NULL;
@@ -1074,6 +1114,7 @@ Suite *pv_test_image_suite(void)
     tcase_add_unchecked_fixture(tc, suite_fixtures_make, suite_fixtures_remove);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, status_strings);
+    tcase_add_test(tc, format_names);
     tcase_add_test(tc, probe_photo);
     tcase_add_test(tc, probe_kinds);
     tcase_add_test(tc, render_photo_default);

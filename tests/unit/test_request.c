@@ -196,7 +196,7 @@ START_TEST(query_all)
     ck_assert_int_eq(q->w, 256);
     ck_assert_int_eq(q->h, 128);
     ck_assert_int_eq(q->fit, PV_FIT_COVER);
-    ck_assert_int_eq(q->format, PV_REQ_FMT_WEBP);
+    ck_assert_int_eq(q->format, PV_FORMAT_BIT(PV_FORMAT_WEBP));
     ck_assert_int_eq(q->quality, 75);
     ck_assert_str_eq(q->token, "t.o.k");
     ck_assert_uint_eq(q->token_len, 5);
@@ -206,14 +206,17 @@ START_TEST(query_all)
     q = query_ok("fit=inside&format=auto");
     ck_assert_int_eq(q->fit, PV_FIT_INSIDE);
     ck_assert_int_eq(q->format, PV_REQ_FMT_AUTO);
-    ck_assert_int_eq(query_ok("format=jpeg")->format, PV_REQ_FMT_JPEG);
-    ck_assert_int_eq(query_ok("format=avif")->format, PV_REQ_FMT_AVIF);
-    ck_assert_int_eq(query_ok("format=png")->format, PV_REQ_FMT_PNG);
+    ck_assert_int_eq(query_ok("format=jpeg")->format,
+                     PV_FORMAT_BIT(PV_FORMAT_JPEG));
+    ck_assert_int_eq(query_ok("format=avif")->format,
+                     PV_FORMAT_BIT(PV_FORMAT_AVIF));
+    ck_assert_int_eq(query_ok("format=png")->format,
+                     PV_FORMAT_BIT(PV_FORMAT_PNG));
     /* the bits are the image core's enum, shifted */
-    ck_assert_int_eq(PV_REQ_FMT_JPEG, 1);
-    ck_assert_int_eq(PV_REQ_FMT_WEBP, 2);
-    ck_assert_int_eq(PV_REQ_FMT_AVIF, 4);
-    ck_assert_int_eq(PV_REQ_FMT_PNG, 8);
+    ck_assert_int_eq(PV_FORMAT_BIT(PV_FORMAT_JPEG), 1);
+    ck_assert_int_eq(PV_FORMAT_BIT(PV_FORMAT_WEBP), 2);
+    ck_assert_int_eq(PV_FORMAT_BIT(PV_FORMAT_AVIF), 4);
+    ck_assert_int_eq(PV_FORMAT_BIT(PV_FORMAT_PNG), 8);
 }
 END_TEST
 
@@ -619,7 +622,7 @@ static pv_image_format_e pick(int requested, const char *accept, int allowed,
 
 START_TEST(format_auto)
 {
-    int all = PV_REQ_FMT_ALL, def = PV_REQ_FMT_DEFAULT;
+    int all = PV_FORMATS_ALL, def = PV_FORMATS_DEFAULT;
 
     /* AVIF first when allowed, WebP next, JPEG otherwise */
     ck_assert_int_eq(pick(0, CHROME, all, 0, 1), PV_FORMAT_AVIF);
@@ -642,11 +645,16 @@ START_TEST(format_auto)
                      PV_FORMAT_JPEG);
     /* WebP accepted but not allowed */
     ck_assert_int_eq(
-        pick(0, "image/webp", PV_REQ_FMT_JPEG | PV_REQ_FMT_AVIF, 0, 1),
+        pick(0, "image/webp",
+             PV_FORMAT_BIT(PV_FORMAT_JPEG) | PV_FORMAT_BIT(PV_FORMAT_AVIF), 0,
+             1),
         PV_FORMAT_JPEG);
     /* nothing negotiable: no Vary */
-    ck_assert_int_eq(pick(0, CHROME, PV_REQ_FMT_JPEG | PV_REQ_FMT_PNG, 0, 0),
-                     PV_FORMAT_JPEG);
+    ck_assert_int_eq(
+        pick(0, CHROME,
+             PV_FORMAT_BIT(PV_FORMAT_JPEG) | PV_FORMAT_BIT(PV_FORMAT_PNG), 0,
+             0),
+        PV_FORMAT_JPEG);
     /* an empty mask means the default (jpeg webp png) */
     ck_assert_int_eq(pick(0, CHROME, 0, 0, 1), PV_FORMAT_WEBP);
     ck_assert_int_eq(pick(0, "image/avif", 0, 0, 1), PV_FORMAT_JPEG);
@@ -655,7 +663,7 @@ END_TEST
 
 START_TEST(format_auto_alpha)
 {
-    int all = PV_REQ_FMT_ALL, def = PV_REQ_FMT_DEFAULT;
+    int all = PV_FORMATS_ALL, def = PV_FORMATS_DEFAULT;
 
     /* alpha: never JPEG while PNG, WebP or AVIF can go */
     ck_assert_int_eq(pick(0, CHROME, def, 1, 1), PV_FORMAT_WEBP);
@@ -663,15 +671,24 @@ START_TEST(format_auto_alpha)
     ck_assert_int_eq(pick(0, OLD, def, 1, 1), PV_FORMAT_PNG);
     ck_assert_int_eq(pick(0, NULL, def, 1, 1), PV_FORMAT_PNG);
     /* PNG not allowed: JPEG (flattened) is what is left */
-    ck_assert_int_eq(pick(0, OLD, PV_REQ_FMT_JPEG | PV_REQ_FMT_WEBP, 1, 1),
-                     PV_FORMAT_JPEG);
+    ck_assert_int_eq(
+        pick(0, OLD,
+             PV_FORMAT_BIT(PV_FORMAT_JPEG) | PV_FORMAT_BIT(PV_FORMAT_WEBP), 1,
+             1),
+        PV_FORMAT_JPEG);
     /* only WebP allowed, not accepted: served anyway */
-    ck_assert_int_eq(pick(0, OLD, PV_REQ_FMT_WEBP, 1, 1), PV_FORMAT_WEBP);
-    ck_assert_int_eq(pick(0, OLD, PV_REQ_FMT_WEBP, 0, 1), PV_FORMAT_WEBP);
-    ck_assert_int_eq(pick(0, OLD, PV_REQ_FMT_AVIF, 0, 1), PV_FORMAT_AVIF);
+    ck_assert_int_eq(pick(0, OLD, PV_FORMAT_BIT(PV_FORMAT_WEBP), 1, 1),
+                     PV_FORMAT_WEBP);
+    ck_assert_int_eq(pick(0, OLD, PV_FORMAT_BIT(PV_FORMAT_WEBP), 0, 1),
+                     PV_FORMAT_WEBP);
+    ck_assert_int_eq(pick(0, OLD, PV_FORMAT_BIT(PV_FORMAT_AVIF), 0, 1),
+                     PV_FORMAT_AVIF);
     /* opaque, JPEG not allowed: PNG */
-    ck_assert_int_eq(pick(0, OLD, PV_REQ_FMT_PNG | PV_REQ_FMT_WEBP, 0, 1),
-                     PV_FORMAT_PNG);
+    ck_assert_int_eq(
+        pick(0, OLD,
+             PV_FORMAT_BIT(PV_FORMAT_PNG) | PV_FORMAT_BIT(PV_FORMAT_WEBP), 0,
+             1),
+        PV_FORMAT_PNG);
 }
 END_TEST
 
@@ -680,34 +697,42 @@ START_TEST(format_explicit)
     pv_image_format_e f = PV_FORMAT_AVIF;
     int vary = 5;
 
-    ck_assert_int_eq(pick(PV_REQ_FMT_PNG, CHROME, PV_REQ_FMT_DEFAULT, 0, 0),
-                     PV_FORMAT_PNG);
-    ck_assert_int_eq(pick(PV_REQ_FMT_JPEG, CHROME, PV_REQ_FMT_DEFAULT, 1, 0),
-                     PV_FORMAT_JPEG);
-    ck_assert_int_eq(pick(PV_REQ_FMT_WEBP, NULL, PV_REQ_FMT_DEFAULT, 0, 0),
-                     PV_FORMAT_WEBP);
-    ck_assert_int_eq(pick(PV_REQ_FMT_AVIF, NULL, PV_REQ_FMT_ALL, 0, 0),
-                     PV_FORMAT_AVIF);
+    ck_assert_int_eq(
+        pick(PV_FORMAT_BIT(PV_FORMAT_PNG), CHROME, PV_FORMATS_DEFAULT, 0, 0),
+        PV_FORMAT_PNG);
+    ck_assert_int_eq(
+        pick(PV_FORMAT_BIT(PV_FORMAT_JPEG), CHROME, PV_FORMATS_DEFAULT, 1, 0),
+        PV_FORMAT_JPEG);
+    ck_assert_int_eq(
+        pick(PV_FORMAT_BIT(PV_FORMAT_WEBP), NULL, PV_FORMATS_DEFAULT, 0, 0),
+        PV_FORMAT_WEBP);
+    ck_assert_int_eq(
+        pick(PV_FORMAT_BIT(PV_FORMAT_AVIF), NULL, PV_FORMATS_ALL, 0, 0),
+        PV_FORMAT_AVIF);
     /* not allowed: 400 "format", outputs untouched */
-    ck_assert_int_eq(pv_request_pick_format(&f, &vary, PV_REQ_FMT_AVIF, CHROME,
-                                            PV_REQ_FMT_DEFAULT, 0),
+    ck_assert_int_eq(pv_request_pick_format(&f, &vary,
+                                            PV_FORMAT_BIT(PV_FORMAT_AVIF),
+                                            CHROME, PV_FORMATS_DEFAULT, 0),
+                     APR_EINVAL);
+    ck_assert_int_eq(pv_request_pick_format(&f, &vary,
+                                            PV_FORMAT_BIT(PV_FORMAT_AVIF),
+                                            CHROME, 0, 0),
                      APR_EINVAL);
     ck_assert_int_eq(
-        pv_request_pick_format(&f, &vary, PV_REQ_FMT_AVIF, CHROME, 0, 0),
+        pv_request_pick_format(&f, &vary, PV_FORMAT_BIT(PV_FORMAT_PNG), CHROME,
+                               PV_FORMAT_BIT(PV_FORMAT_JPEG), 0),
         APR_EINVAL);
-    ck_assert_int_eq(pv_request_pick_format(&f, &vary, PV_REQ_FMT_PNG, CHROME,
-                                            PV_REQ_FMT_JPEG, 0),
-                     APR_EINVAL);
     /* not one known bit */
     ck_assert_int_eq(pv_request_pick_format(&f, &vary,
-                                            PV_REQ_FMT_PNG | PV_REQ_FMT_JPEG,
-                                            NULL, PV_REQ_FMT_ALL, 0),
+                                            PV_FORMAT_BIT(PV_FORMAT_PNG) |
+                                                PV_FORMAT_BIT(PV_FORMAT_JPEG),
+                                            NULL, PV_FORMATS_ALL, 0),
                      APR_EINVAL);
     ck_assert_int_eq(
-        pv_request_pick_format(&f, &vary, 16, NULL, PV_REQ_FMT_ALL | 16, 0),
+        pv_request_pick_format(&f, &vary, 16, NULL, PV_FORMATS_ALL | 16, 0),
         APR_EINVAL);
     ck_assert_int_eq(
-        pv_request_pick_format(&f, &vary, -1, NULL, PV_REQ_FMT_ALL, 0),
+        pv_request_pick_format(&f, &vary, -1, NULL, PV_FORMATS_ALL, 0),
         APR_EINVAL);
     ck_assert_int_eq(f, PV_FORMAT_AVIF);
     ck_assert_int_eq(vary, 5);

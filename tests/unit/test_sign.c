@@ -106,7 +106,7 @@ START_TEST(form_params)
     ck_assert_int_eq(req->query->w, 256);
     ck_assert_int_eq(req->query->h, 128);
     ck_assert_int_eq(req->query->fit, PV_FIT_COVER);
-    ck_assert_int_eq(req->query->format, PV_REQ_FMT_WEBP);
+    ck_assert_int_eq(req->query->format, PV_FORMAT_BIT(PV_FORMAT_WEBP));
     ck_assert_int_eq(req->query->quality, 75);
     ck_assert_int_eq(req->ttl, 0);
     ck_assert_str_eq(pv_sign_query(req->query, pool),
