@@ -20,4 +20,13 @@
 apr_status_t pv_num_parse(apr_uint64_t *pout, const char *s, apr_size_t len,
                           apr_uint64_t max, int flags);
 
+/* A size or a count as a directive writes it: the NUL-terminated digits at
+ * s, with at most one K, M, G or T (any case) after them for unit to the
+ * power 1 to 4 (unit 1000 for counts, 1024 for bytes; 0: no suffix
+ * allowed), the product at most max. APR_EINVAL: no leading digit, or
+ * anything after them but one suffix letter; APR_ERANGE: over max (the
+ * digits alone, or once scaled). *pout untouched on failure. */
+apr_status_t pv_num_parse_scaled(apr_uint64_t *pout, const char *s,
+                                 apr_uint64_t unit, apr_uint64_t max);
+
 #endif /* PV_NUM_H */

@@ -25,10 +25,11 @@
 
 /* ---------------------------------------------------------------- parsing */
 
+/* A number's suffixes, as the unit K stands for. */
 typedef enum {
-    PV_SFX_NONE = 0,
-    PV_SFX_DEC, /* K M G T: powers of 1000 (pixel counts) */
-    PV_SFX_BIN  /* K M G T: powers of 1024 (bytes) */
+    PV_SFX_NONE = 0,   /* none */
+    PV_SFX_DEC = 1000, /* K M G T: powers of 1000 (pixel counts) */
+    PV_SFX_BIN = 1024  /* K M G T: powers of 1024 (bytes) */
 } pv_suffix_e;
 
 /* Strict: decimal digits, at most one suffix letter, nothing else; no sign,
@@ -36,44 +37,18 @@ typedef enum {
 static const char *pv_parse_num(apr_int64_t *out, const char *arg,
                                 pv_suffix_e sfx)
 {
-    apr_int64_t mult = 1, base = (sfx == PV_SFX_DEC) ? 1000 : 1024;
-    apr_size_t ndigits = strspn(arg, "0123456789");
-    const char *s = arg + ndigits;
-    apr_uint64_t v = 0;
+    apr_uint64_t v;
+    apr_status_t rv = pv_num_parse_scaled(&v, arg, sfx, APR_INT64_MAX);
 
-    if (!ndigits) {
-        return "not a non-negative integer";
-    }
-    if (pv_num_parse(&v, arg, ndigits, APR_INT64_MAX, 0) != APR_SUCCESS) {
+    if (rv == APR_ERANGE) {
         return "too large";
     }
-    if (*s && sfx != PV_SFX_NONE && !s[1]) {
-        switch (apr_toupper(*s)) {
-            case 'T':
-                mult *= base;
-                /* fall through */
-            case 'G':
-                mult *= base;
-                /* fall through */
-            case 'M':
-                mult *= base;
-                /* fall through */
-            case 'K':
-                mult *= base;
-                s++;
-                break;
-            default:
-                return "not a number with a K, M, G or T suffix";
-        }
+    if (rv != APR_SUCCESS) {
+        return sfx == PV_SFX_NONE || !apr_isdigit(*arg)
+                   ? "not a non-negative integer"
+                   : "not a number with a K, M, G or T suffix";
     }
-    if (*s) {
-        return sfx == PV_SFX_NONE ? "not a non-negative integer"
-                                  : "not a number with a K, M, G or T suffix";
-    }
-    if (v > (apr_uint64_t)(APR_INT64_MAX / mult)) {
-        return "too large";
-    }
-    *out = (apr_int64_t)v * mult;
+    *out = (apr_int64_t)v;
     return NULL;
 }
 

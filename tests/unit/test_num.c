@@ -89,6 +89,59 @@ START_TEST(canonical)
 }
 END_TEST
 
+static apr_status_t scaled(apr_uint64_t *v, const char *s, apr_uint64_t unit)
+{
+    return pv_num_parse_scaled(v, s, unit, APR_INT64_MAX);
+}
+
+START_TEST(scaled_values)
+{
+    apr_uint64_t v = 0;
+
+    ck_assert_int_eq(scaled(&v, "64", 1024), APR_SUCCESS);
+    ck_assert_uint_eq(v, 64);
+    ck_assert_int_eq(scaled(&v, "64k", 1024), APR_SUCCESS);
+    ck_assert_uint_eq(v, 65536);
+    ck_assert_int_eq(scaled(&v, "256M", 1024), APR_SUCCESS);
+    ck_assert_uint_eq(v, APR_UINT64_C(268435456));
+    ck_assert_int_eq(scaled(&v, "1g", 1024), APR_SUCCESS);
+    ck_assert_uint_eq(v, APR_UINT64_C(1073741824));
+    ck_assert_int_eq(scaled(&v, "2T", 1024), APR_SUCCESS);
+    ck_assert_uint_eq(v, APR_UINT64_C(2199023255552));
+    ck_assert_int_eq(scaled(&v, "100M", 1000), APR_SUCCESS);
+    ck_assert_uint_eq(v, APR_UINT64_C(100000000));
+    ck_assert_int_eq(scaled(&v, "007K", 1000), APR_SUCCESS);
+    ck_assert_uint_eq(v, 7000);
+    /* the largest that fits, scaled */
+    ck_assert_int_eq(scaled(&v, "8388607T", 1024), APR_SUCCESS);
+    ck_assert_uint_eq(v, APR_UINT64_C(8388607) << 40);
+}
+END_TEST
+
+START_TEST(scaled_refused)
+{
+    static const char *bad[] = {"",   "K",  "-1",   "1KB", "1 K",
+                                "1X", " 1", "1.5G", "1k2"};
+    apr_uint64_t v = 99;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(scaled(&v, bad[i], 1024), APR_EINVAL);
+    }
+    /* without a unit no suffix is one */
+    ck_assert_int_eq(scaled(&v, "1K", 0), APR_EINVAL);
+    ck_assert_uint_eq(v, 99);
+    /* over the bound, as digits or once scaled; digits first */
+    ck_assert_int_eq(scaled(&v, "8388608T", 1024), APR_ERANGE);
+    ck_assert_int_eq(scaled(&v, "9223372036854775808", 0), APR_ERANGE);
+    ck_assert_int_eq(scaled(&v, "99999999999999999999X", 1024), APR_ERANGE);
+    ck_assert_int_eq(pv_num_parse_scaled(&v, "2K", 1000, 1999), APR_ERANGE);
+    ck_assert_uint_eq(v, 99);
+    ck_assert_int_eq(scaled(&v, "9223372036854775807", 0), APR_SUCCESS);
+    ck_assert_uint_eq(v, APR_INT64_MAX);
+}
+END_TEST
+
 static Suite *num_suite(void)
 {
     Suite *s = suite_create("num");
@@ -98,6 +151,8 @@ static Suite *num_suite(void)
     tcase_add_test(tc, syntax);
     tcase_add_test(tc, range);
     tcase_add_test(tc, canonical);
+    tcase_add_test(tc, scaled_values);
+    tcase_add_test(tc, scaled_refused);
     suite_add_tcase(s, tc);
     return s;
 }
