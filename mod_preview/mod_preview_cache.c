@@ -13,7 +13,6 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_buckets.h"
-#include "apr_hash.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
 #include "apr_thread_cond.h"

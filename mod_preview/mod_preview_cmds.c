@@ -80,6 +80,22 @@ static int pv_is_token_char(unsigned char ch)
     return ch > 0x20 && ch < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", ch);
 }
 
+/* A JSON member name written in a config: printable, no escapes. */
+static int pv_is_json_name_char(unsigned char ch)
+{
+    return ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
+}
+
+/* 1 when arg is 1 to PV_NAME_MAX characters, each one is_char() takes. */
+static int pv_name_valid(const char *arg, int (*is_char)(unsigned char))
+{
+    const char *s;
+
+    for (s = arg; *s && is_char((unsigned char)*s); s++) {
+    }
+    return *arg && !*s && s - arg <= PV_NAME_MAX;
+}
+
 static pv_srv_conf *pv_cmd_srv(cmd_parms *cmd)
 {
     return ap_get_module_config(cmd->server->module_config, &preview_module);
@@ -315,15 +331,7 @@ static const char *set_legacy_salt(cmd_parms *cmd, void *dummy, const char *arg)
 static const char *set_legacy_uid_field(cmd_parms *cmd, void *dummy,
                                         const char *arg)
 {
-    const char *s;
-
-    /* A JSON member name written in a config: printable, no escapes. */
-    for (s = arg; *s; s++) {
-        if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\') {
-            break;
-        }
-    }
-    if (!*arg || *s || s - arg > PV_NAME_MAX) {
+    if (!pv_name_valid(arg, pv_is_json_name_char)) {
         return apr_psprintf(cmd->pool,
                             "PreviewLegacyUidField: '%s' is not a name of 1 to "
                             "%d printable characters without quotes",
@@ -478,11 +486,7 @@ static const char *set_login_origin(cmd_parms *cmd, void *dummy,
 
 static const char *set_cookie_name(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    const char *s;
-
-    for (s = arg; *s && pv_is_token_char((unsigned char)*s); s++) {
-    }
-    if (!*arg || *s || s - arg > PV_NAME_MAX) {
+    if (!pv_name_valid(arg, pv_is_token_char)) {
         return apr_psprintf(cmd->pool,
                             "PreviewCookieName: '%s' is not a cookie name (1 "
                             "to %d characters, no separators or blanks)",

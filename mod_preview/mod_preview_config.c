@@ -49,63 +49,32 @@ void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
 
 void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    const pv_srv_conf *base = basev, *add = addv;
+    const pv_srv_conf *base = basev, *add = addv, *from;
     pv_srv_conf *c = apr_pcalloc(p, sizeof(*c));
 
     /* A file and what was read from it travel together. */
-    if (add->key_file) {
-        c->key_file = add->key_file;
-        c->ring = add->ring;
-    }
-    else {
-        c->key_file = base->key_file;
-        c->ring = base->ring;
-    }
-    if (add->db_params_text) {
-        c->db_params_text = add->db_params_text;
-        c->db_params = add->db_params;
-    }
-    else {
-        c->db_params_text = base->db_params_text;
-        c->db_params = base->db_params;
-    }
-    if (add->legacy_secret_file) {
-        c->legacy_secret_file = add->legacy_secret_file;
-        c->legacy_secret = add->legacy_secret;
-        c->legacy_secret_len = add->legacy_secret_len;
-    }
-    else {
-        c->legacy_secret_file = base->legacy_secret_file;
-        c->legacy_secret = base->legacy_secret;
-        c->legacy_secret_len = base->legacy_secret_len;
-    }
-    /* Both numbers of PreviewLoginLimit come from one directive. */
-    if (add->login_limit_failures != PV_UNSET) {
-        c->login_limit_failures = add->login_limit_failures;
-        c->login_limit_seconds = add->login_limit_seconds;
-    }
-    else {
-        c->login_limit_failures = base->login_limit_failures;
-        c->login_limit_seconds = base->login_limit_seconds;
-    }
-    /* And both numbers of PreviewMaxLogins. */
-    if (add->max_logins != PV_UNSET) {
-        c->max_logins = add->max_logins;
-        c->login_wait = add->login_wait;
-    }
-    else {
-        c->max_logins = base->max_logins;
-        c->login_wait = base->login_wait;
-    }
-    /* And both of PreviewMaxRenderMemory. */
-    if (add->max_render_memory != PV_UNSET) {
-        c->max_render_memory = add->max_render_memory;
-        c->process_render_memory = add->process_render_memory;
-    }
-    else {
-        c->max_render_memory = base->max_render_memory;
-        c->process_render_memory = base->process_render_memory;
-    }
+    from = add->key_file ? add : base;
+    c->key_file = from->key_file;
+    c->ring = from->ring;
+    from = add->db_params_text ? add : base;
+    c->db_params_text = from->db_params_text;
+    c->db_params = from->db_params;
+    from = add->legacy_secret_file ? add : base;
+    c->legacy_secret_file = from->legacy_secret_file;
+    c->legacy_secret = from->legacy_secret;
+    c->legacy_secret_len = from->legacy_secret_len;
+    /* So do the numbers of one directive: PreviewLoginLimit, ... */
+    from = add->login_limit_failures != PV_UNSET ? add : base;
+    c->login_limit_failures = from->login_limit_failures;
+    c->login_limit_seconds = from->login_limit_seconds;
+    /* ... PreviewMaxLogins ... */
+    from = add->max_logins != PV_UNSET ? add : base;
+    c->max_logins = from->max_logins;
+    c->login_wait = from->login_wait;
+    /* ... and PreviewMaxRenderMemory. */
+    from = add->max_render_memory != PV_UNSET ? add : base;
+    c->max_render_memory = from->max_render_memory;
+    c->process_render_memory = from->process_render_memory;
     PV_MERGE_NUM(db_pool_max);
     PV_MERGE_NUM(login_limit_cache_size);
     PV_MERGE_PTR(storage_root);
@@ -151,29 +120,20 @@ void *pv_create_dir_conf(apr_pool_t *p, char *dir)
 
 void *pv_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    const pv_dir_conf *base = basev, *add = addv;
+    const pv_dir_conf *base = basev, *add = addv, *from;
     pv_dir_conf *c = apr_pcalloc(p, sizeof(*c));
 
     c->section = add->section ? add->section : base->section;
-    if (add->sizes) {
-        c->sizes = add->sizes;
-        c->nsizes = add->nsizes;
-    }
-    else {
-        c->sizes = base->sizes;
-        c->nsizes = base->nsizes;
-    }
+    /* A list and its length travel together. */
+    from = add->sizes ? add : base;
+    c->sizes = from->sizes;
+    c->nsizes = from->nsizes;
     PV_MERGE_NUM(default_size);
     c->formats = add->formats ? add->formats : base->formats;
     PV_MERGE_NUM(quality);
-    if (add->nqualities) {
-        memcpy(c->qualities, add->qualities, sizeof(c->qualities));
-        c->nqualities = add->nqualities;
-    }
-    else {
-        memcpy(c->qualities, base->qualities, sizeof(c->qualities));
-        c->nqualities = base->nqualities;
-    }
+    from = add->nqualities ? add : base;
+    memcpy(c->qualities, from->qualities, sizeof(c->qualities));
+    c->nqualities = from->nqualities;
     PV_MERGE_NUM(query_tokens);
     PV_MERGE_PTR(sign_location);
     return c;

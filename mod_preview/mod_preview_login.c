@@ -6,7 +6,6 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "apr_hash.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
 #include "mod_ssl.h"

@@ -23,7 +23,6 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_buckets.h"
-#include "apr_hash.h"
 #include "apr_strings.h"
 
 #include <string.h>
