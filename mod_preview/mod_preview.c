@@ -79,12 +79,14 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  * - pre_config: the login limiter's mutex type is registered (so that
  *   "Mutex preview-login ..." is a known directive value).
  * - check_config (LAST, so the MPM has settled its thread count, which is
- *   PreviewDBPoolMax's default): defaults applied, checks that need the
- *   merged vhost view; runs for `apachectl -t` too. Files named by
- *   directives were already read by their setters.
+ *   PreviewDBPoolMax's default): each server's configuration replaced by a
+ *   resolved copy with its defaults applied (the only time they are) and
+ *   its empty runtime group (mod_preview_server.h); then the checks that
+ *   need the merged vhost view; runs for `apachectl -t` too. Files named
+ *   by directives were already read by their setters.
  * - post_config: the core's log goes to httpd; each server's token
- *   verifier is built (it needs the merged config, hence after
- *   check_config); each database's dummy password profile is found again
+ *   verifier is built into its group (it needs the merged config, hence
+ *   after check_config); each database's dummy password profile is found again
  *   in the memory kept across restarts, or made there (mod_preview_kept.h);
  *   then the login limiter's shared cache, needed only when some server
  *   has PreviewDBParams and a PreviewLoginLimit: the one an earlier
@@ -92,15 +94,16 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   else a new one; then one
  *   shared size counter (anonymous shm) per distinct PreviewCacheDir.
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
- * - child_init: the limiter's mutex attached; MariaDB's client library
- *   started (once, before the worker threads) and one pool per distinct
- *   database created (connections open lazily, on first use); the login
- *   slots (PreviewMaxLogins) made, per process.
- *   Then libvips is started (the core's log already goes to httpd) and
- *   the render slots (PreviewMaxRenders) are made, per process; then the
- *   preview caches (one per folder, probed: child_init runs as the httpd
- *   user already) and their sweeper thread (it keeps each folder under
- *   PreviewCacheMaxSize where no request waits for it).
+ * - child_init: the limiter's mutex attached; libvips started (the core's
+ *   log already goes to httpd); the preview caches (one per folder,
+ *   probed: child_init runs as the httpd user already) and their sweeper
+ *   thread (it keeps each folder under PreviewCacheMaxSize where no
+ *   request waits for it). Then each server's group is filled, per
+ *   process: MariaDB's client library started (once, before the worker
+ *   threads) and one pool per distinct database created (connections open
+ *   lazily, on first use), the login slots (PreviewMaxLogins), the render
+ *   slots (PreviewMaxRenders), the per-user tables and the render memory
+ *   budgets, and the server's cache.
  * - pre_read_request (REALLY_FIRST; once per request read from a client
  *   connection, before httpd reads its first byte): the input filter
  *   PREVIEW_REDACT_IN is added in front of the connection's filters (so
