@@ -26,10 +26,7 @@ static pv_server_t *group_of(server_rec *s)
 
 const pv_server_t *pv_server_get(const server_rec *s)
 {
-    const pv_srv_conf *c =
-        ap_get_module_config(s->module_config, &preview_module);
-
-    return c->server;
+    return pv_srv_conf_get(s)->server;
 }
 
 static int max_logins(const pv_srv_conf *c)
