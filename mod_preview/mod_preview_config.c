@@ -141,84 +141,69 @@ void *pv_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
 /* ---------------------------------------------------------------- getters */
 
-static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
+/* A field left unset takes its default; a directive's second number
+ * (f2) takes its default with the first. */
+#define PV_DEFAULT_NUM(f, v)                                                   \
+    do {                                                                       \
+        if (c->f == PV_UNSET) {                                                \
+            c->f = (v);                                                        \
+        }                                                                      \
+    } while (0)
+#define PV_DEFAULT_PTR(f, v)                                                   \
+    do {                                                                       \
+        if (!c->f) {                                                           \
+            c->f = (v);                                                        \
+        }                                                                      \
+    } while (0)
+#define PV_DEFAULT_NUM2(f, v, f2, v2)                                          \
+    do {                                                                       \
+        if (c->f == PV_UNSET) {                                                \
+            c->f = (v);                                                        \
+            c->f2 = (v2);                                                      \
+        }                                                                      \
+    } while (0)
+
+/* One connection per worker thread; prefork answers 1. */
+static int pv_mpm_threads(void)
 {
     int threads = 0;
 
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS ||
+        threads < 1) {
+        threads = 1;
+    }
+    return threads;
+}
+
+static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
+{
     if (c->db_pool_max == PV_UNSET) {
-        /* One connection per worker thread; prefork answers 1. */
-        if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS ||
-            threads < 1) {
-            threads = 1;
-        }
-        c->db_pool_max = threads;
+        c->db_pool_max = pv_mpm_threads();
     }
-    if (c->cache_max_size == PV_UNSET) {
-        c->cache_max_size = PV_DEFAULT_CACHE_MAX_SIZE;
-    }
-    if (c->token_ttl == PV_UNSET) {
-        c->token_ttl = PV_DEFAULT_TOKEN_TTL;
-    }
-    if (c->clock_skew == PV_UNSET) {
-        c->clock_skew = PV_DEFAULT_CLOCK_SKEW;
-    }
-    if (c->legacy == PV_UNSET) {
-        c->legacy = PV_LEGACY_OFF;
-    }
-    if (!c->legacy_uid_field) {
-        c->legacy_uid_field = PV_DEFAULT_LEGACY_UID_FIELD;
-    }
-    if (!c->login_query) {
-        c->login_query = PV_DB_DEFAULT_LOGIN_QUERY;
-    }
-    if (!c->image_query) {
-        c->image_query = PV_DB_DEFAULT_IMAGE_QUERY;
-    }
-    if (!c->logout_query) {
-        c->logout_query = PV_DB_DEFAULT_LOGOUT_QUERY;
-    }
-    if (c->login_limit_failures == PV_UNSET) {
-        c->login_limit_failures = PV_DEFAULT_LOGIN_FAILURES;
-        c->login_limit_seconds = PV_DEFAULT_LOGIN_WINDOW;
-    }
-    if (c->login_limit_cache_size == PV_UNSET) {
-        c->login_limit_cache_size = PV_DEFAULT_LOGIN_LIMIT_CACHE_SIZE;
-    }
-    if (c->login_from_remote_user == PV_UNSET) {
-        c->login_from_remote_user = 0;
-    }
-    if (!c->cookie_name) {
-        c->cookie_name = PV_DEFAULT_COOKIE_NAME;
-    }
-    if (c->max_source_pixels == PV_UNSET) {
-        c->max_source_pixels = PV_DEFAULT_MAX_SOURCE_PIXELS;
-    }
-    if (c->max_source_bytes == PV_UNSET) {
-        c->max_source_bytes = PV_DEFAULT_MAX_SOURCE_BYTES;
-    }
-    if (c->max_renders == PV_UNSET) {
-        c->max_renders = PV_DEFAULT_MAX_RENDERS;
-    }
-    if (c->render_timeout == PV_UNSET) {
-        c->render_timeout = PV_DEFAULT_RENDER_TIMEOUT;
-    }
-    if (c->max_renders_per_user == PV_UNSET) {
-        c->max_renders_per_user = PV_DEFAULT_MAX_RENDERS_PER_USER;
-    }
-    if (c->render_deadline == PV_UNSET) {
-        c->render_deadline = PV_DEFAULT_RENDER_DEADLINE;
-    }
-    if (c->max_logins == PV_UNSET) {
-        c->max_logins = PV_DEFAULT_MAX_LOGINS;
-        c->login_wait = PV_DEFAULT_LOGIN_WAIT;
-    }
-    if (c->url_token_ttl == PV_UNSET) {
-        c->url_token_ttl = PV_DEFAULT_URL_TOKEN_TTL;
-    }
-    if (c->max_render_memory == PV_UNSET) {
-        c->max_render_memory = PV_DEFAULT_MAX_RENDER_MEMORY;
-        c->process_render_memory = PV_DEFAULT_MAX_RENDER_MEMORY;
-    }
+    PV_DEFAULT_NUM(cache_max_size, PV_DEFAULT_CACHE_MAX_SIZE);
+    PV_DEFAULT_NUM(token_ttl, PV_DEFAULT_TOKEN_TTL);
+    PV_DEFAULT_NUM(clock_skew, PV_DEFAULT_CLOCK_SKEW);
+    PV_DEFAULT_NUM(legacy, PV_LEGACY_OFF);
+    PV_DEFAULT_PTR(legacy_uid_field, PV_DEFAULT_LEGACY_UID_FIELD);
+    PV_DEFAULT_PTR(login_query, PV_DB_DEFAULT_LOGIN_QUERY);
+    PV_DEFAULT_PTR(image_query, PV_DB_DEFAULT_IMAGE_QUERY);
+    PV_DEFAULT_PTR(logout_query, PV_DB_DEFAULT_LOGOUT_QUERY);
+    PV_DEFAULT_NUM2(login_limit_failures, PV_DEFAULT_LOGIN_FAILURES,
+                    login_limit_seconds, PV_DEFAULT_LOGIN_WINDOW);
+    PV_DEFAULT_NUM(login_limit_cache_size, PV_DEFAULT_LOGIN_LIMIT_CACHE_SIZE);
+    PV_DEFAULT_NUM(login_from_remote_user, 0);
+    PV_DEFAULT_PTR(cookie_name, PV_DEFAULT_COOKIE_NAME);
+    PV_DEFAULT_NUM(max_source_pixels, PV_DEFAULT_MAX_SOURCE_PIXELS);
+    PV_DEFAULT_NUM(max_source_bytes, PV_DEFAULT_MAX_SOURCE_BYTES);
+    PV_DEFAULT_NUM(max_renders, PV_DEFAULT_MAX_RENDERS);
+    PV_DEFAULT_NUM(render_timeout, PV_DEFAULT_RENDER_TIMEOUT);
+    PV_DEFAULT_NUM(max_renders_per_user, PV_DEFAULT_MAX_RENDERS_PER_USER);
+    PV_DEFAULT_NUM(render_deadline, PV_DEFAULT_RENDER_DEADLINE);
+    PV_DEFAULT_NUM2(max_logins, PV_DEFAULT_MAX_LOGINS, login_wait,
+                    PV_DEFAULT_LOGIN_WAIT);
+    PV_DEFAULT_NUM(url_token_ttl, PV_DEFAULT_URL_TOKEN_TTL);
+    PV_DEFAULT_NUM2(max_render_memory, PV_DEFAULT_MAX_RENDER_MEMORY,
+                    process_render_memory, PV_DEFAULT_MAX_RENDER_MEMORY);
 }
 
 void pv_srv_conf_resolve(server_rec *s, apr_pool_t *pconf)
@@ -247,9 +232,7 @@ void pv_dir_conf_apply_defaults(pv_dir_conf *c)
         c->sizes = pv_default_sizes;
         c->nsizes = sizeof(pv_default_sizes) / sizeof(pv_default_sizes[0]);
     }
-    if (c->default_size == PV_UNSET) {
-        c->default_size = PV_DEFAULT_DEFAULT_SIZE;
-    }
+    PV_DEFAULT_NUM(default_size, PV_DEFAULT_DEFAULT_SIZE);
     /* Nested sections may combine a default from one with sizes from
      * another; check_config cannot see every such mix, so clamp. */
     if (c->default_size > c->sizes[c->nsizes - 1]) {
@@ -272,12 +255,8 @@ void pv_dir_conf_apply_defaults(pv_dir_conf *c)
      * another; check_config cannot see every such mix, so snap. */
     c->quality =
         pv_request_snap_quality(c->quality, c->qualities, c->nqualities);
-    if (c->query_tokens == PV_UNSET) {
-        c->query_tokens = PV_QUERY_TOKENS_ANY;
-    }
-    if (!c->sign_location) {
-        c->sign_location = PV_DEFAULT_SIGN_LOCATION;
-    }
+    PV_DEFAULT_NUM(query_tokens, PV_QUERY_TOKENS_ANY);
+    PV_DEFAULT_PTR(sign_location, PV_DEFAULT_SIGN_LOCATION);
 }
 
 const pv_dir_conf *pv_dir_conf_get(request_rec *r)
