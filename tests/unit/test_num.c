@@ -142,7 +142,7 @@ START_TEST(scaled_refused)
 }
 END_TEST
 
-static Suite *num_suite(void)
+Suite *pv_test_num_suite(void)
 {
     Suite *s = suite_create("num");
     TCase *tc = tcase_create("core");
@@ -155,18 +155,4 @@ static Suite *num_suite(void)
     tcase_add_test(tc, scaled_refused);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    atexit(apr_terminate);
-    sr = srunner_create(num_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

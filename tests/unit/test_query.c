@@ -80,7 +80,7 @@ START_TEST(query_end)
 }
 END_TEST
 
-static Suite *query_suite(void)
+Suite *pv_test_query_suite(void)
 {
     Suite *s = suite_create("query");
     TCase *tc = tcase_create("core");
@@ -90,18 +90,4 @@ static Suite *query_suite(void)
     tcase_add_test(tc, query_end);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    atexit(apr_terminate);
-    sr = srunner_create(query_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }
