@@ -1,10 +1,14 @@
 /* JSON responses of mod_preview, with the headers each status needs, and
  * the form or JSON body of a POST (login, sign), read within a bound. */
 #include "httpd.h"
+#include "http_log.h"
 #include "http_protocol.h"
 #include "apr_strings.h"
 
 #include "mod_preview_http.h"
+#include "pv_db.h"
+
+APLOG_USE_MODULE(preview);
 
 /* DONE once sent; HTTP_INTERNAL_SERVER_ERROR (nothing sent: httpd
  * answers) when obj is NULL or cannot be written out. */
@@ -68,6 +72,19 @@ int pv_http_db_unavailable(request_rec *r)
     return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
                          "the database is unreachable; retry later", NULL,
                          PV_DB_RETRY_AFTER);
+}
+
+int pv_http_db_failure(request_rec *r, apr_status_t rv, const char *err,
+                       const char *down_tag, const char *error_tag)
+{
+    if (rv == PV_DB_UNAVAILABLE) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "%sdatabase unavailable: %s", down_tag, err ? err : "?");
+        return pv_http_db_unavailable(r);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%sdatabase error: %s",
+                  error_tag, err ? err : "?");
+    return pv_http_server_error(r);
 }
 
 int pv_http_json(request_rec *r, json_t *obj)

@@ -47,16 +47,7 @@ static int send_bad_request(request_rec *r, const char *message)
 
 int pv_login_db_failure(request_rec *r, apr_status_t rv, const char *err)
 {
-    if (rv == PV_DB_UNAVAILABLE) {
-        /* pv_db logs each outage once; this is the per-request detail. */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      PVLOGNO(0720) "database unavailable: %s",
-                      err ? err : "?");
-        return pv_http_db_unavailable(r);
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  PVLOGNO(0721) "database error: %s", err ? err : "?");
-    return pv_http_server_error(r);
+    return pv_http_db_failure(r, rv, err, PVLOGNO(0720), PVLOGNO(0721));
 }
 
 /* One body for an unknown user and a wrong password: nothing to tell

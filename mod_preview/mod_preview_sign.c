@@ -34,16 +34,7 @@ APLOG_USE_MODULE(preview);
 /* A failed batch lookup: 503 while MariaDB is unreachable, else 500. */
 static int send_db_failure(request_rec *r, apr_status_t rv, const char *err)
 {
-    if (rv == PV_DB_UNAVAILABLE) {
-        /* pv_db logs each outage once; this is the per-request detail. */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      PVLOGNO(1342) "database unavailable: %s",
-                      err ? err : "?");
-        return pv_http_db_unavailable(r);
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  PVLOGNO(1343) "database error: %s", err ? err : "?");
-    return pv_http_server_error(r);
+    return pv_http_db_failure(r, rv, err, PVLOGNO(1342), PVLOGNO(1343));
 }
 
 static int is_owned(const pv_db_owned_t *owned, apr_uint64_t id)
