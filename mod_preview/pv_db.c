@@ -938,6 +938,22 @@ static int nul_inside(const char *s, unsigned long len)
     return memchr(s, '\0', len) != NULL;
 }
 
+/* A text column of row id over max bytes or holding a NUL (a C string
+ * would cut it): 1, with *perr naming the query, the column and the row. */
+static int text_unusable(const char **perr, const char *query,
+                         const char *column, const char *row_of,
+                         apr_uint64_t id, const char *s, unsigned long len,
+                         int max, apr_pool_t *p)
+{
+    if (len <= (unsigned long)max && !nul_inside(s, len)) {
+        return 0;
+    }
+    *perr = apr_psprintf(
+        p, "%s: %s of %s %" APR_UINT64_T_FMT " is over %d bytes or holds a NUL",
+        query, column, row_of, id, max);
+    return 1;
+}
+
 /* One parameter or result column, every other field of b zeroed. Integers
  * are bound unsigned: ids and token_version are. */
 static void bind_u64(MYSQL_BIND *b, unsigned long long *v)
@@ -1035,12 +1051,8 @@ apr_status_t pv_db_login_lookup(pv_db_user_t **pout, const char **perr,
         return PV_DB_ERROR;
     }
     if (!row.null[1] &&
-        (hash_len > PV_DB_HASH_MAX || nul_inside(hash, hash_len))) {
-        *perr = apr_psprintf(p,
-                             "PreviewLoginQuery: password_hash of user "
-                             "%" APR_UINT64_T_FMT " "
-                             "is over %d bytes or holds a NUL",
-                             (apr_uint64_t)id, PV_DB_HASH_MAX);
+        text_unusable(perr, "PreviewLoginQuery", "password_hash", "user",
+                      (apr_uint64_t)id, hash, hash_len, PV_DB_HASH_MAX, p)) {
         return PV_DB_ERROR;
     }
     user = apr_pcalloc(p, sizeof(*user));
@@ -1142,12 +1154,8 @@ apr_status_t pv_db_image_lookup(pv_db_image_t **pout, const char **perr,
         return PV_DB_ERROR;
     }
     if (!row.null[1] &&
-        (row.len[1] > PV_DB_PATH_MAX || nul_inside(path, row.len[1]))) {
-        *perr = apr_psprintf(p,
-                             "PreviewImageQuery: path of image "
-                             "%" APR_UINT64_T_FMT " is over "
-                             "%d bytes or holds a NUL",
-                             (apr_uint64_t)iid, PV_DB_PATH_MAX);
+        text_unusable(perr, "PreviewImageQuery", "path", "image",
+                      (apr_uint64_t)iid, path, row.len[1], PV_DB_PATH_MAX, p)) {
         return PV_DB_ERROR;
     }
     img = apr_pcalloc(p, sizeof(*img));
