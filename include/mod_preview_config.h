@@ -100,6 +100,10 @@ typedef struct pv_srv_conf {
     /* PreviewLoginOrigins: canonical origins (const char *) that may log
      * in besides the request's own; NULL: none. */
     apr_array_header_t *login_origins;
+    /* PreviewCORSOrigins: canonical origins (const char *) whose pages may
+     * call login, logout and sign with fetch(), credentials included (and
+     * so may log in, as if listed in login_origins); NULL: none. */
+    apr_array_header_t *cors_origins;
     apr_int64_t url_token_ttl; /* PreviewURLTokenTTL, seconds */
 
     /* PreviewMaxRendersPerUser: render slots of a process one user may

@@ -463,24 +463,34 @@ static const char *set_login_from_remote_user(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
-/* PreviewLoginOrigins <origin> ...: each one checked and kept canonical, so
- * that a request's Origin is compared as text. */
-static const char *set_login_origin(cmd_parms *cmd, void *dummy,
-                                    const char *arg)
+/* PreviewLoginOrigins, PreviewCORSOrigins <origin> ...: each one checked
+ * and kept canonical, so that a request's Origin is compared as text.
+ * cmd->info: the offset of the list in pv_srv_conf. No "*": a login
+ * answers with a token and a cookie, and credentials are only ever
+ * granted to an origin named exactly. */
+static const char *set_origin(cmd_parms *cmd, void *dummy, const char *arg)
 {
     pv_srv_conf *c = pv_cmd_srv(cmd);
+    apr_array_header_t **list =
+        (apr_array_header_t **)((char *)c + (apr_size_t)cmd->info);
     const char *origin = NULL, *why = NULL;
 
+    if (!strcmp(arg, "*")) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '*' is not allowed: name each origin "
+                            "(scheme://host[:port])",
+                            cmd->cmd->name);
+    }
     if (pv_origin_parse(&origin, &why, arg, cmd->pool) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool,
-                            "PreviewLoginOrigins: '%s' is not an origin "
+                            "%s: '%s' is not an origin "
                             "(scheme://host[:port]): %s",
-                            arg, why);
+                            cmd->cmd->name, arg, why);
     }
-    if (!c->login_origins) {
-        c->login_origins = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    if (!*list) {
+        *list = apr_array_make(cmd->pool, 4, sizeof(const char *));
     }
-    APR_ARRAY_PUSH(c->login_origins, const char *) = origin;
+    APR_ARRAY_PUSH(*list, const char *) = origin;
     return NULL;
 }
 
@@ -763,9 +773,15 @@ const command_rec pv_cmds[] = {
                    "and the longest wait for one"),
     AP_INIT_FLAG("PreviewLoginFromRemoteUser", set_login_from_remote_user, NULL,
                  PV_SRV, "On: GET login trusts r->user of another module"),
-    AP_INIT_ITERATE("PreviewLoginOrigins", set_login_origin, NULL, PV_SRV,
+    AP_INIT_ITERATE("PreviewLoginOrigins", set_origin,
+                    (void *)APR_OFFSETOF(pv_srv_conf, login_origins), PV_SRV,
                     "origins (scheme://host[:port]) of other sites whose "
                     "pages may post a login"),
+    AP_INIT_ITERATE("PreviewCORSOrigins", set_origin,
+                    (void *)APR_OFFSETOF(pv_srv_conf, cors_origins), PV_SRV,
+                    "origins (scheme://host[:port]) whose pages may call "
+                    "login, logout and sign with fetch(), credentials "
+                    "included"),
     AP_INIT_TAKE1("PreviewCookieName", set_cookie_name, NULL, PV_SRV,
                   "name of the login cookie"),
     AP_INIT_TAKE1("PreviewMaxSourcePixels", set_srv_num,

@@ -90,6 +90,7 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     PV_MERGE_PTR(logout_query);
     PV_MERGE_NUM(login_from_remote_user);
     PV_MERGE_PTR(login_origins);
+    PV_MERGE_PTR(cors_origins);
     PV_MERGE_PTR(cookie_name);
     PV_MERGE_NUM(max_source_pixels);
     PV_MERGE_NUM(max_source_bytes);

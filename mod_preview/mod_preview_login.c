@@ -15,6 +15,7 @@
 #include "mod_preview.h"
 #include "mod_preview_auth.h"
 #include "mod_preview_config.h"
+#include "mod_preview_cors.h"
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
 #include "mod_preview_limit.h"
@@ -373,7 +374,9 @@ static int check_login_origin(request_rec *r, const pv_srv_conf *c)
     }
     if (pv_origin_check(origin, site, self,
                         list ? (const char *const *)list->elts : NULL,
-                        list ? list->nelts : 0, r->pool) != PV_ORIGIN_CROSS) {
+                        list ? list->nelts : 0, r->pool) != PV_ORIGIN_CROSS ||
+        pv_cors_listed(r, c)) {
+        /* An origin trusted with CORS may log in as a listed one may. */
         return OK;
     }
     ap_log_rerror(
@@ -420,6 +423,9 @@ static int login(request_rec *r, const pv_srv_conf *c)
     pv_db_pool_t *db = NULL;
     int rc;
 
+    if ((rc = pv_cors_handle(r, c, login_allow(c))) != OK) {
+        return rc;
+    }
     if (r->method_number == M_GET && !r->header_only &&
         c->login_from_remote_user) {
         ap_discard_request_body(r);

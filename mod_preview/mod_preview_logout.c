@@ -9,6 +9,7 @@
 #include "mod_preview.h"
 #include "mod_preview_auth.h"
 #include "mod_preview_config.h"
+#include "mod_preview_cors.h"
 #include "mod_preview_http.h"
 #include "mod_preview_login.h"
 #include "mod_preview_logout.h"
@@ -74,6 +75,9 @@ static int logout(request_rec *r, const pv_srv_conf *c)
     pv_db_pool_t *db = NULL;
     int rc;
 
+    if ((rc = pv_cors_handle(r, c, "POST")) != OK) {
+        return rc;
+    }
     ap_discard_request_body(r);
     if (r->method_number != M_POST) {
         return pv_http_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",

@@ -19,6 +19,7 @@
 #include "mod_preview.h"
 #include "mod_preview_auth.h"
 #include "mod_preview_config.h"
+#include "mod_preview_cors.h"
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
 #include "mod_preview_redact.h"
@@ -175,6 +176,10 @@ static int sign(request_rec *r, const pv_srv_conf *c)
     pv_db_pool_t *db;
     int rc, json = 0, keepalive;
 
+    if ((rc = pv_cors_handle(r, c, "POST")) != OK) {
+        pv_redact_request(r);
+        return rc;
+    }
     if (r->method_number != M_POST) {
         ap_discard_request_body(r);
         pv_redact_request(r);
