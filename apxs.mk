@@ -187,7 +187,8 @@ DEB_SRC = $(B)/deb/libapache2-mod-preview-$$(dpkg-parsechangelog -S Version)
 deb:
 	@rm -rf $(B)/deb && mkdir -p $(DEB_SRC)
 	@tar -cf - --exclude-vcs --exclude=./build --exclude=./tests/run --exclude=./demo \
-	    --exclude=./tests/t/TEST --exclude=./tests/t/logs . | tar -C $(DEB_SRC) -xf -
+	    --exclude=./tests/t/TEST --exclude=./tests/t/logs \
+	    --exclude=./tests/npm/node_modules . | tar -C $(DEB_SRC) -xf -
 	@cd $(DEB_SRC) && dpkg-buildpackage -us -uc >../build.log 2>&1 \
 	    || { tail -40 ../build.log; echo "deb: dpkg-buildpackage failed, see $(B)/deb/build.log"; exit 1; }
 	@rm -rf $(DEB_SRC)

@@ -33,9 +33,9 @@ int pv_cors_handle(request_rec *r, const pv_srv_conf *c, const char *allow)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *listed = pv_cors_listed(r, c);
-    int preflight = r->method_number == M_OPTIONS && origin &&
-                    apr_table_get(r->headers_in,
-                                  "Access-Control-Request-Method");
+    int preflight =
+        r->method_number == M_OPTIONS && origin &&
+        apr_table_get(r->headers_in, "Access-Control-Request-Method");
 
     /* The answer depends on Origin: no shared cache may mix them up. */
     if (c->cors_origins) {
