@@ -747,7 +747,9 @@ static void walk_entry(walk_t *w, const char *path, const char *img,
 }
 
 /* One image folder <shard>/<img>: its entries and temp files. Left empty
- * by a sweep or a purge, it is removed (rmdir: only if really empty). */
+ * by a sweep or a purge, it is removed (rmdir: only if really empty). A
+ * folder of the tree is never a symlink: root running preview-cache must
+ * not remove, in a folder httpd's user points it at, names that look ours. */
 static void walk_image(walk_t *w, const char *shard, const char *img,
                        apr_pool_t *p)
 {
@@ -757,6 +759,9 @@ static void walk_image(walk_t *w, const char *shard, const char *img,
     apr_dir_t *d;
     apr_status_t rv;
 
+    if (!walk_stat(&fi, dir, APR_DIR, p)) {
+        return;
+    }
     if ((rv = apr_dir_open(&d, dir, p)) != APR_SUCCESS) {
         if (!APR_STATUS_IS_ENOENT(rv)) {
             walk_failed(w, rv, dir);
@@ -789,10 +794,13 @@ static void walk_shard(walk_t *w, const char *ab, apr_pool_t *p)
 {
     const char *shard = apr_pstrcat(p, w->c->dir, "/", ab, NULL);
     apr_pool_t *ip = NULL;
-    apr_finfo_t fi, st;
+    apr_finfo_t fi;
     apr_dir_t *d;
     apr_status_t rv;
 
+    if (!walk_stat(&fi, shard, APR_DIR, p)) {
+        return; /* gone, or not a folder (a symlink): not ours */
+    }
     if ((rv = apr_dir_open(&d, shard, p)) != APR_SUCCESS) {
         walk_failed(w, rv, shard);
         return;
@@ -805,8 +813,7 @@ static void walk_shard(walk_t *w, const char *ab, apr_pool_t *p)
             walk_leftover(w, path, is_temp(fi.name), ip);
         }
         else if (hex_run(fi.name, PV_CACHE_IMAGE_LEN, 1) &&
-                 !strncmp(fi.name, ab, 2) &&
-                 walk_stat(&st, path, APR_DIR, ip)) {
+                 !strncmp(fi.name, ab, 2)) {
             walk_image(w, shard, fi.name, ip);
         }
         apr_pool_clear(ip);
@@ -955,7 +962,9 @@ apr_status_t pv_cache_remove_image(pv_cache_stats_t *pout, pv_cache_t *c,
     if (fi.filetype != APR_DIR) {
         return APR_ENOTDIR;
     }
-    walk_image(&w, shard_path(c, img, p), img, p);
+    if (walk_stat(&fi, shard_path(c, img, p), APR_DIR, p)) {
+        walk_image(&w, shard_path(c, img, p), img, p);
+    }
     *pout = st;
     return APR_SUCCESS;
 }

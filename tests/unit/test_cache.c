@@ -1361,6 +1361,47 @@ START_TEST(lock_made_by_root_belongs_to_the_folder_owner)
 }
 END_TEST
 
+START_TEST(walks_never_follow_symlinks)
+{
+    pv_cache_t *c = make_cache(tmpdir, 0);
+    const char *out = apr_pstrcat(pool, tmpdir, "/outside", NULL);
+    const char *id = image_entry(42, 1);
+    const char *key_name = id + PV_CACHE_IMAGE_LEN + 1;
+    const char *img_name = apr_pstrndup(pool, id, PV_CACHE_IMAGE_LEN);
+    const char *victims[3];
+    pv_cache_stats_t st;
+    int i;
+
+    /* a folder elsewhere holding names that look like the cache's */
+    ck_assert_int_eq(mkdir(out, 0700), 0);
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, out, "/", img_name, NULL), 0700),
+                     0);
+    victims[0] = apr_pstrcat(pool, out, "/", key_name, NULL);
+    victims[1] = apr_pstrcat(pool, out, "/", img_name, "/", key_name, NULL);
+    victims[2] = apr_pstrcat(pool, out, "/", key_name + 2, "00", NULL);
+    for (i = 0; i < 3; i++) {
+        put_file(victims[i], 10, apr_time_now());
+    }
+    /* a shard that is a symlink to it, and an image folder that is one */
+    ck_assert_int_eq(symlink(out, apr_pstrcat(pool, tmpdir, "/cd", NULL)), 0);
+    ck_assert_int_eq(
+        mkdir(apr_pstrcat(pool, tmpdir, "/", apr_pstrndup(pool, id, 2), NULL),
+              0700),
+        0);
+    ck_assert_int_eq(symlink(out, image_dir(tmpdir, id)), 0);
+
+    ck_assert_int_eq(pv_cache_purge(&st, c, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 0);
+    ck_assert_int_eq(pv_cache_remove_image(&st, c, 42, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 0);
+    ck_assert_int_eq(pv_cache_trim(&st, c, 0, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed + st.leftovers, 0);
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(exists(victims[i]), 1);
+    }
+}
+END_TEST
+
 Suite *pv_test_cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -1395,6 +1436,7 @@ Suite *pv_test_cache_suite(void)
     tcase_add_test(tc, purge_keeps_folder_lock_and_stores_in_progress);
     tcase_add_test(tc, check_tells_a_cache_folder);
     tcase_add_test(tc, lock_made_by_root_belongs_to_the_folder_owner);
+    tcase_add_test(tc, walks_never_follow_symlinks);
     suite_add_tcase(s, tc);
     return s;
 }
