@@ -30,6 +30,7 @@ GLUE_SRC  := $(sort $(wildcard mod_preview/mod_preview*.c))
 HEADERS   := $(wildcard include/*.h)
 MODULE    := mod_preview/.libs/mod_preview.so
 CLI       := $(B)/preview-token
+CACHE_CLI := $(B)/preview-cache
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_OBJ  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%.o)
 UNIT_BIN  := $(B)/unit/pv_unit
@@ -38,7 +39,7 @@ UNIT_LIST := $(foreach f,$(UNIT_SRC),X($(f:tests/unit/test_%.c=%)))
 
 .PHONY: all install uninstall deb test asan asan-build asan-runtime unit fuzz bench bench-verify demo stop format format-check deps clean
 
-all: $(MODULE) $(CLI)
+all: $(MODULE) $(CLI) $(CACHE_CLI)
 
 $(B)/core/%.o: mod_preview/%.c $(HEADERS)
 	@mkdir -p $(@D)
@@ -59,7 +60,7 @@ $(MODULE): $(GLUE_SRC) $(HEADERS) $(CORE_LIB)
 	    $(GLUE_SRC) $(CORE_LIB) $(PKG_LIBS) >$(B)/apxs.log 2>&1 \
 	    || { cat $(B)/apxs.log; exit 1; }
 
-$(CLI): mod_preview/cli_preview_token.c $(HEADERS) $(CORE_LIB)
+$(B)/preview-%: mod_preview/cli_preview_%.c $(HEADERS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_CORE) $(LDFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
 
@@ -89,6 +90,7 @@ bench-verify: $(B)/bench/bench_verify
 # module is enabled (httpd would not start with a2enmod's links dangling).
 # Neither touches files of the Debian package: they are dpkg's.
 INSTALLED = $(DESTDIR)$(LIBEXECDIR)/mod_preview.so $(DESTDIR)$(BINDIR)/preview-token \
+	    $(DESTDIR)$(BINDIR)/preview-cache \
 	    $(DESTDIR)$(MODSDIR)/preview.load $(DESTDIR)$(MODSDIR)/preview.conf
 define not_packaged
 	@if [ -z "$(DESTDIR)" ] && dpkg-query -S $(LIBEXECDIR)/mod_preview.so >/dev/null 2>&1; then \
@@ -118,7 +120,7 @@ ASAN_MODULE := $(AB)/.libs/mod_preview.so
 ASAN_UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(AB)/unit/%.o)
 ASAN_UNIT_BIN := $(AB)/unit/pv_unit
 
-asan-build: $(ASAN_MODULE) $(AB)/preview-token $(ASAN_UNIT_BIN)
+asan-build: $(ASAN_MODULE) $(AB)/preview-token $(AB)/preview-cache $(ASAN_UNIT_BIN)
 
 $(AB)/core/%.o: mod_preview/%.c $(HEADERS)
 	@mkdir -p $(@D)
@@ -142,7 +144,7 @@ $(ASAN_MODULE): $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(ASAN_POOL)
 	$(APXS) -c -o $(AB)/mod_preview.la -Wl,$(ASAN_WRAP) $(ASAN_GLUE_OBJ) $(ASAN_POOL) \
 	    $(ASAN_CORE_LIB) $(PKG_LIBS) >$(AB)/apxs.log 2>&1 || { cat $(AB)/apxs.log; exit 1; }
 
-$(AB)/preview-token: mod_preview/cli_preview_token.c $(HEADERS) $(ASAN_CORE_LIB) $(ASAN_POOL)
+$(AB)/preview-%: mod_preview/cli_preview_%.c $(HEADERS) $(ASAN_CORE_LIB) $(ASAN_POOL)
 	$(ASAN_CC) $(CFLAGS_ASAN) $(ASAN_WRAP) -o $@ $< $(ASAN_POOL) $(ASAN_CORE_LIB) $(PKG_LIBS)
 
 $(AB)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS)
@@ -169,6 +171,7 @@ install: all
 	@$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -n preview mod_preview/mod_preview.la \
 	    >$(B)/apxs-install.log 2>&1 || { cat $(B)/apxs-install.log; exit 1; }
 	@install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/preview-token
+	@install -m 0755 $(CACHE_CLI) $(DESTDIR)$(BINDIR)/preview-cache
 	@install -m 0644 conf/preview.load conf/preview.conf $(DESTDIR)$(MODSDIR)/
 	@printf 'installed %s\n' $(INSTALLED)
 
@@ -213,7 +216,7 @@ stop:
 	@tests/demo stop
 
 format:
-	clang-format -i $(GLUE_SRC) $(CORE_SRC) mod_preview/cli_preview_token.c $(HEADERS) $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/asan/*.c)
+	clang-format -i $(GLUE_SRC) $(CORE_SRC) $(wildcard mod_preview/cli_*.c) $(HEADERS) $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/asan/*.c)
 
 format-check:
 	@tests/format-check

@@ -35,12 +35,13 @@ const char *pv_preview_cache_variant(void);
  * not be set up. */
 pv_cache_t *pv_preview_cache_of(const char *dir);
 
-/* Look key up. APR_SUCCESS: a hit, *pf and *pfi set (send it with
- * pv_preview_cache_send()). APR_NOTFOUND: render; *pflight is then this
- * request's flight (or NULL), to end with pv_preview_cache_store() or
- * pv_cache_flight_end(f, 0). On a miss, other requests of this process
- * for the same key wait (at most timeout) for this one's render. Cache
- * failures read as a miss (one warning per interval). */
+/* Look key (an entry id, pv_cache_entry_id()) up. APR_SUCCESS: a hit,
+ * *pf and *pfi set (send it with pv_preview_cache_send()). APR_NOTFOUND:
+ * render; *pflight is then this request's flight (or NULL), to end with
+ * pv_preview_cache_store() or pv_cache_flight_end(f, 0). On a miss, other
+ * requests of this process for the same key wait (at most timeout) for
+ * this one's render. Cache failures read as a miss (one warning per
+ * interval). */
 apr_status_t pv_preview_cache_lookup(apr_file_t **pf, apr_finfo_t *pfi,
                                      pv_cache_flight_t **pflight,
                                      request_rec *r, pv_cache_t *c,

@@ -3,16 +3,32 @@
  * ETag and the cache can never disagree and a replaced source (new device,
  * inode, size or mtime) never finds an old entry.
  *
- * Layout: <dir>/<ab>/<64 hex>, one level of 256 shards named by the first
- * byte of the key. One level keeps a sweep to 256 readdirs; even 1 M
- * entries make only 4 K names per folder, which ext4/xfs index well.
- * Shard folders are made on first store; <dir> itself must exist (a
- * missing <dir> is a failure the glue degrades on, never created here).
+ * Layout: <dir>/<ab>/<image>/<key>. <image> is 32 hex digits of a SHA-256
+ * of the image id alone, <ab> its first two: 256 shard folders, then one
+ * folder per image, so that every preview of one image is one folder
+ * (pv_cache_remove_image(): one readdir, no scan); a sweep reads 256 +
+ * (number of images) folders. The hash gives fixed-width names, not
+ * secrecy (ids are few and enumerable): the folder must stay readable by
+ * httpd's user alone (it holds the users' pictures anyway). No path holds
+ * a user id, a file name or a source path. pv_cache_entry_id() makes the
+ * "<image>/<key>" that open and store take. Shard and image folders are
+ * made on first store; an image folder that a sweep, a purge or
+ * pv_cache_remove_image() empties is removed (a store that loses that
+ * race makes it again). <dir> itself must exist (a missing <dir> is a
+ * failure the glue degrades on, never created here).
  *
- * Store: write to "<dir>/<ab>/.pvtmp.<key prefix>.XXXXXX" (mkstemp, mode
- * 0600) then rename() over the final name. rename is atomic, so a reader
- * sees no file or the whole file; a process that dies mid-write leaves only
- * a temp file, which a sweep removes once older than temp_max_age. No
+ * The older layout (<dir>/<ab>/<key>, before image folders): its entries
+ * are never looked up; a sweep, pv_cache_trim() and pv_cache_purge()
+ * remove them with stale temp files ("leftovers"), pv_cache_scan() counts
+ * them apart. The key and so the ETag did not change: clients' copies stay
+ * valid, the server renders each preview once more.
+ *
+ * Store: write to "<dir>/<ab>/<image>/.pvtmp.<key prefix>.XXXXXX" (mkstemp,
+ * mode 0600) then rename() over the final name. rename is atomic, so a
+ * reader sees no file or the whole file; a process that dies mid-write
+ * leaves only a temp file, which a sweep removes once older than
+ * temp_max_age; a younger one is a store in progress, which a purge leaves
+ * alone too (its rename then lands one whole entry). No
  * fsync by default (tuning.fsync): after a power loss a delayed-allocation
  * file system may leave an empty entry, so pv_cache_open treats an empty
  * file as a miss and removes it (a valid preview is never empty).
@@ -70,10 +86,15 @@
 #define PV_CACHE_KEY_LEN 64
 /* Length of the ETag value, quotes included: "<32 hex>". */
 #define PV_CACHE_ETAG_LEN 34
+/* Length of an entry id, "<32 hex image>/<key>" (pv_cache_entry_id()). */
+#define PV_CACHE_IMAGE_LEN 32
+#define PV_CACHE_ENTRY_LEN (PV_CACHE_IMAGE_LEN + 1 + PV_CACHE_KEY_LEN)
 
 /* pv_cache_store: the entry alone is bigger than the whole bound, so it is
  * not cached (not a failure worth a warning). */
 #define PV_CACHE_TOO_BIG (APR_OS_START_USERERR + 800)
+/* pv_cache_check: the folder holds other files and nothing of a cache. */
+#define PV_CACHE_NOT_A_CACHE (APR_OS_START_USERERR + 801)
 
 /* Exactly the inputs of the ETag. Fill every field (zero what is unset:
  * memset first); the hash covers each field in a fixed encoding. */
@@ -115,6 +136,11 @@ apr_status_t pv_cache_key(const char **pout, const pv_cache_key_t *k,
 apr_status_t pv_cache_etag(const char **pout, const pv_cache_key_t *k,
                            apr_pool_t *p);
 
+/* The entry id that open, store and single flight take: "<image>/<key>",
+ * the image folder (a hash of image_id) and the key of pv_cache_key(). */
+apr_status_t pv_cache_entry_id(const char **pout, apr_uint64_t image_id,
+                               const char *key, apr_pool_t *p);
+
 /* Shared running total: pv_cache_usage_size() bytes of memory (apr_shm
  * made in post_config), initialised once by pv_cache_usage_init(). */
 apr_size_t pv_cache_usage_size(void);
@@ -134,16 +160,17 @@ const char *pv_cache_dir(const pv_cache_t *c);
 /* The running total in bytes, or -1 while unknown (before a sweep). */
 apr_off_t pv_cache_usage_bytes(const pv_cache_t *c);
 
-/* Lookup. APR_SUCCESS: a hit, *pf open for reading in pool p (send it with
- * a file bucket: apr_brigade_insert_file(bb, *pf, 0, finfo->size, p)),
- * *pfinfo filled (size, mtime). APR_NOTFOUND: a miss. Anything else: a
- * failure (the glue treats it as a miss). Outputs are set only on hit. */
+/* Lookup of an entry id (pv_cache_entry_id()). APR_SUCCESS: a hit, *pf open for
+ * reading in pool p (send it with a file bucket: apr_brigade_insert_file(bb,
+ * *pf, 0, finfo->size, p)), *pfinfo filled (size, mtime). APR_NOTFOUND: a miss.
+ * Anything else: a failure (the glue treats it as a miss). Outputs are set only
+ * on hit. */
 apr_status_t pv_cache_open(apr_file_t **pf, apr_finfo_t *pfinfo, pv_cache_t *c,
                            const char *key, apr_pool_t *p);
 
-/* Store len bytes (len > 0) under key. Errors: the OS error (ENOENT for a
- * missing folder, EACCES, ENOSPC, ...), PV_CACHE_TOO_BIG, APR_EINVAL for a
- * malformed key. A failed store leaves no file behind. */
+/* Store len bytes (len > 0) under an entry id. Errors: the OS error (ENOENT for
+ * a missing folder, EACCES, ENOSPC, ...), PV_CACHE_TOO_BIG, APR_EINVAL for a
+ * malformed entry id. A failed store leaves no file behind. */
 apr_status_t pv_cache_store(pv_cache_t *c, const char *key, const void *buf,
                             apr_size_t len, apr_pool_t *p);
 
@@ -170,12 +197,66 @@ int pv_cache_sweep_due(pv_cache_t *c);
  * Other errors: the folder could not be scanned or locked. */
 apr_status_t pv_cache_maintain(apr_off_t *ptotal, pv_cache_t *c, apr_pool_t *p);
 
-/* Scan the tree, remove temp files older than temp_max_age, then remove
- * least recently used entries until the total is <= target (target < 0:
- * remove none). *ptotal: total bytes of the entries left; the running
- * total is re-synced from it. Takes no lock: pv_cache_maintain() does. */
+/* What a walk of the tree found and did. Sizes are apparent file sizes. */
+typedef struct pv_cache_stats_t {
+    apr_uint64_t entries; /* entries left */
+    apr_uint64_t bytes;   /* their total size */
+    apr_uint64_t images;  /* image folders holding them */
+    apr_time_t oldest;    /* least recent use (mtime) among them; 0: none */
+    apr_uint64_t removed; /* entries removed */
+    apr_uint64_t removed_bytes;
+    apr_uint64_t leftovers; /* pv_cache_scan(): older layout's entries and
+                               stale temp files found; else removed */
+    apr_uint64_t leftover_bytes;
+    apr_uint64_t failed; /* names that could not be read or removed */
+    apr_status_t error;  /* the first of those failures, and its path */
+    const char *error_path;
+} pv_cache_stats_t;
+
+/* Scan the tree, remove leftovers, then remove least recently used
+ * entries (mtime, then name) until the total is <= target (target < 0:
+ * remove none); image folders left empty go too. *pout: what is left and
+ * what went; the running total is re-synced from it; one PV0800 line.
+ * Takes no lock: pv_cache_maintain() does, and so must another caller
+ * (pv_cache_lock()). An error: the top folder could not be read. */
+apr_status_t pv_cache_trim(pv_cache_stats_t *pout, pv_cache_t *c,
+                           apr_off_t target, apr_pool_t *p);
+
+/* pv_cache_trim(), reporting the total bytes kept alone. */
 apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
                             apr_pool_t *p);
+
+/* Count without removing: entries, bytes, images, the oldest use, and
+ * leftovers (found, not removed). */
+apr_status_t pv_cache_scan(pv_cache_stats_t *pout, pv_cache_t *c,
+                           apr_pool_t *p);
+
+/* Remove every entry, leftovers and empty image folders; keep <dir>, the
+ * shard folders, the lock file, temp files of stores in progress and
+ * names that are not the cache's. Safe while httpd runs: a reader keeps
+ * the file it opened, a miss renders and stores again. */
+apr_status_t pv_cache_purge(pv_cache_stats_t *pout, pv_cache_t *c,
+                            apr_pool_t *p);
+
+/* Remove every entry of one image: its folder alone is read. A store of
+ * that image in progress (a render that had passed the owner check
+ * before) may still land one entry afterwards. */
+apr_status_t pv_cache_remove_image(pv_cache_stats_t *pout, pv_cache_t *c,
+                                   apr_uint64_t image_id, apr_pool_t *p);
+
+/* Whether dir is a folder a cache may be in: APR_SUCCESS (it holds the
+ * lock file or a shard folder, or nothing but names of ours), APR_ENOENT,
+ * APR_ENOTDIR, PV_CACHE_NOT_A_CACHE (other files and nothing of ours), or
+ * the OS error (EACCES) of reading it. Guards a tool pointed at a wrong
+ * folder; the removals touch only names of ours anyway. */
+apr_status_t pv_cache_check(pv_cache_t *c, apr_pool_t *p);
+
+/* The sweeper lock <dir>/.pvsweep.lock, exclusive, in pool p (released
+ * when *pout is closed or p destroyed). wait = 0: APR_EBUSY when another
+ * process holds it. Made mode 0600 when missing; made by root, it is
+ * given to the owner of <dir>, so that httpd's user can still open it. */
+apr_status_t pv_cache_lock(apr_file_t **pout, pv_cache_t *c, int wait,
+                           apr_pool_t *p);
 
 /* Whether this process can write into the folder (creates and removes a
  * temp file): for a warning at start-up (child_init, after the switch to

@@ -502,10 +502,12 @@ static int send_hit(pv_preview_req_t *pr)
     request_rec *r = pr->r;
     apr_file_t *cfile = NULL;
     apr_finfo_t cfinfo;
+    const char *key;
 
     pr->cache = pv_server_get(r->server)->cache;
-    if (!pr->cache ||
-        pv_cache_key(&pr->ckey, &pr->key, r->pool) != APR_SUCCESS) {
+    /* The entry lives in its image's folder (preview-cache --image). */
+    if (!pr->cache || pv_cache_key(&key, &pr->key, r->pool) != APR_SUCCESS ||
+        pv_cache_entry_id(&pr->ckey, pr->id, key, r->pool) != APR_SUCCESS) {
         pr->ckey = NULL;
         return OK;
     }

@@ -97,17 +97,41 @@ static pv_cache_t *make_cache(const char *dir, apr_off_t max)
     return c;
 }
 
-/* A key whose shard and name we choose: n-th key of shard s. */
+/* The entry id of these inputs: "<image>/<key>". */
+static const char *entry_of(const pv_cache_key_t *k)
+{
+    const char *id = NULL;
+
+    ck_assert_int_eq(pv_cache_entry_id(&id, k->image_id, key_of(k), pool),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(strlen(id), PV_CACHE_ENTRY_LEN);
+    return id;
+}
+
+/* An entry id whose shard we choose: image folder s (in shard s), key n. */
 static const char *test_key(int s, int n)
 {
-    return apr_psprintf(pool, "%02x%062x", s & 0xff, n);
+    return apr_psprintf(pool, "%02x%030x/%064x", s & 0xff, s & 0xff, n);
+}
+
+/* <dir>/<ab>/<image> and <dir>/<ab>/<image>/<key> of an entry id. */
+static const char *image_dir(const char *dir, const char *id)
+{
+    return apr_pstrcat(pool, dir, "/", apr_pstrndup(pool, id, 2), "/",
+                       apr_pstrndup(pool, id, PV_CACHE_IMAGE_LEN), NULL);
+}
+
+static const char *entry_file(const char *dir, const char *id)
+{
+    return apr_pstrcat(pool, image_dir(dir, id), "/",
+                       id + PV_CACHE_IMAGE_LEN + 1, NULL);
 }
 
 static void set_mtime(pv_cache_t *c, const char *key, apr_time_t t)
 {
-    const char *path = apr_pstrcat(pool, pv_cache_dir(c), "/",
-                                   apr_pstrndup(pool, key, 2), "/", key, NULL);
-    ck_assert_int_eq(apr_file_mtime_set(path, t, pool), APR_SUCCESS);
+    ck_assert_int_eq(
+        apr_file_mtime_set(entry_file(pv_cache_dir(c), key), t, pool),
+        APR_SUCCESS);
 }
 
 static char last_log[1024];
@@ -224,7 +248,7 @@ START_TEST(store_then_open_same_bytes)
 {
     pv_cache_t *c = make_cache(tmpdir, 0);
     pv_cache_key_t k = base_key();
-    const char *key = key_of(&k);
+    const char *key = entry_of(&k);
     char buf[3000], got[4000];
     apr_file_t *f = NULL;
     apr_finfo_t fi;
@@ -248,9 +272,8 @@ START_TEST(store_then_open_same_bytes)
     ck_assert_int_eq(memcmp(got, buf, sizeof(buf)), 0);
     apr_file_close(f);
 
-    /* layout <dir>/<ab>/<key>, owner-only, no temp file left */
-    path = apr_pstrcat(pool, tmpdir, "/", apr_pstrndup(pool, key, 2), "/", key,
-                       NULL);
+    /* layout <dir>/<ab>/<image>/<key>, owner-only, no temp file left */
+    path = entry_file(tmpdir, key);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0600);
     ck_assert_int_eq(st.st_size, sizeof(buf));
@@ -258,15 +281,11 @@ START_TEST(store_then_open_same_bytes)
         apr_dir_t *d;
         apr_finfo_t e;
         int names = 0;
-        ck_assert_int_eq(
-            apr_dir_open(&d,
-                         apr_pstrcat(pool, tmpdir, "/",
-                                     apr_pstrndup(pool, key, 2), NULL),
-                         pool),
-            APR_SUCCESS);
+        ck_assert_int_eq(apr_dir_open(&d, image_dir(tmpdir, key), pool),
+                         APR_SUCCESS);
         while (apr_dir_read(&e, APR_FINFO_NAME, d) == APR_SUCCESS) {
             if (strcmp(e.name, ".") && strcmp(e.name, "..")) {
-                ck_assert_str_eq(e.name, key);
+                ck_assert_str_eq(e.name, key + PV_CACHE_IMAGE_LEN + 1);
                 names++;
             }
         }
@@ -298,6 +317,16 @@ START_TEST(bad_keys_refused)
         "f9854aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c86",
         "f9854aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c8690",
         "f9854aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c8/.",
+        /* a key without its image folder (the older layout's name) */
+        "f9854aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c869",
+        "5b98132011c7c5105ecf00e84d6e17df/"
+        "f9854aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c86",
+        "5b98132011c7c5105ecf00e84d6e17d//"
+        "f9854aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c869",
+        "5b98132011c7c5105ecf00e84d6e17df/"
+        "../54aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c869",
+        "5b98132011c7c5105ecf00e84d6e17df/"
+        "f9854aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c8690",
     };
     pv_cache_flight_t *fl = NULL;
     int leader = -1;
@@ -326,12 +355,13 @@ START_TEST(empty_entry_is_a_miss_and_removed)
     pv_cache_t *c = make_cache(tmpdir, 0);
     const char *key = test_key(0xab, 7);
     const char *shard = apr_pstrcat(pool, tmpdir, "/ab", NULL);
-    const char *path = apr_pstrcat(pool, shard, "/", key, NULL);
+    const char *path = entry_file(tmpdir, key);
     apr_file_t *f = NULL;
     apr_finfo_t fi;
     FILE *fp;
 
     ck_assert_int_eq(mkdir(shard, 0700), 0);
+    ck_assert_int_eq(mkdir(image_dir(tmpdir, key), 0700), 0);
     fp = fopen(path, "w");
     ck_assert_ptr_nonnull(fp);
     fclose(fp);
@@ -372,14 +402,13 @@ START_TEST(hit_touches_mtime_at_most_once_per_interval)
     set_mtime(c, fresh, now - apr_time_from_sec(10));
     ck_assert_int_eq(pv_cache_open(&f, &fi, c, old, pool), APR_SUCCESS);
     ck_assert_int_eq(pv_cache_open(&f, &fi, c, fresh, pool), APR_SUCCESS);
-    ck_assert_int_eq(apr_stat(&st, apr_pstrcat(pool, tmpdir, "/01/", old, NULL),
-                              APR_FINFO_MTIME, pool),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        apr_stat(&st, entry_file(tmpdir, old), APR_FINFO_MTIME, pool),
+        APR_SUCCESS);
     ck_assert(st.mtime >= now - apr_time_from_sec(2));
-    ck_assert_int_eq(apr_stat(&st,
-                              apr_pstrcat(pool, tmpdir, "/01/", fresh, NULL),
-                              APR_FINFO_MTIME, pool),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        apr_stat(&st, entry_file(tmpdir, fresh), APR_FINFO_MTIME, pool),
+        APR_SUCCESS);
     /* within the interval: left alone (µs precision of the stamp) */
     ck_assert(st.mtime / 1000000 == (now - apr_time_from_sec(10)) / 1000000);
 }
@@ -677,7 +706,9 @@ START_TEST(sweep_keeps_most_recent_and_removes_stale_temps)
                      apr_psprintf(pool,
                                   "PV0800: cache sweep of %s: 20 entries, "
                                   "200000 bytes found, 0 removed, 200000 "
-                                  "bytes kept, 1 stale temp files removed",
+                                  "bytes kept, 1 leftover files removed "
+                                  "(stale temp files, entries of the older "
+                                  "layout)",
                                   tmpdir));
     ck_assert_int_eq(total, 200000);
     ck_assert_int_eq(pv_cache_usage_bytes(c), 200000);
@@ -777,9 +808,9 @@ START_TEST(maintain_one_process_at_a_time_shared_counter)
         apr_pool_create(&p, NULL);
         if (pv_cache_create(&cc, tmpdir, 1500, u, p) != APR_SUCCESS ||
             pv_cache_store(cc, test_key(3, 1), buf, 1000, p) != APR_SUCCESS ||
-            apr_file_mtime_set(
-                apr_pstrcat(p, tmpdir, "/03/", test_key(3, 1), NULL),
-                apr_time_now() - apr_time_from_sec(100), p) != APR_SUCCESS ||
+            apr_file_mtime_set(entry_file(tmpdir, test_key(3, 1)),
+                               apr_time_now() - apr_time_from_sec(100),
+                               p) != APR_SUCCESS ||
             pv_cache_store(cc, test_key(3, 2), buf, 1000, p) != APR_SUCCESS ||
             apr_file_open(&lock, apr_pstrcat(p, tmpdir, "/.pvsweep.lock", NULL),
                           APR_FOPEN_CREATE | APR_FOPEN_WRITE,
@@ -808,10 +839,8 @@ START_TEST(maintain_one_process_at_a_time_shared_counter)
     ck_assert_int_eq(pv_cache_maintain(&total, c, pool), APR_SUCCESS);
     ck_assert_int_eq(total, 1000);
     ck_assert_int_eq(pv_cache_usage_bytes(c), 1000);
-    ck_assert_int_eq(
-        exists(apr_pstrcat(pool, tmpdir, "/03/", test_key(3, 1), NULL)), 0);
-    ck_assert_int_eq(
-        exists(apr_pstrcat(pool, tmpdir, "/03/", test_key(3, 2), NULL)), 1);
+    ck_assert_int_eq(exists(entry_file(tmpdir, test_key(3, 1))), 0);
+    ck_assert_int_eq(exists(entry_file(tmpdir, test_key(3, 2))), 1);
 }
 END_TEST
 
@@ -903,12 +932,14 @@ START_TEST(store_failure_leaves_no_temp)
 
     /* the final name is a folder: rename fails after the write */
     ck_assert_int_eq(mkdir(shard, 0700), 0);
-    ck_assert_int_eq(mkdir(apr_pstrcat(pool, shard, "/", key, NULL), 0700), 0);
+    ck_assert_int_eq(mkdir(image_dir(tmpdir, key), 0700), 0);
+    ck_assert_int_eq(mkdir(entry_file(tmpdir, key), 0700), 0);
     ck_assert_int_ne(pv_cache_store(c, key, "abc", 3, pool), APR_SUCCESS);
-    ck_assert_int_eq(apr_dir_open(&d, shard, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_dir_open(&d, image_dir(tmpdir, key), pool),
+                     APR_SUCCESS);
     while (apr_dir_read(&e, APR_FINFO_NAME, d) == APR_SUCCESS) {
         if (strcmp(e.name, ".") && strcmp(e.name, "..")) {
-            ck_assert_str_eq(e.name, key);
+            ck_assert_str_eq(e.name, key + PV_CACHE_IMAGE_LEN + 1);
             names++;
         }
     }
@@ -1033,6 +1064,344 @@ START_TEST(sniff_signatures)
 }
 END_TEST
 
+/* The entry id of image id n and key number k (any valid hex key). */
+static const char *image_entry(apr_uint64_t n, int k)
+{
+    const char *id = NULL;
+
+    ck_assert_int_eq(
+        pv_cache_entry_id(&id, n, apr_psprintf(pool, "%064x", k), pool),
+        APR_SUCCESS);
+    return id;
+}
+
+static void store_aged(pv_cache_t *c, const char *id, apr_size_t size,
+                       apr_time_t mtime)
+{
+    char *b = apr_pcalloc(pool, size);
+
+    memset(b, 'e', size);
+    ck_assert_int_eq(pv_cache_store(c, id, b, size, pool), APR_SUCCESS);
+    set_mtime(c, id, mtime);
+}
+
+static int is_open(pv_cache_t *c, const char *id)
+{
+    apr_file_t *f = NULL;
+    apr_finfo_t fi;
+    apr_status_t rv = pv_cache_open(&f, &fi, c, id, pool);
+
+    ck_assert(rv == APR_SUCCESS || rv == APR_NOTFOUND);
+    if (f) {
+        apr_file_close(f);
+    }
+    return rv == APR_SUCCESS;
+}
+
+START_TEST(entry_id_is_image_folder_then_key)
+{
+    pv_cache_key_t k = base_key();
+    const char *key = key_of(&k), *id = NULL, *other = NULL;
+
+    /* pinned: preview-cache --image and the module must name one folder */
+    ck_assert_int_eq(pv_cache_entry_id(&id, 42, key, pool), APR_SUCCESS);
+    ck_assert_str_eq(
+        id, apr_pstrcat(pool, "5b98132011c7c5105ecf00e84d6e17df/", key, NULL));
+    ck_assert_str_eq(entry_of(&k), id);
+    ck_assert_int_eq(pv_cache_entry_id(&other, 43, key, pool), APR_SUCCESS);
+    ck_assert_str_eq(
+        other,
+        apr_pstrcat(pool, "428a4650199e1f9a4d81a3ad845bdf22/", key, NULL));
+    /* the key alone, never a path */
+    ck_assert_int_eq(pv_cache_entry_id(&other, 42, "../x", pool), APR_EINVAL);
+    ck_assert_int_eq(pv_cache_entry_id(&other, 42, id, pool), APR_EINVAL);
+    ck_assert_int_eq(pv_cache_entry_id(&other, 42, NULL, pool), APR_EINVAL);
+    /* the ETag did not change with the layout: key's first 32 digits */
+    ck_assert_str_eq(etag_of(&k), apr_psprintf(pool, "\"%.32s\"", key));
+}
+END_TEST
+
+START_TEST(one_image_is_one_folder_removed_alone)
+{
+    pv_cache_t *c = make_cache(tmpdir, 0);
+    apr_time_t now = apr_time_now();
+    pv_cache_stats_t st;
+    const char *a[3], *b[2], *young;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        a[i] = image_entry(42, i);
+        store_aged(c, a[i], 1000 + i, now);
+    }
+    for (i = 0; i < 2; i++) {
+        b[i] = image_entry(43, i);
+        store_aged(c, b[i], 500, now);
+    }
+    ck_assert_str_eq(image_dir(tmpdir, a[0]), image_dir(tmpdir, a[2]));
+    ck_assert_str_ne(image_dir(tmpdir, a[0]), image_dir(tmpdir, b[0]));
+
+    ck_assert_int_eq(pv_cache_remove_image(&st, c, 42, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 3);
+    ck_assert_uint_eq(st.removed_bytes, 1000 + 1001 + 1002);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.failed, 0);
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(is_open(c, a[i]), 0);
+    }
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(is_open(c, b[i]), 1);
+    }
+    ck_assert_int_eq(exists(image_dir(tmpdir, a[0])), 0);
+    /* none left, or never cached: nothing to do, no error */
+    ck_assert_int_eq(pv_cache_remove_image(&st, c, 42, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 0);
+
+    /* a store of image 43 in progress: its temp file and folder stay */
+    young = apr_pstrcat(pool, image_dir(tmpdir, b[0]),
+                        "/.pvtmp.0000000000000000.cccccc", NULL);
+    put_file(young, 10, now);
+    ck_assert_int_eq(pv_cache_remove_image(&st, c, 43, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 2);
+    ck_assert_uint_eq(st.removed_bytes, 1000);
+    ck_assert_int_eq(exists(young), 1);
+    /* a removed image folder is made again by the next store */
+    store_aged(c, a[1], 7, now);
+    ck_assert_int_eq(is_open(c, a[1]), 1);
+
+    c = make_cache(apr_pstrcat(pool, tmpdir, "/missing", NULL), 0);
+    ck_assert_int_eq(pv_cache_remove_image(&st, c, 42, pool), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(scan_counts_exactly_and_removes_nothing)
+{
+    pv_cache_t *c = make_cache(tmpdir, 0);
+    apr_time_t now = apr_time_now();
+    apr_time_t oldest = now - apr_time_from_sec(7200);
+    pv_cache_stats_t st;
+    const char *old_entry, *stale;
+    int i;
+
+    ck_assert_int_eq(pv_cache_scan(&st, c, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_int_eq(st.oldest, 0);
+    for (i = 0; i < 5; i++) {
+        store_aged(c, image_entry(100 + i % 2, i), 100 * (i + 1),
+                   now - apr_time_from_sec(60 * i));
+    }
+    store_aged(c, image_entry(7, 9), 11, oldest);
+    /* the older layout's entry <dir>/<ab>/<key> and a stale temp file */
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, tmpdir, "/ee", NULL), 0700), 0);
+    old_entry = apr_pstrcat(pool, tmpdir, "/ee/ee", test_key(0, 5) + 35, NULL);
+    ck_assert_uint_eq(strlen(old_entry), strlen(tmpdir) + 4 + 64);
+    put_file(old_entry, 300, now);
+    stale = apr_pstrcat(pool, image_dir(tmpdir, image_entry(7, 9)),
+                        "/.pvtmp.0000000000000009.dddddd", NULL);
+    put_file(stale, 20, now - apr_time_from_sec(3600));
+
+    ck_assert_int_eq(pv_cache_scan(&st, c, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.entries, 6);
+    ck_assert_uint_eq(st.bytes, 100 + 200 + 300 + 400 + 500 + 11);
+    ck_assert_uint_eq(st.images, 3);
+    ck_assert_int_eq(apr_time_sec(st.oldest), apr_time_sec(oldest));
+    ck_assert_uint_eq(st.leftovers, 2);
+    ck_assert_uint_eq(st.leftover_bytes, 320);
+    ck_assert_uint_eq(st.removed, 0);
+    ck_assert_int_eq(exists(old_entry), 1);
+    ck_assert_int_eq(exists(stale), 1);
+}
+END_TEST
+
+START_TEST(trim_lru_order_and_old_layout_swept)
+{
+    pv_cache_t *c = make_cache(tmpdir, 0);
+    apr_time_t now = apr_time_now();
+    pv_cache_stats_t st;
+    const char *ids[6], *old_entry;
+    int i;
+
+    /* images 1, 2, 3 with two entries each; i minutes old, oldest first */
+    for (i = 0; i < 6; i++) {
+        ids[i] = image_entry(1 + i / 2, i);
+        store_aged(c, ids[i], 1000, now - apr_time_from_sec(60 * (10 - i)));
+    }
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, tmpdir, "/ab", NULL), 0700), 0);
+    old_entry = apr_pstrcat(pool, tmpdir, "/ab/ab", test_key(0, 1) + 35, NULL);
+    put_file(old_entry, 999, now);
+    /* the old layout's entry is never a hit, whatever its name */
+    ck_assert_int_eq(is_open(c, test_key(0xab, 1)), 0);
+
+    ck_assert_int_eq(pv_cache_trim(&st, c, 3500, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 3);
+    ck_assert_uint_eq(st.removed_bytes, 3000);
+    ck_assert_uint_eq(st.entries, 3);
+    ck_assert_uint_eq(st.bytes, 3000);
+    ck_assert_uint_eq(st.images, 2);
+    ck_assert_uint_eq(st.leftovers, 1);
+    ck_assert_int_eq(apr_time_sec(st.oldest),
+                     apr_time_sec(now - apr_time_from_sec(60 * 7)));
+    for (i = 0; i < 6; i++) {
+        ck_assert_int_eq(is_open(c, ids[i]), i >= 3);
+    }
+    /* image 1 lost both entries: its folder went too */
+    ck_assert_int_eq(exists(image_dir(tmpdir, ids[0])), 0);
+    ck_assert_int_eq(exists(image_dir(tmpdir, ids[2])), 1);
+    ck_assert_int_eq(exists(old_entry), 0);
+    ck_assert_int_eq(pv_cache_usage_bytes(c), 3000);
+
+    /* at the bound: nothing more goes */
+    ck_assert_int_eq(pv_cache_trim(&st, c, 3000, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 0);
+    ck_assert_uint_eq(st.entries, 3);
+    /* 0: every entry */
+    ck_assert_int_eq(pv_cache_trim(&st, c, 0, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 3);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.images, 0);
+    ck_assert_int_eq(st.oldest, 0);
+}
+END_TEST
+
+START_TEST(purge_keeps_folder_lock_and_stores_in_progress)
+{
+    pv_cache_t *c = make_cache(tmpdir, 100000);
+    apr_time_t now = apr_time_now();
+    pv_cache_stats_t st;
+    apr_file_t *lock = NULL;
+    apr_off_t total = -1;
+    const char *lock_path = apr_pstrcat(pool, tmpdir, "/.pvsweep.lock", NULL);
+    const char *young, *stale, *foreign;
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        store_aged(c, image_entry(i % 3, i), 100, now);
+    }
+    /* the sweeper made its lock file once */
+    ck_assert_int_eq(pv_cache_lock(&lock, c, 0, pool), APR_SUCCESS);
+    apr_file_close(lock);
+    young = apr_pstrcat(pool, image_dir(tmpdir, image_entry(0, 0)),
+                        "/.pvtmp.0000000000000000.eeeeee", NULL);
+    stale = apr_pstrcat(pool, image_dir(tmpdir, image_entry(1, 1)),
+                        "/.pvtmp.0000000000000001.ffffff", NULL);
+    foreign = apr_pstrcat(pool, image_dir(tmpdir, image_entry(2, 2)),
+                          "/notes.txt", NULL);
+    put_file(young, 10, now);
+    put_file(stale, 10, now - apr_time_from_sec(20 * 60));
+    put_file(foreign, 10, now);
+
+    ck_assert_int_eq(pv_cache_purge(&st, c, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 8);
+    ck_assert_uint_eq(st.removed_bytes, 800);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.leftovers, 1);
+    ck_assert_uint_eq(st.failed, 0);
+    ck_assert_int_eq(exists(tmpdir), 1);
+    ck_assert_int_eq(exists(lock_path), 1);
+    ck_assert_int_eq(exists(young), 1);
+    ck_assert_int_eq(exists(stale), 0);
+    ck_assert_int_eq(exists(foreign), 1);
+    /* image 1's folder is empty: gone; 0's and 2's hold what is not ours */
+    ck_assert_int_eq(exists(image_dir(tmpdir, image_entry(1, 1))), 0);
+    ck_assert_int_eq(exists(image_dir(tmpdir, image_entry(0, 0))), 1);
+
+    /* the lock is the sweeper's: held, the module's sweep waits */
+    ck_assert_int_eq(pv_cache_lock(&lock, c, 0, pool), APR_SUCCESS);
+    ck_assert_int_eq(pv_cache_sweep(&total, c, -1, pool), APR_SUCCESS);
+    ck_assert_int_eq(total, 0);
+    apr_file_close(lock);
+    /* and the cache works on: a miss is stored again */
+    store_aged(c, image_entry(1, 1), 55, now);
+    ck_assert_int_eq(is_open(c, image_entry(1, 1)), 1);
+}
+END_TEST
+
+START_TEST(check_tells_a_cache_folder)
+{
+    pv_cache_t *c = make_cache(tmpdir, 0);
+    const char *file = apr_pstrcat(pool, tmpdir, "/plain", NULL);
+    apr_file_t *lock = NULL;
+
+    /* empty: a fresh PreviewCacheDir */
+    ck_assert_int_eq(pv_cache_check(c, pool), APR_SUCCESS);
+    put_file(file, 1, apr_time_now());
+    ck_assert_int_eq(pv_cache_check(c, pool), PV_CACHE_NOT_A_CACHE);
+    ck_assert_int_eq(pv_cache_lock(&lock, c, 0, pool), APR_SUCCESS);
+    apr_file_close(lock);
+    ck_assert_int_eq(pv_cache_check(c, pool), APR_SUCCESS);
+    ck_assert_int_eq(remove(apr_pstrcat(pool, tmpdir, "/.pvsweep.lock", NULL)),
+                     0);
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, tmpdir, "/0f", NULL), 0700), 0);
+    ck_assert_int_eq(pv_cache_check(c, pool), APR_SUCCESS);
+
+    ck_assert_int_eq(pv_cache_check(make_cache(file, 0), pool), APR_ENOTDIR);
+    ck_assert_int_eq(
+        pv_cache_check(make_cache(apr_pstrcat(pool, tmpdir, "/none", NULL), 0),
+                       pool),
+        APR_ENOENT);
+}
+END_TEST
+
+START_TEST(lock_made_by_root_belongs_to_the_folder_owner)
+{
+    pv_cache_t *c = make_cache(tmpdir, 0);
+    const char *lock_path = apr_pstrcat(pool, tmpdir, "/.pvsweep.lock", NULL);
+    apr_file_t *lock = NULL;
+    struct stat st;
+
+    if (geteuid() != 0) {
+        return; /* only root can give a file away */
+    }
+    ck_assert_int_eq(chown(tmpdir, 65534, 65534), 0);
+    ck_assert_int_eq(pv_cache_lock(&lock, c, 1, pool), APR_SUCCESS);
+    apr_file_close(lock);
+    ck_assert_int_eq(stat(lock_path, &st), 0);
+    ck_assert_int_eq(st.st_uid, 65534);
+    ck_assert_int_eq(st.st_gid, 65534);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+}
+END_TEST
+
+START_TEST(walks_never_follow_symlinks)
+{
+    pv_cache_t *c = make_cache(tmpdir, 0);
+    const char *out = apr_pstrcat(pool, tmpdir, "/outside", NULL);
+    const char *id = image_entry(42, 1);
+    const char *key_name = id + PV_CACHE_IMAGE_LEN + 1;
+    const char *img_name = apr_pstrndup(pool, id, PV_CACHE_IMAGE_LEN);
+    const char *victims[3];
+    pv_cache_stats_t st;
+    int i;
+
+    /* a folder elsewhere holding names that look like the cache's */
+    ck_assert_int_eq(mkdir(out, 0700), 0);
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, out, "/", img_name, NULL), 0700),
+                     0);
+    victims[0] = apr_pstrcat(pool, out, "/", key_name, NULL);
+    victims[1] = apr_pstrcat(pool, out, "/", img_name, "/", key_name, NULL);
+    victims[2] = apr_pstrcat(pool, out, "/", key_name + 2, "00", NULL);
+    for (i = 0; i < 3; i++) {
+        put_file(victims[i], 10, apr_time_now());
+    }
+    /* a shard that is a symlink to it, and an image folder that is one */
+    ck_assert_int_eq(symlink(out, apr_pstrcat(pool, tmpdir, "/cd", NULL)), 0);
+    ck_assert_int_eq(
+        mkdir(apr_pstrcat(pool, tmpdir, "/", apr_pstrndup(pool, id, 2), NULL),
+              0700),
+        0);
+    ck_assert_int_eq(symlink(out, image_dir(tmpdir, id)), 0);
+
+    ck_assert_int_eq(pv_cache_purge(&st, c, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 0);
+    ck_assert_int_eq(pv_cache_remove_image(&st, c, 42, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed, 0);
+    ck_assert_int_eq(pv_cache_trim(&st, c, 0, pool), APR_SUCCESS);
+    ck_assert_uint_eq(st.removed + st.leftovers, 0);
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(exists(victims[i]), 1);
+    }
+}
+END_TEST
+
 Suite *pv_test_cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -1060,6 +1429,14 @@ Suite *pv_test_cache_suite(void)
     tcase_add_test(tc, store_failure_leaves_no_temp);
     tcase_add_test(tc, warn_once_per_interval);
     tcase_add_test(tc, sniff_signatures);
+    tcase_add_test(tc, entry_id_is_image_folder_then_key);
+    tcase_add_test(tc, one_image_is_one_folder_removed_alone);
+    tcase_add_test(tc, scan_counts_exactly_and_removes_nothing);
+    tcase_add_test(tc, trim_lru_order_and_old_layout_swept);
+    tcase_add_test(tc, purge_keeps_folder_lock_and_stores_in_progress);
+    tcase_add_test(tc, check_tells_a_cache_folder);
+    tcase_add_test(tc, lock_made_by_root_belongs_to_the_folder_owner);
+    tcase_add_test(tc, walks_never_follow_symlinks);
     suite_add_tcase(s, tc);
     return s;
 }
