@@ -15,7 +15,7 @@ MODSDIR    ?= $(shell $(APXS) -q SYSCONFDIR)/mods-available
 B         := build
 comma     := ,
 
-PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt
+PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt libturbojpeg lcms2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
@@ -34,6 +34,9 @@ CACHE_CLI := $(B)/preview-cache
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_OBJ  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%.o)
 UNIT_BIN  := $(B)/unit/pv_unit
+# libjpeg: test_jpeg_dc writes its fixtures with it (the core needs only
+# TurboJPEG's encoder).
+UNIT_LIBS := $(shell pkg-config --libs check libjpeg 2>/dev/null)
 # X(b64url) X(cache) ...: the suites tests/unit/main.c runs, one per file.
 UNIT_LIST := $(foreach f,$(UNIT_SRC),X($(f:tests/unit/test_%.c=%)))
 
@@ -73,7 +76,7 @@ $(B)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS)
 $(UNIT_BIN): tests/unit/main.c $(UNIT_OBJ) $(CORE_LIB)
 	$(CC) $(CFLAGS_CORE) $$(pkg-config --cflags check) \
 	    '-DPV_TEST_UNITS=$(UNIT_LIST)' -o $@ $< $(UNIT_OBJ) \
-	    $(CORE_LIB) $(PKG_LIBS) $$(pkg-config --libs check)
+	    $(CORE_LIB) $(PKG_LIBS) $(UNIT_LIBS)
 
 # Token verification micro-benchmark: make -f apxs.mk bench-verify
 $(B)/bench/bench_verify: tests/bench/bench_verify.c $(HEADERS) $(CORE_LIB)
@@ -155,7 +158,7 @@ $(AB)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(HEADERS)
 $(ASAN_UNIT_BIN): tests/unit/main.c $(ASAN_UNIT_OBJ) $(ASAN_CORE_LIB) $(ASAN_POOL)
 	$(ASAN_CC) $(CFLAGS_ASAN) $(ASAN_WRAP) $$(pkg-config --cflags check) \
 	    '-DPV_TEST_UNITS=$(UNIT_LIST)' -o $@ $< $(ASAN_UNIT_OBJ) \
-	    $(ASAN_POOL) $(ASAN_CORE_LIB) $(PKG_LIBS) $$(pkg-config --libs check)
+	    $(ASAN_POOL) $(ASAN_CORE_LIB) $(PKG_LIBS) $(UNIT_LIBS)
 
 # The ASan runtime the module needs preloaded into httpd.
 asan-runtime:

@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 #include <vips/vips.h>
 
+#include "pv_fast_jpeg.h"
 #include "pv_image.h"
 #include "pv_image_budget.h"
 #include "pv_image_header.h"
@@ -635,6 +636,7 @@ typedef struct {
     VipsArrayDouble *white;
     void *buf;
     size_t len;
+    int fast; /* answered before libvips' pipeline (or refused) */
 } render_t;
 
 static apr_status_t render_check(const pv_render_req_t *req)
@@ -810,6 +812,67 @@ static pv_image_out_t *render_output(render_t *r, apr_pool_t *p)
     return out;
 }
 
+/* A source the fast path takes (pv_fast_jpeg.h) rendered by it, libvips
+ * only saving formats other than JPEG; APR_ENOTIMPL leaves it to
+ * libvips' pipeline. */
+static apr_status_t render_fast(render_t *r, pv_image_out_t **pout,
+                                apr_pool_t *p)
+{
+    const pv_render_req_t *req = r->req;
+    pv_image_out_t *out;
+    pv_fast_out_t *f;
+    apr_status_t rv;
+
+    rv = pv_fast_jpeg_render(&f, r->src.fd, r->info, req, p);
+    if (rv == APR_EINVAL) {
+        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0,
+                PVLOGNO(1401) "%s: left to libvips by the JPEG fast path "
+                              "(its decoder refused the file)",
+                r->path);
+        return APR_ENOTIMPL;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv == APR_ENOTIMPL ? rv : PV_IMAGE_FAILED;
+    }
+    pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0,
+            PVLOGNO(1400) "%s: rendered by the JPEG fast path (1/8 scale "
+                          "DC decode) to %dx%d",
+            r->path, f->width, f->height);
+    if (req->time_limit > 0 && apr_time_now() >= r->start + req->time_limit) {
+        return PV_IMAGE_DEADLINE;
+    }
+    if (f->pixels) {
+        r->scope = vips_image_new();
+        r->t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 8);
+        if (!(r->t[0] = vips_image_new_from_memory(
+                  f->pixels, (size_t)f->width * f->height * f->bands, f->width,
+                  f->height, f->bands, VIPS_FORMAT_UCHAR)) ||
+            vips_copy(r->t[0], &r->t[1], "interpretation",
+                      f->bands == 1 ? VIPS_INTERPRETATION_B_W
+                                    : VIPS_INTERPRETATION_sRGB,
+                      NULL)) {
+            drain_vips_error("fast", r->path);
+            return PV_IMAGE_FAILED;
+        }
+        r->img = r->t[1];
+        if ((rv = render_strip(r)) != PV_IMAGE_OK ||
+            (rv = render_save(r, p)) != PV_IMAGE_OK) {
+            return rv;
+        }
+        *pout = render_output(r, p);
+        return PV_IMAGE_OK;
+    }
+    out = apr_pcalloc(p, sizeof(*out));
+    out->data = f->data;
+    out->len = f->len;
+    out->mime = pv_image_format_mime(req->format);
+    out->width = f->width;
+    out->height = f->height;
+    out->source = r->info;
+    *pout = out;
+    return PV_IMAGE_OK;
+}
+
 apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
                              const pv_render_req_t *req, apr_pool_t *p)
 {
@@ -824,7 +887,11 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
     r.start = apr_time_now();
     if ((rv = render_check(req)) != PV_IMAGE_OK ||
         (rv = render_open(&r, p)) != PV_IMAGE_OK ||
-        (rv = render_thumbnail(&r)) != PV_IMAGE_OK ||
+        (rv = render_fast(&r, pout, p)) != APR_ENOTIMPL) {
+        r.fast = 1;
+        goto cleanup;
+    }
+    if ((rv = render_thumbnail(&r)) != PV_IMAGE_OK ||
         (rv = render_colour(&r)) != PV_IMAGE_OK ||
         (rv = render_strip(&r)) != PV_IMAGE_OK ||
         (rv = render_save(&r, p)) != PV_IMAGE_OK) {
@@ -840,7 +907,11 @@ cleanup:
     VIPS_UNREF(r.scope);
     src_close(&r.src);
     /* Hand the arenas' free pages (decoder strips, libvips regions) back
-     * now, so that a thread's idle heap does not hold its last render. */
-    malloc_trim(0);
+     * now, so that a thread's idle heap does not hold its last render;
+     * the fast path's large blocks are mappings of their own, already
+     * gone. */
+    if (!r.fast) {
+        malloc_trim(0);
+    }
     return rv;
 }

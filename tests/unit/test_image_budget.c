@@ -510,7 +510,10 @@ static void calibrated(const char *name, pv_render_req_t r, int dominated)
 
 START_TEST(calibration_progressive_jpeg)
 {
-    calibrated("prog444.jpg", req_box(256, 256, PV_FIT_INSIDE, PV_FORMAT_JPEG),
+    /* fit=cover: libjpeg's whole-image coefficients, as calibrated (an
+     * "inside" box this small takes the JPEG fast path, which holds a
+     * fraction of the estimate; the estimate stays libvips' bound) */
+    calibrated("prog444.jpg", req_box(256, 256, PV_FIT_COVER, PV_FORMAT_JPEG),
                1);
 }
 END_TEST
