@@ -27,6 +27,8 @@ struct pv_cache_usage_t {
     volatile apr_uint32_t known;       /* 1 once a sweep has counted */
     volatile apr_uint32_t pad;         /* keeps retry_after 8-aligned */
     volatile apr_uint64_t retry_after; /* apr_time_t: no sweep before */
+    volatile apr_uint64_t entries;     /* as bytes: counted, then stored */
+    volatile apr_uint64_t counted_at;  /* apr_time_t of the last count */
 };
 
 /* One in-flight key, shared by its leader and its waiters; recycled
@@ -263,6 +265,19 @@ apr_off_t pv_cache_usage_bytes(const pv_cache_t *c)
     return (apr_off_t)apr_atomic_read64(&c->usage->bytes);
 }
 
+apr_int64_t pv_cache_usage_entries(const pv_cache_t *c)
+{
+    if (!apr_atomic_read32(&c->usage->known)) {
+        return -1;
+    }
+    return (apr_int64_t)apr_atomic_read64(&c->usage->entries);
+}
+
+apr_time_t pv_cache_usage_counted_at(const pv_cache_t *c)
+{
+    return (apr_time_t)apr_atomic_read64(&c->usage->counted_at);
+}
+
 static const char *entry_path(const pv_cache_t *c, const char *key,
                               apr_pool_t *p)
 {
@@ -391,6 +406,7 @@ apr_status_t pv_cache_store(pv_cache_t *c, const char *key, const void *buf,
     }
     tmp = NULL;
     apr_atomic_add64(&c->usage->bytes, (apr_uint64_t)len);
+    apr_atomic_inc64(&c->usage->entries);
 cleanup:
     if (f) {
         apr_file_close(f);
@@ -623,6 +639,7 @@ apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
     apr_dir_t *top = NULL;
     apr_finfo_t fi;
     apr_uint64_t before = apr_atomic_read64(&c->usage->bytes);
+    apr_uint64_t entries_before = apr_atomic_read64(&c->usage->entries);
     apr_time_t now = apr_time_now();
     apr_off_t total = 0, scanned;
     apr_status_t rv;
@@ -664,6 +681,9 @@ apr_status_t pv_cache_sweep(apr_off_t *ptotal, pv_cache_t *c, apr_off_t target,
     }
     /* Re-sync: what is on disk plus what others stored meanwhile. */
     apr_atomic_add64(&c->usage->bytes, (apr_uint64_t)total - before);
+    apr_atomic_add64(&c->usage->entries,
+                     (apr_uint64_t)(entries->nelts - removed) - entries_before);
+    apr_atomic_set64(&c->usage->counted_at, (apr_uint64_t)now);
     apr_atomic_set32(&c->usage->known, 1);
     pv_log_(PV_LOG_MARK, PV_LOG_INFO, 0,
             PVLOGNO(0800) "cache sweep of %s: %d entries, %" APR_OFF_T_FMT
