@@ -12,6 +12,7 @@
 
 #include "pv_cache.h"
 #include "pv_db.h"
+#include "pv_metrics.h"
 #include "pv_password.h"
 #include "pv_slots.h"
 #include "pv_token.h"
@@ -20,6 +21,7 @@ typedef struct pv_server_t {
     /* post_config (pconf, inherited by the children) */
     pv_token_verifier_t *verifier;  /* NULL: no PreviewKeyFile */
     pv_password_profile_t *profile; /* NULL: no shared memory for it */
+    pv_metrics_t *metrics; /* shared memory (mod_preview_metrics.h) or NULL */
     /* child_init (pchild); NULL where none could be made */
     pv_db_pool_t *db; /* NULL too: no PreviewDBParams */
     pv_slots_t *render_slots;
@@ -33,6 +35,9 @@ typedef struct pv_server_t {
  * post_config and child_init), read-only afterwards: safe from any
  * thread. */
 const pv_server_t *pv_server_get(const server_rec *s);
+
+/* The counters of r's server, for the pv_metrics_*() counting calls. */
+#define PV_METRICS_OF(r) (pv_server_get((r)->server)->metrics)
 
 /* child_init, after libvips and the preview caches: the database pools
  * (MariaDB's library started once, before the worker threads), the render

@@ -159,6 +159,11 @@ void pv_cache_tune(pv_cache_t *c, const pv_cache_tuning_t *t);
 const char *pv_cache_dir(const pv_cache_t *c);
 /* The running total in bytes, or -1 while unknown (before a sweep). */
 apr_off_t pv_cache_usage_bytes(const pv_cache_t *c);
+/* The entries, counted as the bytes are (a store adds one, a replaced
+ * entry too, until the next sweep counts again), or -1 while unknown; and
+ * when a sweep last counted the folder (0: never). */
+apr_int64_t pv_cache_usage_entries(const pv_cache_t *c);
+apr_time_t pv_cache_usage_counted_at(const pv_cache_t *c);
 
 /* Lookup of an entry id (pv_cache_entry_id()). APR_SUCCESS: a hit, *pf open for
  * reading in pool p (send it with a file bucket: apr_brigade_insert_file(bb,

@@ -4,6 +4,8 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "apr_optional_hooks.h"
+#include "mod_status.h"
 
 #include "mod_preview.h"
 #include "mod_preview_cache.h"
@@ -12,6 +14,7 @@
 #include "mod_preview_limit.h"
 #include "mod_preview_login.h"
 #include "mod_preview_logout.h"
+#include "mod_preview_metrics.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_server.h"
@@ -64,6 +67,7 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rc != OK) {
         return rc;
     }
+    pv_metrics_post_config(pconf, ptemp, s);
     return pv_preview_cache_post_config(pconf, plog, ptemp, s);
 }
 
@@ -91,8 +95,9 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   then the login limiter's shared cache, needed only when some server
  *   has PreviewDBParams and a PreviewLoginLimit: the one an earlier
  *   generation made (same PreviewLoginLimitCacheSize: the counts go on),
- *   else a new one; then one
- *   shared size counter (anonymous shm) per distinct PreviewCacheDir.
+ *   else a new one; then the counters' shared block
+ *   (mod_preview_metrics.h), kept across restarts; then one shared size
+ *   counter (anonymous shm) per distinct PreviewCacheDir.
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
  * - child_init: the limiter's mutex attached; libvips started (the core's
  *   log already goes to httpd); the preview caches (one per folder,
@@ -129,10 +134,15 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  * - log_transaction (REALLY_FIRST, before mod_log_config): request line,
  *   URI, query, Referer and the environment (QUERY_STRING and its REDIRECT_
  *   copies) redacted for every request, along the whole internal-redirect
- *   chain. */
+ *   chain; then (FIRST, before mod_log_config, so that a client that sees
+ *   the access log line sees the count) the request counted for its
+ *   server with its final status (mod_preview_metrics.h).
+ * - handler preview-metrics, and mod_status' optional status_hook: the
+ *   counters as Prometheus text, and as a server-status section. */
 static void pv_register_hooks(apr_pool_t *p)
 {
     static const char *const before_forensic[] = {"mod_log_forensic.c", NULL};
+    static const char *const before_log[] = {"mod_log_config.c", NULL};
 
     ap_hook_pre_config(pv_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(pv_config_check_config, NULL, NULL, APR_HOOK_LAST);
@@ -151,6 +161,11 @@ static void pv_register_hooks(apr_pool_t *p)
                               before_forensic, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(pv_redact_log_transaction, NULL, NULL,
                             APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(pv_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(pv_metrics_log_transaction, NULL, before_log,
+                            APR_HOOK_FIRST);
+    APR_OPTIONAL_HOOK(ap, status_hook, pv_metrics_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 /* clang-format off */

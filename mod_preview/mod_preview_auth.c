@@ -118,9 +118,11 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
     rv = pv_auth_find(&tok, &len, &src, r, q);
     *psrc = src;
     if (rv == APR_NOTFOUND) {
+        pv_metrics_token_refused(PV_METRICS_OF(r), PV_METRICS_TOKEN_MISSING);
         return pv_auth_refuse(r, "no token", src);
     }
     if (rv != APR_SUCCESS) {
+        pv_metrics_token_refused(PV_METRICS_OF(r), PV_METRICS_TOKEN_MALFORMED);
         return pv_auth_refuse(r, "malformed Bearer header", src);
     }
     if (!verifier) {
@@ -132,6 +134,8 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
     res = pv_token_verify(claims, verifier, tok, len,
                           apr_time_sec(r->request_time));
     if (res != PV_TOKEN_OK) {
+        pv_metrics_token_refused(PV_METRICS_OF(r),
+                                 pv_metrics_token_reason(res));
         return pv_auth_refuse(r, pv_token_result_str(res), src);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -143,6 +147,8 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
      * leaked URL never holds a login token. */
     if (!claims->img && from_query(src) &&
         pv_dir_conf_get(r)->query_tokens == PV_QUERY_TOKENS_SCOPED) {
+        pv_metrics_token_refused(PV_METRICS_OF(r),
+                                 PV_METRICS_TOKEN_QUERY_REFUSED);
         return pv_auth_refuse(r,
                               "a login token in the query string, "
                               "PreviewQueryTokens scoped",
@@ -168,11 +174,14 @@ int pv_auth_account(pv_token_claims_t *claims, request_rec *r, int query_ok)
         return rc;
     }
     if (!query_ok && from_query(src)) {
+        pv_metrics_token_refused(PV_METRICS_OF(r),
+                                 PV_METRICS_TOKEN_QUERY_REFUSED);
         return pv_auth_refuse(
             r, "a token in the query string is not taken here", src);
     }
     /* A URL token opens one image; it never logs out or signs. */
     if (claims->img) {
+        pv_metrics_token_refused(PV_METRICS_OF(r), PV_METRICS_TOKEN_URL_TOKEN);
         return pv_auth_refuse(
             r,
             apr_psprintf(r->pool,
@@ -210,6 +219,9 @@ int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
                            claims->sub, (unsigned)token_version);
     }
     if (why) {
+        pv_metrics_token_refused(PV_METRICS_OF(r),
+                                 row ? PV_METRICS_TOKEN_REVOKED
+                                     : PV_METRICS_TOKEN_UNKNOWN_USER);
         return pv_auth_refuse(r, why, PV_AUTH_SRC_NONE);
     }
     return OK;

@@ -114,6 +114,7 @@ static int issue_token(request_rec *r, const pv_srv_conf *c,
     apr_table_setn(r->notes, PV_NOTE_USER,
                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, u->id));
     pv_login_set_cookie(r, c, token, c->token_ttl);
+    pv_metrics_login(PV_METRICS_OF(r), PV_METRICS_LOGIN_OK);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   PVLOGNO(0723) "login: token issued to user %" APR_UINT64_T_FMT
                                 " (ver %u, ttl %" APR_INT64_T_FMT " s)",
@@ -138,6 +139,7 @@ static int send_too_many(request_rec *r, apr_int64_t wait, const char *what)
                                 "PreviewLoginLimit, retry in "
                                 "%" APR_INT64_T_FMT " s",
                   r->useragent_ip, what, wait);
+    pv_metrics_login(PV_METRICS_OF(r), PV_METRICS_LOGIN_LIMITED);
     return pv_http_error(r, HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
                          "too many failed logins; retry later", NULL, wait);
 }
@@ -190,6 +192,7 @@ static int find_user(pv_db_user_t **pu, const char **paccount, request_rec *r,
     if (rv == APR_SUCCESS) {
         rv = pv_db_login_lookup(pu, &err, db, f->user, f->user_len, r->pool);
     }
+    pv_metrics_db(PV_METRICS_OF(r), rv);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         return pv_login_db_failure(r, rv, err);
     }
@@ -294,6 +297,9 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
         why = check_password(r, db, u, f);
         pv_slots_release(slots, r->pool);
         if (why) {
+            pv_metrics_login(PV_METRICS_OF(r),
+                             u ? PV_METRICS_LOGIN_BAD_PASSWORD
+                               : PV_METRICS_LOGIN_UNKNOWN_USER);
             /* A failed guess: both attempts stay counted. */
             return login_failed(r, why);
         }
@@ -325,7 +331,9 @@ static int login_remote_user(request_rec *r, const pv_srv_conf *c,
         return send_login_failed(r);
     }
     rv = pv_db_login_lookup(&u, &err, db, r->user, strlen(r->user), r->pool);
+    pv_metrics_db(PV_METRICS_OF(r), rv);
     if (rv == APR_NOTFOUND) {
+        pv_metrics_login(PV_METRICS_OF(r), PV_METRICS_LOGIN_UNKNOWN_USER);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       PVLOGNO(0728) "login by remote user: '%s' is not in "
                                     "the database",

@@ -14,6 +14,7 @@
 #include "mod_preview_login.h"
 #include "mod_preview_logout.h"
 #include "mod_preview_redact.h"
+#include "mod_preview_server.h"
 #include "pv_db.h"
 #include "pv_log.h"
 #include "pv_token.h"
@@ -38,6 +39,7 @@ static int logout_claims(pv_token_claims_t *claims, request_rec *r,
     }
     /* Image 0 is nobody's: one round trip for the current token_version. */
     rv = pv_db_image_lookup(&img, &err, db, 0, claims->sub, r->pool);
+    pv_metrics_db(PV_METRICS_OF(r), rv);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         return pv_login_db_failure(r, rv, err);
     }
@@ -53,6 +55,7 @@ static int revoke_tokens(request_rec *r, const pv_srv_conf *c, pv_db_pool_t *db,
     apr_status_t rv;
 
     rv = pv_db_logout(&affected, &err, db, user, r->pool);
+    pv_metrics_db(PV_METRICS_OF(r), rv);
     if (rv != APR_SUCCESS) {
         return pv_login_db_failure(r, rv, err);
     }

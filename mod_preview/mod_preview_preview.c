@@ -251,6 +251,7 @@ static int lookup_row(pv_preview_req_t *pr)
     }
     rv =
         pv_db_image_lookup(&pr->img, &err, db, pr->id, pr->claims.sub, r->pool);
+    pv_metrics_db(PV_METRICS_OF(r), rv);
     if (rv == PV_DB_UNAVAILABLE) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       PVLOGNO(0913) "database unavailable: %s",
@@ -508,6 +509,7 @@ static int send_hit(pv_preview_req_t *pr)
     /* The entry lives in its image's folder (preview-cache --image). */
     if (!pr->cache || pv_cache_key(&key, &pr->key, r->pool) != APR_SUCCESS ||
         pv_cache_entry_id(&pr->ckey, pr->id, key, r->pool) != APR_SUCCESS) {
+        pv_metrics_cache(PV_METRICS_OF(r), PV_METRICS_CACHE_OFF);
         pr->ckey = NULL;
         return OK;
     }
@@ -520,6 +522,7 @@ static int send_hit(pv_preview_req_t *pr)
         if (pr->fmt_known ||
             pv_preview_cache_sniff(&hfmt, cfile) == APR_SUCCESS) {
             apr_table_setn(r->notes, PV_NOTE_CACHE, "hit");
+            pv_metrics_cache(PV_METRICS_OF(r), PV_METRICS_CACHE_HIT);
             return pv_preview_cache_send(r, cfile, &cfinfo,
                                          pv_image_format_mime(hfmt));
         }
@@ -527,6 +530,7 @@ static int send_hit(pv_preview_req_t *pr)
         apr_file_close(cfile);
     }
     apr_table_setn(r->notes, PV_NOTE_CACHE, "miss");
+    pv_metrics_cache(PV_METRICS_OF(r), PV_METRICS_CACHE_MISS);
     return OK;
 }
 
@@ -756,15 +760,19 @@ static int render(pv_image_out_t **pout, pv_preview_req_t *pr)
     pr->render.format = pr->fmt;
     pr->render.time_limit = c->render_deadline;
     pr->render.limits.max_memory = (apr_uint64_t)c->max_render_memory;
+    pr->render_start = apr_time_now();
     if ((rc = take_render_slots(pr)) != OK) {
         return rc;
     }
+    pv_metrics_render_wait(PV_METRICS_OF(r), apr_time_now() - pr->render_start);
     pr->render_start = apr_time_now();
     rv = pv_image_render(pout, pr->src->name, &pr->render, r->pool);
     give_render_slots(pr);
     if (rv != PV_IMAGE_OK) {
         return send_image_error(r, pr->id, rv);
     }
+    pv_metrics_render(PV_METRICS_OF(r), pr->info->loader,
+                      apr_time_now() - pr->render_start);
     /* The descriptor was checked; the render reopened it by name. */
     if ((*pout)->source->device != pr->key.device ||
         (*pout)->source->inode != pr->key.inode) {

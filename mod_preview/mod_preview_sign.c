@@ -156,6 +156,7 @@ static int owned_images(pv_db_owned_t **powned, request_rec *r,
 
     rv = pv_db_owned_images(powned, &err, db, req->ids, req->nids, claims->sub,
                             r->pool);
+    pv_metrics_db(PV_METRICS_OF(r), rv);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         return send_db_failure(r, rv, err);
     }

@@ -36,6 +36,8 @@ struct pv_cache_usage_t {
     volatile apr_uint32_t known;       /* 1 once a sweep has counted */
     volatile apr_uint32_t pad;         /* keeps retry_after 8-aligned */
     volatile apr_uint64_t retry_after; /* apr_time_t: no sweep before */
+    volatile apr_uint64_t entries;     /* as bytes: counted, then stored */
+    volatile apr_uint64_t counted_at;  /* apr_time_t of the last count */
 };
 
 /* One in-flight key, shared by its leader and its waiters; recycled
@@ -283,6 +285,19 @@ apr_off_t pv_cache_usage_bytes(const pv_cache_t *c)
     return (apr_off_t)apr_atomic_read64(&c->usage->bytes);
 }
 
+apr_int64_t pv_cache_usage_entries(const pv_cache_t *c)
+{
+    if (!apr_atomic_read32(&c->usage->known)) {
+        return -1;
+    }
+    return (apr_int64_t)apr_atomic_read64(&c->usage->entries);
+}
+
+apr_time_t pv_cache_usage_counted_at(const pv_cache_t *c)
+{
+    return (apr_time_t)apr_atomic_read64(&c->usage->counted_at);
+}
+
 /* The image folder's 32 hex digits: SHA-256 of a domain and the id. */
 static apr_status_t image_name(char hex[PV_CACHE_IMAGE_LEN + 1],
                                apr_uint64_t image_id)
@@ -471,6 +486,7 @@ apr_status_t pv_cache_store(pv_cache_t *c, const char *key, const void *buf,
     }
     tmp = NULL;
     apr_atomic_add64(&c->usage->bytes, (apr_uint64_t)len);
+    apr_atomic_inc64(&c->usage->entries);
 cleanup:
     if (f) {
         apr_file_close(f);
@@ -856,6 +872,7 @@ apr_status_t pv_cache_trim(pv_cache_stats_t *pout, pv_cache_t *c,
     apr_pool_t *sp = NULL, *ip = NULL;
     apr_array_header_t *entries;
     apr_uint64_t before = apr_atomic_read64(&c->usage->bytes);
+    apr_uint64_t entries_before = apr_atomic_read64(&c->usage->entries);
     pv_cache_stats_t st;
     apr_uint64_t found, scanned;
     apr_status_t rv;
@@ -903,6 +920,8 @@ apr_status_t pv_cache_trim(pv_cache_stats_t *pout, pv_cache_t *c,
     }
     /* Re-sync: what is on disk plus what others stored meanwhile. */
     apr_atomic_add64(&c->usage->bytes, st.bytes - before);
+    apr_atomic_add64(&c->usage->entries, (found - st.removed) - entries_before);
+    apr_atomic_set64(&c->usage->counted_at, (apr_uint64_t)apr_time_now());
     apr_atomic_set32(&c->usage->known, 1);
     pv_log_(PV_LOG_MARK, PV_LOG_INFO, 0,
             PVLOGNO(0800) "cache sweep of %s: %" APR_UINT64_T_FMT
