@@ -80,7 +80,8 @@ const char *pv_password_dummy_hash(pv_password_profile_t *learned,
                                    apr_pool_t *p);
 
 /* A short name of the hash's format for a log line ("bcrypt", "sha512-crypt",
- * "pbkdf2", "scrypt", ...; "unknown"). Never includes salt or digest. */
+ * "pbkdf2", "scrypt", ...; "unknown"; for an htpasswd line "name:hash" a
+ * sentence saying so). Never includes the name, salt or digest. */
 const char *pv_password_kind(const char *hash);
 
 /* A short description of one of the errors above, for a log line. */

@@ -87,13 +87,23 @@ apr_status_t pv_auth_find(const char **ptok, apr_size_t *plen,
     return APR_NOTFOUND;
 }
 
-int pv_auth_refuse(request_rec *r, const char *why, pv_auth_source_e src)
+void pv_auth_log_refused(request_rec *r, const char *reason, const char *detail,
+                         pv_auth_source_e src)
 {
-    /* INFO: a refused token is the client's problem, not the server's. */
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  PVLOGNO(0710) "token refused (%s) from %s%s%s", why,
-                  r->useragent_ip, src == PV_AUTH_SRC_NONE ? "" : ", source: ",
+    /* WARN, the client's address and a fixed word first: a line fail2ban
+     * (conf/fail2ban) and an administrator at the default LogLevel act
+     * on. Never the token. */
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  PVLOGNO(1601) "token refused from %s: %s (%s)%s%s",
+                  r->useragent_ip, reason, detail ? detail : reason,
+                  src == PV_AUTH_SRC_NONE ? "" : ", source: ",
                   src == PV_AUTH_SRC_NONE ? "" : pv_auth_source_str(src));
+}
+
+int pv_auth_refuse(request_rec *r, const char *reason, const char *detail,
+                   pv_auth_source_e src)
+{
+    pv_auth_log_refused(r, reason, detail, src);
     return pv_http_error(r, HTTP_UNAUTHORIZED, "invalid_token",
                          "missing, invalid, expired or revoked token", NULL, 0);
 }
@@ -118,10 +128,10 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
     rv = pv_auth_find(&tok, &len, &src, r, q);
     *psrc = src;
     if (rv == APR_NOTFOUND) {
-        return pv_auth_refuse(r, "no token", src);
+        return pv_auth_refuse(r, "no_token", "no token in the request", src);
     }
     if (rv != APR_SUCCESS) {
-        return pv_auth_refuse(r, "malformed Bearer header", src);
+        return pv_auth_refuse(r, "malformed", "malformed Bearer header", src);
     }
     if (!verifier) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -132,7 +142,8 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
     res = pv_token_verify(claims, verifier, tok, len,
                           apr_time_sec(r->request_time));
     if (res != PV_TOKEN_OK) {
-        return pv_auth_refuse(r, pv_token_result_str(res), src);
+        return pv_auth_refuse(r, pv_token_result_word(res),
+                              pv_token_result_str(res), src);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   PVLOGNO(0712) "token of user %" APR_UINT64_T_FMT
@@ -143,7 +154,7 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
      * leaked URL never holds a login token. */
     if (!claims->img && from_query(src) &&
         pv_dir_conf_get(r)->query_tokens == PV_QUERY_TOKENS_SCOPED) {
-        return pv_auth_refuse(r,
+        return pv_auth_refuse(r, "query_token",
                               "a login token in the query string, "
                               "PreviewQueryTokens scoped",
                               src);
@@ -168,13 +179,14 @@ int pv_auth_account(pv_token_claims_t *claims, request_rec *r, int query_ok)
         return rc;
     }
     if (!query_ok && from_query(src)) {
-        return pv_auth_refuse(
-            r, "a token in the query string is not taken here", src);
+        return pv_auth_refuse(r, "query_token",
+                              "a token in the query string is not taken here",
+                              src);
     }
     /* A URL token opens one image; it never logs out or signs. */
     if (claims->img) {
         return pv_auth_refuse(
-            r,
+            r, "url_token",
             apr_psprintf(r->pool,
                          "a URL token (image %" APR_UINT64_T_FMT
                          ") where a login token is needed",
@@ -188,9 +200,10 @@ int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
                        const pv_db_image_t *row)
 {
     apr_uint32_t token_version = row ? row->token_version : 0;
-    const char *why = NULL;
+    const char *why = NULL, *reason = "revoked";
 
     if (!row) {
+        reason = "unknown_user";
         why = apr_psprintf(r->pool, "user %" APR_UINT64_T_FMT " does not exist",
                            claims->sub);
     }
@@ -210,7 +223,7 @@ int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
                            claims->sub, (unsigned)token_version);
     }
     if (why) {
-        return pv_auth_refuse(r, why, PV_AUTH_SRC_NONE);
+        return pv_auth_refuse(r, reason, why, PV_AUTH_SRC_NONE);
     }
     return OK;
 }

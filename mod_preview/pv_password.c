@@ -783,6 +783,18 @@ const char *pv_password_kind(const char *hash)
     len = strnlen(hash, PV_PASSWORD_HASH_MAX_LEN + 1);
     /* The kind is known even when a bound refuses the hash. */
     (void)pw_parse(&h, hash, len);
+    if (h.pf.kind == PW_NONE) {
+        /* "name:hash", as htpasswd -n prints it, pasted whole: say so, as
+         * the operator's fix is to store only what follows the ':'. */
+        const char *colon = memchr(hash, ':', len);
+
+        if (colon && colon > hash &&
+            pw_parse(&h, colon + 1, len - (colon + 1 - hash)) == APR_SUCCESS) {
+            return "an htpasswd line 'name:hash': store only the hash after "
+                   "the ':'";
+        }
+        h.pf.kind = PW_NONE;
+    }
     return kind_names[h.pf.kind < PW_KIND_COUNT ? h.pf.kind : PW_NONE];
 }
 
