@@ -50,13 +50,21 @@ int pv_auth_account(pv_token_claims_t *claims, request_rec *r, int query_ok);
  * it (NULL: no such user): refused when the user does not exist, when the
  * token's ver is not the row's token_version (a logout since), or when it
  * is a legacy token and the user has logged out at least once. OK: the
- * token is current. DONE: the 401 has been sent. */
+ * token is current. DONE: the 401 has been sent (reason unknown_user or
+ * revoked). */
 int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
                        const pv_db_image_t *row);
 
-/* Log why (INFO, with the client and, unless PV_AUTH_SRC_NONE, the source;
- * never the token) and send the 401 JSON body with WWW-Authenticate. Returns
- * DONE. */
-int pv_auth_refuse(request_rec *r, const char *why, pv_auth_source_e src);
+/* Log a refused token: one line (PV1601, WARN) with the client's
+ * address, reason (one word: no_token, malformed, bad_signature, expired,
+ * revoked, wrong_image, ...), detail (NULL: none) and, unless
+ * PV_AUTH_SRC_NONE, the source; never the token. */
+void pv_auth_log_refused(request_rec *r, const char *reason, const char *detail,
+                         pv_auth_source_e src);
+
+/* pv_auth_log_refused, then the 401 JSON body with WWW-Authenticate.
+ * Returns DONE. */
+int pv_auth_refuse(request_rec *r, const char *reason, const char *detail,
+                   pv_auth_source_e src);
 
 #endif /* MOD_PREVIEW_AUTH_H */

@@ -38,8 +38,9 @@ int pv_http_db_unavailable(request_rec *r);
 
 /* A failed database call (rv, err from pv_db): the 503 above while it is
  * unreachable (logged at debug with down_tag: pv_db logs each outage
- * once), else the 500 (logged at error with error_tag). The tags are each
- * caller's own (PVLOGNO(n)), so a line still names its handler. DONE. */
+ * once) or refuses the account (pv_dbpool_log_refused too), else the 500
+ * (logged at error with error_tag). The tags are each caller's own
+ * (PVLOGNO(n)), so a line still names its handler. DONE. */
 int pv_http_db_failure(request_rec *r, apr_status_t rv, const char *err,
                        const char *down_tag, const char *error_tag);
 

@@ -22,6 +22,9 @@ typedef struct pv_server_t {
     pv_token_verifier_t *verifier;  /* NULL: no PreviewKeyFile */
     pv_password_profile_t *profile; /* NULL: no shared memory for it */
     pv_metrics_t *metrics; /* shared memory (mod_preview_metrics.h) or NULL */
+    /* shared: when this server last logged a refused database account
+     * (PV1610, seconds), NULL: no shared memory for it */
+    volatile apr_uint32_t *db_refused_at;
     /* child_init (pchild); NULL where none could be made */
     pv_db_pool_t *db; /* NULL too: no PreviewDBParams */
     pv_slots_t *render_slots;

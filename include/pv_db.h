@@ -10,6 +10,9 @@
 /* Statuses of this unit, besides APR_SUCCESS and APR_NOTFOUND. */
 #define PV_DB_UNAVAILABLE (APR_OS_START_USERERR + 300) /* glue: 503 */
 #define PV_DB_ERROR       (APR_OS_START_USERERR + 301) /* glue: 500 */
+/* MariaDB refused the account (1045, 1044, 1698): a configuration error
+ * of PreviewDBParams; glue: 503, and an error line. */
+#define PV_DB_REFUSED (APR_OS_START_USERERR + 302)
 
 /* Bounds on what a row may hold: longer is an error, never a truncation. */
 #define PV_DB_PATH_MAX     1024
@@ -91,6 +94,8 @@ typedef struct pv_db_user_t {
  *   APR_NOTFOUND       no such user (login, image)
  *   PV_DB_UNAVAILABLE  MariaDB unreachable (connect failed, timed out, no
  *                      free connection in time): answer 503
+ *   PV_DB_REFUSED      MariaDB refused the account of PreviewDBParams
+ *                      (errors 1045, 1044, 1698): answer 503 too
  *   PV_DB_ERROR        anything else (SQL error, a column over its bound,
  *                      more than one row): answer 500
  * On failure *perr (if perr is not NULL) gets a message for the error log,

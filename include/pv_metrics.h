@@ -48,6 +48,7 @@ typedef enum {
 typedef enum {
     PV_METRICS_DB_UNAVAILABLE = 0, /* 503: unreachable, lost, pool empty */
     PV_METRICS_DB_QUERY,           /* 500: SQL error, a bad row */
+    PV_METRICS_DB_REFUSED,         /* 503: our account refused (1045...) */
     PV_METRICS_DB_COUNT
 } pv_metrics_db_e;
 

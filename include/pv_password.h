@@ -80,10 +80,25 @@ const char *pv_password_dummy_hash(pv_password_profile_t *learned,
                                    apr_pool_t *p);
 
 /* A short name of the hash's format for a log line ("bcrypt", "sha512-crypt",
- * "pbkdf2", "scrypt", ...; "unknown"). Never includes salt or digest. */
+ * "pbkdf2", "scrypt", ...; "unknown"; for an htpasswd line "name:hash" a
+ * sentence saying so). Never includes the name, salt or digest. */
 const char *pv_password_kind(const char *hash);
 
 /* A short description of one of the errors above, for a log line. */
 const char *pv_password_strerror(apr_status_t rv);
+
+/* The bytes of a password bcrypt reads. */
+#define PV_PASSWORD_BCRYPT_MAX_LEN 72
+/* The cost preview-token hash uses unless told (libxcrypt's and PHP's). */
+#define PV_PASSWORD_BCRYPT_DEFAULT_COST 10
+
+/* A new bcrypt hash ("$2b$", cost 4 to PV_PASSWORD_BCRYPT_MAX_COST, so
+ * that pv_password_check takes it) of password, pw_len bytes (1 to
+ * PV_PASSWORD_BCRYPT_MAX_LEN, no NUL: else ETOOLONG, as bcrypt would
+ * silently ignore the rest), salted from the kernel's random source.
+ * EBOUNDS for another cost, ECRYPTO when libxcrypt fails. */
+apr_status_t pv_password_hash_bcrypt(const char **pout, const char *password,
+                                     apr_size_t pw_len, unsigned int cost,
+                                     apr_pool_t *p);
 
 #endif /* PV_PASSWORD_H */

@@ -42,6 +42,10 @@ typedef enum {
 /* A short, stable, lower-case reason ("expired", "bad signature"...). */
 const char *pv_token_result_str(pv_token_result_e r);
 
+/* The result as one lower-case word for log lines (malformed,
+ * bad_signature, expired, ...): several results share a word. */
+const char *pv_token_result_word(pv_token_result_e r);
+
 typedef enum { PV_LEGACY_OFF = 0, PV_LEGACY_ITSDANGEROUS } pv_legacy_e;
 
 typedef struct pv_token_verifier_t pv_token_verifier_t;

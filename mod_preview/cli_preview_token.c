@@ -1,16 +1,23 @@
 /* preview-token: make keys, mint and verify tokens with mod_preview's own
  * core, so what the CLI accepts is exactly what the server accepts. */
+#include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "pv_keyring.h"
 #include "pv_num.h"
+#include "pv_password.h"
+#include "pv_secret_file.h"
 #include "pv_token.h"
 
 #define PROG       "preview-token"
@@ -20,21 +27,40 @@ static const char usage_main[] =
     "usage: " PROG " <command> [options]\n"
     "\n"
     "commands:\n"
-    "  genkey   print a fresh '<kid> <secret>' line for PreviewKeyFile\n"
+    "  genkey   a fresh '<kid> <secret>' line for PreviewKeyFile\n"
     "  mint     make a token signed by the first key of a key file\n"
     "  verify   check a token and print its claims as JSON\n"
+    "  hash     a bcrypt hash of a password for users.password_hash\n"
     "\n"
     "'" PROG " <command> --help' describes each command.\n"
     "exit status: 0 success, 1 failure (token refused, unreadable file),\n"
     "2 usage error.\n";
 
 static const char usage_genkey[] =
-    "usage: " PROG " genkey\n"
+    "usage: " PROG " genkey [--out FILE [--group GROUP] [--force]]\n"
     "\n"
-    "Prints one line '<kid> <secret>': kid is the UTC date and 6 random hex\n"
+    "Makes one line '<kid> <secret>': kid is the UTC date and 6 random hex\n"
     "digits, secret 32 random bytes in base64url. Put it first in the key\n"
     "file to make it the signing key (keep the old line until its tokens\n"
-    "expire).\n";
+    "expire).\n"
+    "\n"
+    "  --out FILE     write the line to a new FILE, mode 0600 whatever the\n"
+    "                 umask (never readable by others, not for an instant),\n"
+    "                 instead of printing it; an existing FILE is refused\n"
+    "  --group GROUP  FILE gets group GROUP (name or number) and mode 0640\n"
+    "  --force        replace an existing FILE (written beside it, then\n"
+    "                 renamed over it)\n";
+
+static const char usage_hash[] =
+    "usage: " PROG " hash [--cost N]\n"
+    "\n"
+    "Reads a password, from the terminal without echo (asked twice) or, when\n"
+    "stdin is not a terminal, its first line; prints its bcrypt hash ($2b$)\n"
+    "for users.password_hash, checked as the module's login checks it.\n"
+    "\n"
+    "  --cost N   bcrypt cost, 4 to 14 (what login accepts), default 10\n"
+    "\n"
+    "The password: 1 to 72 bytes (bcrypt reads no more), no NUL.\n";
 
 static const char usage_mint[] =
     "usage: " PROG " mint --key-file FILE --sub UID [--img ID]\n"
@@ -157,24 +183,182 @@ static int load_ring(pv_keyring_t **ring, const char *path, apr_pool_t *p)
     return 0;
 }
 
-static int cmd_genkey(int argc, char **argv, apr_pool_t *p)
+/* GROUP as a name or a number; -1 when there is no such group. */
+static int parse_group(gid_t *out, const char *name)
 {
-    const char *line;
+    struct group *g = getgrnam(name);
+    apr_int64_t n;
 
-    if (argc > 1 && is_help(argv[1])) {
-        fputs(usage_genkey, stdout);
+    if (g) {
+        *out = g->gr_gid;
         return 0;
     }
-    if (argc > 1) {
-        return usage_error(usage_genkey, "genkey", "unexpected argument '%s'",
-                           argv[1]);
+    if (parse_num(&n, name, 0, 0x7fffffff) == 0) {
+        *out = (gid_t)n;
+        return 0;
+    }
+    return -1;
+}
+
+static int cmd_genkey(int argc, char **argv, apr_pool_t *p)
+{
+    const char *line, *out = NULL, *group = NULL, *v, *err = NULL;
+    gid_t gid = (gid_t)-1;
+    int i, force = 0, missing = 0;
+    apr_status_t rv;
+
+    for (i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_genkey, stdout);
+            return 0;
+        }
+        if ((v = opt_value(argc, argv, &i, "--out", &missing))) {
+            out = v;
+        }
+        else if ((v = opt_value(argc, argv, &i, "--group", &missing))) {
+            group = v;
+        }
+        else if (strcmp(argv[i], "--force") == 0) {
+            force = 1;
+        }
+        else {
+            return usage_error(usage_genkey, "genkey",
+                               missing ? "%s needs a value"
+                                       : "unexpected argument '%s'",
+                               argv[i]);
+        }
+    }
+    if ((group || force) && !out) {
+        return usage_error(usage_genkey, "genkey", "%s needs --out FILE",
+                           group ? "--group" : "--force");
+    }
+    if (group && parse_group(&gid, group) != 0) {
+        return usage_error(usage_genkey, "genkey", "no group '%s'", group);
     }
     if (pv_keyring_genkey(&line, p) != APR_SUCCESS) {
         fprintf(stderr, PROG ": no random bytes from OpenSSL\n");
         return 1;
     }
-    printf("%s\n", line);
+    if (!out) {
+        printf("%s\n", line);
+        return 0;
+    }
+    line = apr_pstrcat(p, line, "\n", NULL);
+    rv = pv_secret_file_write(&err, out, line, strlen(line), gid, force, p);
+    if (rv != APR_SUCCESS) {
+        fprintf(stderr, PROG ": genkey: %s%s\n", err ? err : out,
+                APR_STATUS_IS_EEXIST(rv) ? " (--force replaces it)" : "");
+        return 1;
+    }
     return 0;
+}
+
+/* One line of at most max bytes from fd into buf (NUL-terminated, without
+ * its newline); -1 when longer or unreadable. */
+static int read_line(char *buf, size_t max, FILE *in)
+{
+    size_t n;
+
+    if (!fgets(buf, (int)max + 2, in)) {
+        return -1;
+    }
+    n = strcspn(buf, "\n");
+    if (buf[n] != '\n' && !feof(in)) {
+        return -1; /* longer than max */
+    }
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r') {
+        buf[--n] = '\0';
+    }
+    return (int)n;
+}
+
+/* Ask on the terminal, echo off (restored even when reading fails). */
+static int read_tty(char *buf, size_t max, const char *prompt)
+{
+    struct termios old, quiet;
+    int n;
+
+    if (tcgetattr(STDIN_FILENO, &old) != 0) {
+        return -1;
+    }
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    quiet.c_lflag |= ECHONL;
+    /* Echo off before the prompt: what is typed after it is never shown,
+     * and never flushed away (TCSAFLUSH drops only what came before). */
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) {
+        return -1;
+    }
+    fputs(prompt, stderr);
+    fflush(stderr);
+    n = read_line(buf, max, stdin);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    return n;
+}
+
+static int cmd_hash(int argc, char **argv, apr_pool_t *p)
+{
+    char pw[PV_PASSWORD_BCRYPT_MAX_LEN + 2], again[sizeof(pw)];
+    apr_int64_t cost = PV_PASSWORD_BCRYPT_DEFAULT_COST;
+    const char *v, *hash = NULL;
+    int i, n, missing = 0, match = 0, rc = 1;
+    apr_status_t rv;
+
+    for (i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_hash, stdout);
+            return 0;
+        }
+        if ((v = opt_value(argc, argv, &i, "--cost", &missing))) {
+            if (parse_num(&cost, v, 4, PV_PASSWORD_BCRYPT_MAX_COST) != 0) {
+                return usage_error(usage_hash, "hash",
+                                   "--cost: '%s' is not 4 to 14", v);
+            }
+        }
+        else {
+            return usage_error(usage_hash, "hash",
+                               missing ? "%s needs a value"
+                                       : "unexpected argument '%s'",
+                               argv[i]);
+        }
+    }
+    if (isatty(STDIN_FILENO)) {
+        n = read_tty(pw, PV_PASSWORD_BCRYPT_MAX_LEN, "Password: ");
+        if (n > 0 &&
+            (read_tty(again, PV_PASSWORD_BCRYPT_MAX_LEN, "Again: ") != n ||
+             memcmp(pw, again, (size_t)n) != 0)) {
+            fprintf(stderr, PROG ": hash: the passwords differ\n");
+            goto cleanup;
+        }
+    }
+    else {
+        n = read_line(pw, PV_PASSWORD_BCRYPT_MAX_LEN, stdin);
+    }
+    if (n <= 0) {
+        fprintf(stderr,
+                PROG ": hash: no password read (1 to %d bytes, one line)\n",
+                PV_PASSWORD_BCRYPT_MAX_LEN);
+        goto cleanup;
+    }
+    rv = pv_password_hash_bcrypt(&hash, pw, (apr_size_t)n, (unsigned)cost, p);
+    /* What login will do with it: the same check, or no hash is shown. */
+    if (rv == APR_SUCCESS) {
+        rv = pv_password_check(&match, NULL, pw, (apr_size_t)n, hash, p);
+    }
+    if (rv != APR_SUCCESS || !match) {
+        fprintf(stderr, PROG ": hash: %s\n",
+                rv != APR_SUCCESS ? pv_password_strerror(rv)
+                                  : "the new hash does not verify");
+        goto cleanup;
+    }
+    printf("%s\n", hash);
+    rc = 0;
+
+cleanup:
+    OPENSSL_cleanse(pw, sizeof(pw));
+    OPENSSL_cleanse(again, sizeof(again));
+    return rc;
 }
 
 static int parse_algs(int *mask, const char *list)
@@ -568,6 +752,9 @@ int main(int argc, char **argv)
     }
     else if (strcmp(argv[1], "verify") == 0) {
         rc = cmd_verify(argc - 1, argv + 1, p);
+    }
+    else if (strcmp(argv[1], "hash") == 0) {
+        rc = cmd_hash(argc - 1, argv + 1, p);
     }
     else {
         rc = usage_error(usage_main, NULL, "unknown command '%s'", argv[1]);

@@ -87,13 +87,23 @@ apr_status_t pv_auth_find(const char **ptok, apr_size_t *plen,
     return APR_NOTFOUND;
 }
 
-int pv_auth_refuse(request_rec *r, const char *why, pv_auth_source_e src)
+void pv_auth_log_refused(request_rec *r, const char *reason, const char *detail,
+                         pv_auth_source_e src)
 {
-    /* INFO: a refused token is the client's problem, not the server's. */
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  PVLOGNO(0710) "token refused (%s) from %s%s%s", why,
-                  r->useragent_ip, src == PV_AUTH_SRC_NONE ? "" : ", source: ",
+    /* WARN, the client's address and a fixed word first: a line fail2ban
+     * (conf/fail2ban) and an administrator at the default LogLevel act
+     * on. Never the token. */
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  PVLOGNO(1601) "token refused from %s: %s (%s)%s%s",
+                  r->useragent_ip, reason, detail ? detail : reason,
+                  src == PV_AUTH_SRC_NONE ? "" : ", source: ",
                   src == PV_AUTH_SRC_NONE ? "" : pv_auth_source_str(src));
+}
+
+int pv_auth_refuse(request_rec *r, const char *reason, const char *detail,
+                   pv_auth_source_e src)
+{
+    pv_auth_log_refused(r, reason, detail, src);
     return pv_http_error(r, HTTP_UNAUTHORIZED, "invalid_token",
                          "missing, invalid, expired or revoked token", NULL, 0);
 }
@@ -119,11 +129,11 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
     *psrc = src;
     if (rv == APR_NOTFOUND) {
         pv_metrics_token_refused(PV_METRICS_OF(r), PV_METRICS_TOKEN_MISSING);
-        return pv_auth_refuse(r, "no token", src);
+        return pv_auth_refuse(r, "no_token", "no token in the request", src);
     }
     if (rv != APR_SUCCESS) {
         pv_metrics_token_refused(PV_METRICS_OF(r), PV_METRICS_TOKEN_MALFORMED);
-        return pv_auth_refuse(r, "malformed Bearer header", src);
+        return pv_auth_refuse(r, "malformed", "malformed Bearer header", src);
     }
     if (!verifier) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -136,7 +146,8 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
     if (res != PV_TOKEN_OK) {
         pv_metrics_token_refused(PV_METRICS_OF(r),
                                  pv_metrics_token_reason(res));
-        return pv_auth_refuse(r, pv_token_result_str(res), src);
+        return pv_auth_refuse(r, pv_token_result_word(res),
+                              pv_token_result_str(res), src);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   PVLOGNO(0712) "token of user %" APR_UINT64_T_FMT
@@ -149,7 +160,7 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
         pv_dir_conf_get(r)->query_tokens == PV_QUERY_TOKENS_SCOPED) {
         pv_metrics_token_refused(PV_METRICS_OF(r),
                                  PV_METRICS_TOKEN_QUERY_REFUSED);
-        return pv_auth_refuse(r,
+        return pv_auth_refuse(r, "query_token",
                               "a login token in the query string, "
                               "PreviewQueryTokens scoped",
                               src);
@@ -176,14 +187,15 @@ int pv_auth_account(pv_token_claims_t *claims, request_rec *r, int query_ok)
     if (!query_ok && from_query(src)) {
         pv_metrics_token_refused(PV_METRICS_OF(r),
                                  PV_METRICS_TOKEN_QUERY_REFUSED);
-        return pv_auth_refuse(
-            r, "a token in the query string is not taken here", src);
+        return pv_auth_refuse(r, "query_token",
+                              "a token in the query string is not taken here",
+                              src);
     }
     /* A URL token opens one image; it never logs out or signs. */
     if (claims->img) {
         pv_metrics_token_refused(PV_METRICS_OF(r), PV_METRICS_TOKEN_URL_TOKEN);
         return pv_auth_refuse(
-            r,
+            r, "url_token",
             apr_psprintf(r->pool,
                          "a URL token (image %" APR_UINT64_T_FMT
                          ") where a login token is needed",
@@ -197,9 +209,10 @@ int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
                        const pv_db_image_t *row)
 {
     apr_uint32_t token_version = row ? row->token_version : 0;
-    const char *why = NULL;
+    const char *why = NULL, *reason = "revoked";
 
     if (!row) {
+        reason = "unknown_user";
         why = apr_psprintf(r->pool, "user %" APR_UINT64_T_FMT " does not exist",
                            claims->sub);
     }
@@ -222,7 +235,7 @@ int pv_auth_check_user(request_rec *r, const pv_token_claims_t *claims,
         pv_metrics_token_refused(PV_METRICS_OF(r),
                                  row ? PV_METRICS_TOKEN_REVOKED
                                      : PV_METRICS_TOKEN_UNKNOWN_USER);
-        return pv_auth_refuse(r, why, PV_AUTH_SRC_NONE);
+        return pv_auth_refuse(r, reason, why, PV_AUTH_SRC_NONE);
     }
     return OK;
 }

@@ -9,6 +9,7 @@
 #include "apr_strings.h"
 
 #include "mod_preview_config.h"
+#include "mod_preview_secret_files.h"
 #include "mod_preview_server.h"
 #include "pv_log.h"
 
@@ -229,6 +230,7 @@ int pv_config_check_config(apr_pool_t *pconf, apr_pool_t *plog,
      * error log gets it from post_config. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         pv_warn_weak_legacy_secrets(s, APLOG_STARTUP, ptemp);
+        pv_warn_readable_secrets(s, APLOG_STARTUP, ptemp);
     }
 
     for (sv = s; sv; sv = sv->next) {
@@ -280,6 +282,7 @@ int pv_config_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         pv_warn_weak_legacy_secrets(s, 0, ptemp);
+        pv_warn_readable_secrets(s, 0, ptemp);
     }
     for (sv = s; sv; sv = sv->next) {
         const pv_srv_conf *c = pv_srv_conf_get(sv);

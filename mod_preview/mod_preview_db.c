@@ -4,6 +4,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "apr_atomic.h"
 #include "apr_strings.h"
 
 #include "mod_preview_config.h"
@@ -118,9 +119,69 @@ static const char *profile_name(const pv_srv_conf *c, apr_pool_t *p)
                        "\n", c->login_query, NULL);
 }
 
+/* --------------------------------------------------- a refused account */
+
+/* One shared word per server with a database: the last time it logged
+ * PV1610. Found by position: a restart that moves a server at worst logs
+ * once too early or too late. */
+static void refused_slots(apr_pool_t *pconf, server_rec *s)
+{
+    volatile apr_uint32_t *at;
+    void *mem = NULL;
+    int n = 0, fresh = 0;
+    server_rec *sv;
+
+    for (sv = s; sv; sv = sv->next) {
+        n += pv_srv_conf_get(sv)->db_params != NULL;
+    }
+    if (n == 0 || pv_kept_shm(&mem, &fresh, s, "db-refused-log",
+                              APR_ALIGN_DEFAULT(n * sizeof(apr_uint32_t))) !=
+                      APR_SUCCESS) {
+        /* Without it, every refused request logs. */
+        return;
+    }
+    at = mem;
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
+
+        if (c->db_params) {
+            c->server->db_refused_at = at++;
+        }
+    }
+    (void)pconf;
+}
+
+void pv_dbpool_log_refused(request_rec *r, const char *err)
+{
+    volatile apr_uint32_t *at = pv_server_get(r->server)->db_refused_at;
+    const pv_srv_conf *c = pv_srv_conf_get(r->server);
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time), last;
+
+    if (at) {
+        last = apr_atomic_read32(at);
+        /* Within the interval, or another request logs it right now. */
+        if ((last && now - last < PV_DB_REFUSED_LOG_INTERVAL) ||
+            apr_atomic_cas32(at, now, last) != last) {
+            return;
+        }
+    }
+    /* ERR in this server's own log: a misconfiguration, not an outage,
+     * that lasts until PreviewDBParams (or the account) is fixed. */
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  PVLOGNO(1610) "PreviewDBParams \"%s\": MariaDB refuses the "
+                                "account (%s); every request that needs the "
+                                "database gets 503 until the account or "
+                                "PreviewDBParams is fixed (logged again "
+                                "after %d s)",
+                  c->db_params ? pv_db_params_str(c->db_params, r->pool) : "",
+                  err ? err : "?", PV_DB_REFUSED_LOG_INTERVAL);
+}
+
 int pv_dbpool_post_config(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *sv;
+
+    refused_slots(pconf, s);
 
     for (sv = s; sv; sv = sv->next) {
         const pv_srv_conf *c = pv_srv_conf_get(sv);

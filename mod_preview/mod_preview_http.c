@@ -5,6 +5,7 @@
 #include "http_protocol.h"
 #include "apr_strings.h"
 
+#include "mod_preview_db.h"
 #include "mod_preview_http.h"
 #include "pv_db.h"
 
@@ -77,9 +78,12 @@ int pv_http_db_unavailable(request_rec *r)
 int pv_http_db_failure(request_rec *r, apr_status_t rv, const char *err,
                        const char *down_tag, const char *error_tag)
 {
-    if (rv == PV_DB_UNAVAILABLE) {
+    if (rv == PV_DB_UNAVAILABLE || rv == PV_DB_REFUSED) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "%sdatabase unavailable: %s", down_tag, err ? err : "?");
+        if (rv == PV_DB_REFUSED) {
+            pv_dbpool_log_refused(r, err);
+        }
         return pv_http_db_unavailable(r);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%sdatabase error: %s",

@@ -122,24 +122,36 @@ static int issue_token(request_rec *r, const pv_srv_conf *c,
     return pv_http_json(r, obj);
 }
 
-static int login_failed(request_rec *r, const char *why)
+/* One line a failed login, at WARN with the client's address and a fixed
+ * word first (bad_password, unknown_user, no_hash, bad_hash, too_long,
+ * limited, account_limited): what fail2ban (conf/fail2ban) and an
+ * administrator at the default LogLevel act on. The username is not
+ * logged (people type passwords into it), the password never. */
+static void log_login_failed(request_rec *r, const char *reason,
+                             const char *detail)
 {
-    /* The username is not logged: people type passwords into it. The
-     * attempt was counted against the limits before it was made. */
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  PVLOGNO(0724) "login failed from %s: %s", r->useragent_ip,
-                  why);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  PVLOGNO(1600) "login failed from %s: %s (%s)",
+                  r->useragent_ip, reason, detail);
+}
+
+static int login_failed(request_rec *r, const char *reason, const char *detail)
+{
+    /* The attempt was counted against the limits before it was made. */
+    log_login_failed(r, reason, detail);
     return send_login_failed(r);
 }
 
 static int send_too_many(request_rec *r, apr_int64_t wait, const char *what)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  PVLOGNO(0725) "login refused from %s: %s over "
-                                "PreviewLoginLimit, retry in "
-                                "%" APR_INT64_T_FMT " s",
-                  r->useragent_ip, what, wait);
+    /* account_limited: the client may be the victim of a guesser of its
+     * account's password, so a filter can tell it from limited. */
     pv_metrics_login(PV_METRICS_OF(r), PV_METRICS_LOGIN_LIMITED);
+    log_login_failed(r, strcmp(what, "account") ? "limited" : "account_limited",
+                     apr_psprintf(r->pool,
+                                  "%s over PreviewLoginLimit, retry in "
+                                  "%" APR_INT64_T_FMT " s",
+                                  what, wait));
     return pv_http_error(r, HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
                          "too many failed logins; retry later", NULL, wait);
 }
@@ -231,9 +243,10 @@ static int take_attempts(pv_limit_hold_t *who_hold, pv_limit_hold_t *ip_hold,
 }
 
 /* The password against the user's hash, or the dummy of the same cost when
- * there is none. NULL when it matches, else why it did not (for the log). */
-static const char *check_password(request_rec *r, pv_db_pool_t *db,
-                                  const pv_db_user_t *u,
+ * there is none. NULL when it matches, else the reason word (and in
+ * *pdetail the why, for the log). */
+static const char *check_password(const char **pdetail, request_rec *r,
+                                  pv_db_pool_t *db, const pv_db_user_t *u,
                                   const pv_body_login_t *f)
 {
     apr_status_t rv;
@@ -244,23 +257,37 @@ static const char *check_password(request_rec *r, pv_db_pool_t *db,
          * start on: the profile is the database's, shared and kept. */
         pv_password_check_dummy(pv_dbpool_profile(r, db, 1), f->pass,
                                 f->pass_len, NULL, r->pool);
-        return u ? "user has no password hash" : "unknown user";
+        if (!u) {
+            *pdetail = "no such user";
+            return "unknown_user";
+        }
+        *pdetail = apr_psprintf(r->pool,
+                                "user %" APR_UINT64_T_FMT " has no password "
+                                "hash",
+                                u->id);
+        return "no_hash";
     }
     rv = pv_password_check(&match, pv_dbpool_profile(r, db, 0), f->pass,
                            f->pass_len, u->password_hash, r->pool);
+    if (rv == PV_PASSWORD_ETOOLONG) {
+        *pdetail = pv_password_strerror(rv);
+        return "too_long";
+    }
     if (rv != APR_SUCCESS) {
-        if (rv != PV_PASSWORD_ETOOLONG) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          PVLOGNO(0726) "user %" APR_UINT64_T_FMT
-                                        ": password hash (%s) unusable: %s",
-                          u->id, pv_password_kind(u->password_hash),
-                          pv_password_strerror(rv));
-        }
-        return pv_password_strerror(rv);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      PVLOGNO(0726) "user %" APR_UINT64_T_FMT
+                                    ": password hash (%s) unusable: %s",
+                      u->id, pv_password_kind(u->password_hash),
+                      pv_password_strerror(rv));
+        *pdetail = apr_psprintf(r->pool, "user %" APR_UINT64_T_FMT ": %s (%s)",
+                                u->id, pv_password_strerror(rv),
+                                pv_password_kind(u->password_hash));
+        return "bad_hash";
     }
     if (!match) {
-        return apr_psprintf(
+        *pdetail = apr_psprintf(
             r->pool, "wrong password for user %" APR_UINT64_T_FMT, u->id);
+        return "bad_password";
     }
     return NULL;
 }
@@ -272,7 +299,7 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     pv_limit_hold_t ip_hold, who_hold;
     pv_db_user_t *u = NULL;
     pv_slots_t *slots = NULL;
-    const char *account = NULL, *why;
+    const char *account = NULL, *why, *detail = NULL;
     apr_int64_t wait;
     int rc;
 
@@ -294,14 +321,14 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     memset(&ip_hold, 0, sizeof(ip_hold));
     if ((rc = take_attempts(&who_hold, &ip_hold, r, c, account)) == OK &&
         (rc = take_login_slot(&slots, r, c)) == OK) {
-        why = check_password(r, db, u, f);
+        why = check_password(&detail, r, db, u, f);
         pv_slots_release(slots, r->pool);
         if (why) {
             pv_metrics_login(PV_METRICS_OF(r),
                              u ? PV_METRICS_LOGIN_BAD_PASSWORD
                                : PV_METRICS_LOGIN_UNKNOWN_USER);
             /* A failed guess: both attempts stay counted. */
-            return login_failed(r, why);
+            return login_failed(r, why, detail);
         }
         /* A success clears the account's failures. */
         pv_limit_forget(r, &who_hold);

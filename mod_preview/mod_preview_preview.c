@@ -252,10 +252,13 @@ static int lookup_row(pv_preview_req_t *pr)
     rv =
         pv_db_image_lookup(&pr->img, &err, db, pr->id, pr->claims.sub, r->pool);
     pv_metrics_db(PV_METRICS_OF(r), rv);
-    if (rv == PV_DB_UNAVAILABLE) {
+    if (rv == PV_DB_UNAVAILABLE || rv == PV_DB_REFUSED) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       PVLOGNO(0913) "database unavailable: %s",
                       err ? err : "?");
+        if (rv == PV_DB_REFUSED) {
+            pv_dbpool_log_refused(r, err);
+        }
         return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
                              "the database is unreachable; retry later", NULL,
                              PV_DB_RETRY_AFTER);
@@ -286,10 +289,13 @@ static int authorize(pv_preview_req_t *pr)
     /* A URL token opens its own image only: any other is answered as
      * someone else's image is. */
     if (pr->claims.img && pr->claims.img != pr->id) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      PVLOGNO(1340) "a URL token for image %" APR_UINT64_T_FMT
-                                    " used for image %" APR_UINT64_T_FMT,
-                      pr->claims.img, pr->id);
+        pv_auth_log_refused(r, "wrong_image",
+                            apr_psprintf(r->pool,
+                                         "a URL token for image "
+                                         "%" APR_UINT64_T_FMT
+                                         " used for image %" APR_UINT64_T_FMT,
+                                         pr->claims.img, pr->id),
+                            PV_AUTH_SRC_NONE);
         return send_not_found(r);
     }
     if (!pr->img->path) {

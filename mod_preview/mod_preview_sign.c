@@ -74,7 +74,7 @@ static int send_urls(request_rec *r, const pv_srv_conf *c,
     if (pv_token_url_times(&m.iat, &m.exp, now, ttl, claims->exp) !=
         APR_SUCCESS) {
         /* accepted within PreviewClockSkew, but nothing left to hand on */
-        return pv_auth_refuse(r, "the login token expires now",
+        return pv_auth_refuse(r, "expired", "the login token expires now",
                               PV_AUTH_SRC_NONE);
     }
     urls = json_object();

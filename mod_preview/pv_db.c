@@ -428,6 +428,20 @@ static int errno_is_lost(unsigned int e)
     }
 }
 
+/* MariaDB refused our account (a wrong PreviewDBParams user, pass or
+ * dbname grant): a configuration error, not an outage. */
+static int errno_is_refused(unsigned int e)
+{
+    switch (e) {
+        case ER_ACCESS_DENIED_ERROR:             /* 1045 */
+        case ER_DBACCESS_DENIED_ERROR:           /* 1044 */
+        case ER_ACCESS_DENIED_NO_PASSWORD_ERROR: /* 1698 */
+            return 1;
+        default:
+            return 0;
+    }
+}
+
 static void conn_close(pv_db_conn_t *c)
 {
     int i;
@@ -482,7 +496,7 @@ static void mark_down(pv_db_pool_t *db, const char *why)
 {
     if (apr_atomic_cas32(&db->down, 1, 0) == 0) {
         db->down_since = apr_time_now();
-        pv_log_(PV_LOG_MARK, PV_LOG_ERR, 0,
+        pv_log_(PV_LOG_MARK, PV_LOG_WARNING, 0,
                 PVLOGNO(0301) "MariaDB unreachable (%s): %s; requests that "
                               "need it get 503 until it is back",
                 db->desc, why);
@@ -569,8 +583,9 @@ static apr_status_t name_key_query(const char **psql, pv_db_conn_t *c,
 }
 
 /* Connect and prepare the statements. PV_DB_UNAVAILABLE when MariaDB
- * cannot be reached or refuses the account, PV_DB_ERROR when a query does
- * not prepare or has the wrong shape (a configuration error). */
+ * cannot be reached, PV_DB_REFUSED when it refuses the account, PV_DB_ERROR
+ * when a query does not prepare or has the wrong shape (a configuration error).
+ */
 static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
 {
     pv_db_pool_t *db = c->db;
@@ -604,9 +619,10 @@ static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
     apr_atomic_inc32(&db->connects);
     if (!mysql_real_connect(c->mysql, pa->host, pa->user, pa->pass, pa->dbname,
                             pa->port, pa->sock, 0)) {
-        *perr = apr_psprintf(p, "connect: %u %s", mysql_errno(c->mysql),
-                             mysql_error(c->mysql));
-        rv = PV_DB_UNAVAILABLE;
+        unsigned int e = mysql_errno(c->mysql);
+
+        *perr = apr_psprintf(p, "connect: %u %s", e, mysql_error(c->mysql));
+        rv = errno_is_refused(e) ? PV_DB_REFUSED : PV_DB_UNAVAILABLE;
         goto cleanup;
     }
     memcpy(text, db->query, sizeof(text));
@@ -692,6 +708,12 @@ static apr_status_t conn_acquire(pv_db_conn_t **pout, const char **perr,
         }
         if (rv == PV_DB_UNAVAILABLE) {
             mark_down(db, *perr);
+            goto cleanup;
+        }
+        if (rv == PV_DB_REFUSED) {
+            /* It answers: no outage, and every request tries (the glue
+             * logs the refusal, in the server's own log). */
+            mark_up(db);
             goto cleanup;
         }
         if (rv != APR_SUCCESS) {

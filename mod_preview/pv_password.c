@@ -783,6 +783,18 @@ const char *pv_password_kind(const char *hash)
     len = strnlen(hash, PV_PASSWORD_HASH_MAX_LEN + 1);
     /* The kind is known even when a bound refuses the hash. */
     (void)pw_parse(&h, hash, len);
+    if (h.pf.kind == PW_NONE) {
+        /* "name:hash", as htpasswd -n prints it, pasted whole: say so, as
+         * the operator's fix is to store only what follows the ':'. */
+        const char *colon = memchr(hash, ':', len);
+
+        if (colon && colon > hash &&
+            pw_parse(&h, colon + 1, len - (colon + 1 - hash)) == APR_SUCCESS) {
+            return "an htpasswd line 'name:hash': store only the hash after "
+                   "the ':'";
+        }
+        h.pf.kind = PW_NONE;
+    }
     return kind_names[h.pf.kind < PW_KIND_COUNT ? h.pf.kind : PW_NONE];
 }
 
@@ -808,4 +820,35 @@ const char *pv_password_strerror(apr_status_t rv)
     return i >= 0 && (apr_size_t)i < NERRORS && error_texts[i]
                ? error_texts[i]
                : "unknown password error";
+}
+
+apr_status_t pv_password_hash_bcrypt(const char **pout, const char *password,
+                                     apr_size_t pw_len, unsigned int cost,
+                                     apr_pool_t *p)
+{
+    struct crypt_data *cd;
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    const char *res;
+
+    if (cost < BCRYPT_MIN_COST || cost > PV_PASSWORD_BCRYPT_MAX_COST) {
+        return PV_PASSWORD_EBOUNDS;
+    }
+    /* bcrypt would ignore what follows byte 72, or a NUL: refused rather
+     * than a hash that takes less than the password typed. */
+    if (pw_len == 0 || pw_len > PV_PASSWORD_BCRYPT_MAX_LEN ||
+        memchr(password, '\0', pw_len)) {
+        return PV_PASSWORD_ETOOLONG;
+    }
+    /* No random bytes given: libxcrypt takes them from the kernel. */
+    if (!crypt_gensalt_rn("$2b$", cost, NULL, 0, setting, sizeof(setting))) {
+        return PV_PASSWORD_ECRYPTO;
+    }
+    cd = apr_pcalloc(p, sizeof(*cd));
+    res = crypt_rn(apr_pstrmemdup(p, password, pw_len), setting, cd,
+                   (int)sizeof(*cd));
+    if (res == NULL || res[0] == '*') {
+        return PV_PASSWORD_ECRYPTO;
+    }
+    *pout = apr_pstrdup(p, res);
+    return APR_SUCCESS;
 }

@@ -85,9 +85,38 @@ static const char *const result_names[] = {
 };
 #define NRESULTS (sizeof(result_names) / sizeof(result_names[0]))
 
+/* One word per result for the refusal's log line (and the filters that
+ * read it): a token we could not have made, or one of ours no longer
+ * good. */
+static const char *const result_words[] = {
+    [PV_TOKEN_OK] = "ok",
+    [PV_TOKEN_EMPTY] = "no_token",
+    [PV_TOKEN_TOO_LONG] = "malformed",
+    [PV_TOKEN_MALFORMED] = "malformed",
+    [PV_TOKEN_BAD_JSON] = "malformed",
+    [PV_TOKEN_DUPLICATE_KEY] = "malformed",
+    [PV_TOKEN_BAD_ALG] = "bad_alg",
+    [PV_TOKEN_UNKNOWN_KID] = "unknown_kid",
+    [PV_TOKEN_BAD_SIGNATURE] = "bad_signature",
+    [PV_TOKEN_MISSING_CLAIM] = "bad_claims",
+    [PV_TOKEN_BAD_CLAIM] = "bad_claims",
+    [PV_TOKEN_EXPIRED] = "expired",
+    [PV_TOKEN_NOT_YET_VALID] = "not_yet_valid",
+    [PV_TOKEN_BAD_AUDIENCE] = "wrong_audience",
+    [PV_TOKEN_BAD_SUBJECT] = "bad_claims",
+    [PV_TOKEN_LEGACY_DISABLED] = "legacy_disabled",
+    [PV_TOKEN_BAD_HEADER] = "malformed",
+};
+
 const char *pv_token_result_str(pv_token_result_e r)
 {
     return (unsigned)r < NRESULTS && result_names[r] ? result_names[r]
+                                                     : "unknown";
+}
+
+const char *pv_token_result_word(pv_token_result_e r)
+{
+    return (unsigned)r < NRESULTS && result_words[r] ? result_words[r]
                                                      : "unknown";
 }
 

@@ -264,7 +264,7 @@ def main():
     rc, out, err = run("frobnicate")
     ok(rc == 2 and "unknown command 'frobnicate'" in err,
        "unknown command: exit 2", err)
-    for sub in ("genkey", "mint", "verify"):
+    for sub in ("genkey", "mint", "verify", "hash"):
         rc, out, err = run(sub, "--help")
         ok(rc == 0 and out.startswith("usage: preview-token " + sub),
            "%s --help" % sub, err)

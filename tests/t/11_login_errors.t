@@ -149,5 +149,5 @@ is(post_form('/login', { username => $name, password => $pw })->code, 200,
 # --- nothing secret in the error log
 my $text = error_log_text();
 unlike($text, qr/\Q$pw\E/, 'the password is not in the error log');
-like($text, qr/PV0724: login failed from 127\.0\.0\.1: unknown user/,
+like($text, qr/\[preview:warn\] .*PV1600: login failed from 127\.0\.0\.1: unknown_user /,
      'an unknown user is logged, without the name');

@@ -913,6 +913,7 @@ START_TEST(db_wrong_password)
     pv_db_pool_t *db = NULL;
     pv_db_user_t *u = NULL;
     const char *err = NULL;
+    pv_db_stats_t st;
 
     ck_assert_int_eq(pv_db_pool_create(
                          &db,
@@ -922,10 +923,22 @@ START_TEST(db_wrong_password)
                                                env_socket, env_user, env_name)),
                          NULL, 1, pool),
                      APR_SUCCESS);
-    ck_assert_int_eq(pv_db_login_lookup(&u, &err, db, "unitdb_bob", 10, pool),
-                     PV_DB_UNAVAILABLE);
-    ck_assert_msg(strstr(err, "1045") != NULL, "%s", err);
-    ck_assert_ptr_null(strstr(err, "Wr0ngSecret"));
+    apr_thread_mutex_create(&log_mutex, APR_THREAD_MUTEX_DEFAULT, pool);
+    log_text[0] = '\0';
+    pv_log_set(log_capture, NULL);
+    /* A configuration error, not an outage: its own status, every call
+     * (no fast-fail while "down"), and no outage line from the core. */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(
+            pv_db_login_lookup(&u, &err, db, "unitdb_bob", 10, pool),
+            PV_DB_REFUSED);
+        ck_assert_msg(strstr(err, "connect: 1045 ") != NULL, "%s", err);
+        ck_assert_ptr_null(strstr(err, "Wr0ngSecret"));
+    }
+    pv_db_pool_stats(&st, db);
+    ck_assert_uint_eq(st.down, 0);
+    ck_assert_int_eq(log_count("PV0301: "), 0);
+    pv_log_set(NULL, NULL);
 }
 END_TEST
 
