@@ -20,7 +20,7 @@
 #define PV_CACHE_TEMP_PREFIX ".pvtmp."
 #define PV_CACHE_LOCK_NAME   ".pvsweep.lock"
 /* Bumped when the key encoding changes, so old entries are never hit. */
-#define PV_CACHE_KEY_DOMAIN "mod_preview cache key 1"
+#define PV_CACHE_KEY_DOMAIN "mod_preview cache key 2"
 
 struct pv_cache_usage_t {
     volatile apr_uint64_t bytes;       /* running total, approximate */
@@ -101,11 +101,12 @@ static unsigned char *put_u32(unsigned char *b, apr_uint32_t v)
     return b;
 }
 
-/* Fixed-width big-endian fields after a domain string: no two different
- * inputs encode alike (the variant is length-prefixed and last). */
+/* Fixed-width big-endian fields after a domain string, then the path and
+ * the variant, whose lengths are among the fixed fields: no two different
+ * inputs encode alike. */
 static apr_status_t key_digest(unsigned char md[32], const pv_cache_key_t *k)
 {
-    unsigned char fixed[sizeof(PV_CACHE_KEY_DOMAIN) + 5 * 8 + 6 * 4];
+    unsigned char fixed[sizeof(PV_CACHE_KEY_DOMAIN) + 4 * 8 + 6 * 4];
     unsigned char *b = fixed;
     const char *variant = k->variant ? k->variant : "";
     apr_size_t vlen = strlen(variant);
@@ -119,8 +120,7 @@ static apr_status_t key_digest(unsigned char md[32], const pv_cache_key_t *k)
     memcpy(b, PV_CACHE_KEY_DOMAIN, sizeof(PV_CACHE_KEY_DOMAIN));
     b += sizeof(PV_CACHE_KEY_DOMAIN);
     b = put_u64(b, k->image_id);
-    b = put_u64(b, k->device);
-    b = put_u64(b, k->inode);
+    b = put_u64(b, k->path ? (apr_uint64_t)k->path_len : 0);
     b = put_u64(b, k->size);
     b = put_u64(b, (apr_uint64_t)k->mtime);
     b = put_u32(b, k->width);
@@ -133,6 +133,7 @@ static apr_status_t key_digest(unsigned char md[32], const pv_cache_key_t *k)
     ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(ctx, fixed, (size_t)(b - fixed)) != 1 ||
+        (k->path && EVP_DigestUpdate(ctx, k->path, k->path_len) != 1) ||
         EVP_DigestUpdate(ctx, variant, vlen) != 1 ||
         EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
         goto cleanup;
