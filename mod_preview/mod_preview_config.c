@@ -178,7 +178,11 @@ static int pv_mpm_threads(void)
 static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
 {
     if (c->db_pool_max == PV_UNSET) {
-        c->db_pool_max = pv_mpm_threads();
+        /* Not one per thread: nodes x children x pool must stay under
+         * MariaDB's max_connections (README "Several nodes"). */
+        c->db_pool_max = pv_mpm_threads() < PV_DEFAULT_DB_POOL_MAX
+                             ? pv_mpm_threads()
+                             : PV_DEFAULT_DB_POOL_MAX;
     }
     PV_DEFAULT_NUM(cache_max_size, PV_DEFAULT_CACHE_MAX_SIZE);
     PV_DEFAULT_NUM(token_ttl, PV_DEFAULT_TOKEN_TTL);
