@@ -94,6 +94,13 @@ typedef struct pv_srv_conf {
     /* PreviewLoginLimitCacheSize, bytes: one cache for every server, so
      * set in the main server only (vhosts inherit it). */
     apr_int64_t login_limit_cache_size;
+    /* PreviewSOCache "<provider>[:<args>]": the shared cache of the
+     * limiter and the owner cache, one for every server (main server
+     * only). */
+    const char *socache;
+    /* PreviewOwnerCacheTimeout, seconds an ownership answer is kept in
+     * the shared cache; 0: not kept. */
+    apr_int64_t owner_cache_timeout;
     int login_from_remote_user;    /* PreviewLoginFromRemoteUser */
     const char *cookie_name;       /* PreviewCookieName */
     apr_int64_t max_source_pixels; /* PreviewMaxSourcePixels */

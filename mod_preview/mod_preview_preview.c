@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "mod_preview.h"
+#include "mod_preview_owner.h"
 #include "mod_preview_auth.h"
 #include "mod_preview_cache.h"
 #include "mod_preview_config.h"
@@ -249,8 +250,8 @@ static int lookup_row(pv_preview_req_t *pr)
                                     "server");
         return send_server_error(r);
     }
-    rv =
-        pv_db_image_lookup(&pr->img, &err, db, pr->id, pr->claims.sub, r->pool);
+    rv = pv_owner_image_lookup(&pr->img, &err, r, pr->c, db, &pr->claims,
+                               pr->id);
     if (rv == PV_DB_UNAVAILABLE) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       PVLOGNO(0913) "database unavailable: %s",

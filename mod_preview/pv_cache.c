@@ -13,6 +13,7 @@
 #include <apr_thread_mutex.h>
 #include <openssl/evp.h>
 
+#include "pv_bytes.h"
 #include "pv_cache.h"
 #include "pv_log.h"
 
@@ -81,26 +82,6 @@ static int key_valid(const char *key)
     return key[PV_CACHE_KEY_LEN] == '\0';
 }
 
-static unsigned char *put_u64(unsigned char *b, apr_uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--) {
-        *b++ = (unsigned char)(v >> (i * 8));
-    }
-    return b;
-}
-
-static unsigned char *put_u32(unsigned char *b, apr_uint32_t v)
-{
-    int i;
-
-    for (i = 3; i >= 0; i--) {
-        *b++ = (unsigned char)(v >> (i * 8));
-    }
-    return b;
-}
-
 /* Fixed-width big-endian fields after a domain string, then the path and
  * the variant, whose lengths are among the fixed fields: no two different
  * inputs encode alike. */
@@ -119,16 +100,16 @@ static apr_status_t key_digest(unsigned char md[32], const pv_cache_key_t *k)
     }
     memcpy(b, PV_CACHE_KEY_DOMAIN, sizeof(PV_CACHE_KEY_DOMAIN));
     b += sizeof(PV_CACHE_KEY_DOMAIN);
-    b = put_u64(b, k->image_id);
-    b = put_u64(b, k->path ? (apr_uint64_t)k->path_len : 0);
-    b = put_u64(b, k->size);
-    b = put_u64(b, (apr_uint64_t)k->mtime);
-    b = put_u32(b, k->width);
-    b = put_u32(b, k->height);
-    b = put_u32(b, k->fit);
-    b = put_u32(b, k->format);
-    b = put_u32(b, k->quality);
-    b = put_u32(b, (apr_uint32_t)vlen);
+    b = pv_put_u64(b, k->image_id);
+    b = pv_put_u64(b, k->path ? (apr_uint64_t)k->path_len : 0);
+    b = pv_put_u64(b, k->size);
+    b = pv_put_u64(b, (apr_uint64_t)k->mtime);
+    b = pv_put_u32(b, k->width);
+    b = pv_put_u32(b, k->height);
+    b = pv_put_u32(b, k->fit);
+    b = pv_put_u32(b, k->format);
+    b = pv_put_u32(b, k->quality);
+    b = pv_put_u32(b, (apr_uint32_t)vlen);
 
     ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
