@@ -17,6 +17,10 @@
  * legacy token, the shared cache down). */
 #define PV_NOTE_OWNER "preview-owner"
 
+/* post_config: each ring key's namespace keyed once, for the servers with
+ * the owner cache on. */
+int pv_owner_post_config(apr_pool_t *pconf, server_rec *s);
+
 /* pv_db_image_lookup() for the preview, through the owner cache when it
  * is on for this server: the same statuses, *pout the same row. A token
  * older than the user's last logout through the module gets a row that

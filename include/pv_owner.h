@@ -40,8 +40,10 @@
 /* A value read back is refused: wrong length, magic, MAC or expiry. */
 #define PV_OWNER_BAD (APR_OS_START_USERERR + 1510)
 
+/* A namespace: its HMAC-SHA256 keyed once (made at start-up, read-only
+ * afterwards: every MAC duplicates it, so threads may share it). */
 typedef struct pv_owner_ns_t {
-    unsigned char secret[PV_OWNER_NS_LEN];
+    struct evp_mac_ctx_st *mac;
 } pv_owner_ns_t;
 
 typedef struct pv_owner_gen_t {
@@ -57,10 +59,10 @@ typedef struct pv_owner_answer_t {
     apr_time_t expires;
 } pv_owner_answer_t;
 
-/* The namespace of a signing key: HMAC-SHA256 of a label under the key's
- * secret. */
-apr_status_t pv_owner_ns(pv_owner_ns_t *out, const unsigned char *key_secret,
-                         apr_size_t key_len);
+/* The namespace of a signing key: keyed with HMAC-SHA256 of a label under
+ * the key's secret; released with pool p. */
+apr_status_t pv_owner_ns(pv_owner_ns_t **pout, const unsigned char *key_secret,
+                         apr_size_t key_len, apr_pool_t *p);
 
 void pv_owner_gen_key(unsigned char key[PV_OWNER_KEY_LEN],
                       const pv_owner_ns_t *ns, apr_uint64_t user);

@@ -12,6 +12,7 @@
 #include "mod_preview_limit.h"
 #include "mod_preview_login.h"
 #include "mod_preview_logout.h"
+#include "mod_preview_owner.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_server.h"
@@ -67,6 +68,9 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rc == OK) {
         rc = pv_limit_post_config(s, limit_needed);
     }
+    if (rc == OK) {
+        rc = pv_owner_post_config(pconf, s);
+    }
     if (rc != OK) {
         return rc;
     }
@@ -98,7 +102,8 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   server has PreviewDBParams and a PreviewLoginLimit or a
  *   PreviewOwnerCacheTimeout: the one an earlier generation made (same
  *   PreviewSOCache and PreviewLoginLimitCacheSize: the entries go on),
- *   else a new one, and the limiter's key secret; then one
+ *   else a new one, the limiter's key secret, and the owner cache's
+ *   namespace of each key (keyed once: per request only copied); then one
  *   shared size counter (anonymous shm) per distinct PreviewCacheDir.
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
  * - child_init: the shared cache's mutex attached; libvips started (the core's

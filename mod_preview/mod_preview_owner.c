@@ -3,6 +3,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "apr_hash.h"
 #include "apr_strings.h"
 
 #include "mod_preview_owner.h"
@@ -13,19 +14,58 @@
 
 APLOG_USE_MODULE(preview);
 
+/* Each ring key's namespace (pv_key_t * -> pv_owner_ns_t *), made in
+ * post_config, read-only afterwards. */
+static apr_hash_t *owner_ns_by_key;
+
+int pv_owner_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    server_rec *sv;
+    int i;
+
+    owner_ns_by_key = apr_hash_make(pconf);
+    for (sv = s; sv; sv = sv->next) {
+        const pv_srv_conf *c = pv_srv_conf_get(sv);
+        int n = c->owner_cache_timeout > 0 && c->ring
+                    ? pv_keyring_count(c->ring)
+                    : 0;
+
+        for (i = 0; i < n; i++) {
+            const pv_key_t *k = pv_keyring_get(c->ring, i);
+            pv_owner_ns_t *ns;
+
+            if (apr_hash_get(owner_ns_by_key, &k, sizeof(k))) {
+                continue;
+            }
+            if (pv_owner_ns(&ns, k->secret, k->secret_len, pconf) !=
+                APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sv,
+                             PVLOGNO(1523) "owner cache: cannot key its "
+                                           "namespace (OpenSSL)");
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            apr_hash_set(owner_ns_by_key, apr_pmemdup(pconf, &k, sizeof(k)),
+                         sizeof(k), ns);
+        }
+    }
+    return OK;
+}
+
+static const pv_owner_ns_t *owner_ns_of_key(const pv_key_t *key)
+{
+    return key && owner_ns_by_key
+               ? apr_hash_get(owner_ns_by_key, &key, sizeof(key))
+               : NULL;
+}
+
 /* The namespace of the key that verified the token (a token without kid
  * was checked with the signing key). */
-static apr_status_t owner_ns_of(pv_owner_ns_t *ns, const pv_srv_conf *c,
-                                const pv_token_claims_t *claims)
+static const pv_owner_ns_t *owner_ns_of(const pv_srv_conf *c,
+                                        const pv_token_claims_t *claims)
 {
-    const pv_key_t *key =
+    return owner_ns_of_key(
         claims->kid ? pv_keyring_find(c->ring, claims->kid, strlen(claims->kid))
-                    : pv_keyring_signer(c->ring);
-
-    if (!key) {
-        return APR_NOTFOUND;
-    }
-    return pv_owner_ns(ns, key->secret, key->secret_len);
+                    : pv_keyring_signer(c->ring));
 }
 
 /* The user's current generation, or a new one stored now (none was there,
@@ -121,15 +161,15 @@ apr_status_t pv_owner_image_lookup(pv_db_image_t **pout, const char **perr,
     apr_interval_time_t timeout = apr_time_from_sec(c->owner_cache_timeout);
     apr_time_t now = apr_time_now();
     unsigned char key[PV_OWNER_KEY_LEN];
-    pv_owner_ns_t ns;
+    const pv_owner_ns_t *ns = NULL;
     pv_owner_gen_t g;
     pv_db_image_t *img;
     apr_status_t rv;
 
     /* Legacy tokens carry no ver and are on their way out: not kept. */
     if (timeout <= 0 || claims->legacy || !pv_socache_enabled() ||
-        owner_ns_of(&ns, c, claims) != APR_SUCCESS ||
-        owner_gen(&g, r, &ns, claims->sub, timeout, now) != APR_SUCCESS) {
+        !(ns = owner_ns_of(c, claims)) ||
+        owner_gen(&g, r, ns, claims->sub, timeout, now) != APR_SUCCESS) {
         apr_table_setn(r->notes, PV_NOTE_OWNER, "off");
         return pv_db_image_lookup(pout, perr, db, image_id, claims->sub,
                                   r->pool);
@@ -143,8 +183,8 @@ apr_status_t pv_owner_image_lookup(pv_db_image_t **pout, const char **perr,
         apr_table_setn(r->notes, PV_NOTE_OWNER, "hit");
         return APR_SUCCESS;
     }
-    pv_owner_entry_key(key, &ns, claims->sub, image_id, g.gen);
-    if (owner_answer_get(pout, r, &ns, key, timeout, now) == APR_SUCCESS) {
+    pv_owner_entry_key(key, ns, claims->sub, image_id, g.gen);
+    if (owner_answer_get(pout, r, ns, key, timeout, now) == APR_SUCCESS) {
         apr_table_setn(r->notes, PV_NOTE_OWNER, "hit");
         return APR_SUCCESS;
     }
@@ -153,7 +193,7 @@ apr_status_t pv_owner_image_lookup(pv_db_image_t **pout, const char **perr,
     /* Kept only what no logout through the module has passed: a replica
      * behind the primary may still answer the old token_version. */
     if (rv == APR_SUCCESS && img->token_version >= g.min_version) {
-        owner_answer_put(r, &ns, key, img, now + timeout);
+        owner_answer_put(r, ns, key, img, now + timeout);
     }
     if (rv == APR_SUCCESS) {
         *pout = img;
@@ -167,7 +207,6 @@ void pv_owner_logout(request_rec *r, const pv_srv_conf *c, apr_uint64_t user,
     apr_interval_time_t timeout = apr_time_from_sec(c->owner_cache_timeout);
     unsigned char key[PV_OWNER_KEY_LEN], buf[PV_OWNER_GEN_LEN];
     int i, n = c->ring ? pv_keyring_count(c->ring) : 0;
-    pv_owner_ns_t ns;
     pv_owner_gen_t g;
 
     if (timeout <= 0 || !pv_socache_enabled()) {
@@ -176,15 +215,14 @@ void pv_owner_logout(request_rec *r, const pv_srv_conf *c, apr_uint64_t user,
     /* Every key of the ring: the user's answers were kept under the key
      * that verified each token. */
     for (i = 0; i < n; i++) {
-        const pv_key_t *k = pv_keyring_get(c->ring, i);
-        apr_status_t rv = pv_owner_ns(&ns, k->secret, k->secret_len);
+        const pv_owner_ns_t *ns = owner_ns_of_key(pv_keyring_get(c->ring, i));
+        apr_status_t rv =
+            ns ? pv_owner_gen_new(&g, min_version, apr_time_now() + timeout)
+               : APR_EGENERAL;
 
         if (rv == APR_SUCCESS) {
-            rv = pv_owner_gen_new(&g, min_version, apr_time_now() + timeout);
-        }
-        if (rv == APR_SUCCESS) {
-            pv_owner_gen_key(key, &ns, user);
-            pv_owner_gen_encode(buf, &ns, key, &g);
+            pv_owner_gen_key(key, ns, user);
+            pv_owner_gen_encode(buf, ns, key, &g);
             rv = pv_socache_store(r, 0, key, sizeof(key), g.expires, buf,
                                   sizeof(buf));
         }

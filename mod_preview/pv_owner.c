@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
@@ -14,43 +16,69 @@
 #define OWNER_GEN_MAGIC   0x50564731u /* "PVG1" */
 #define OWNER_ENTRY_MAGIC 0x50564f31u /* "PVO1" */
 
-/* HMAC-SHA256 of a then b (together at most PV_OWNER_KEY_LEN +
- * PV_OWNER_ENTRY_MAX bytes) under the namespace; all zeros when OpenSSL
- * fails (out of memory): the MAC then never matches a real one. */
+/* HMAC-SHA256 of a then b under the namespace, from a copy of its keyed
+ * context (no key set-up, no algorithm fetch per MAC); all zeros when
+ * OpenSSL fails (out of memory): the MAC then never matches a real one. */
 static void owner_mac(unsigned char out[PV_OWNER_MAC_LEN],
                       const pv_owner_ns_t *ns, const unsigned char *a,
                       apr_size_t alen, const unsigned char *b, apr_size_t blen)
 {
-    unsigned char text[PV_OWNER_KEY_LEN + PV_OWNER_ENTRY_MAX];
-    unsigned int len = 0;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(ns->mac);
+    size_t len = 0;
 
-    if (alen + blen > sizeof(text)) {
-        memset(out, 0, PV_OWNER_MAC_LEN);
-        return;
-    }
-    memcpy(text, a, alen);
-    if (blen) {
-        memcpy(text + alen, b, blen);
-    }
-    if (!HMAC(EVP_sha256(), ns->secret, PV_OWNER_NS_LEN, text, alen + blen, out,
-              &len) ||
+    if (!ctx || !EVP_MAC_init(ctx, NULL, 0, NULL) ||
+        !EVP_MAC_update(ctx, a, alen) ||
+        (blen && !EVP_MAC_update(ctx, b, blen)) ||
+        !EVP_MAC_final(ctx, out, &len, PV_OWNER_MAC_LEN) ||
         len != PV_OWNER_MAC_LEN) {
         memset(out, 0, PV_OWNER_MAC_LEN);
     }
+    EVP_MAC_CTX_free(ctx);
 }
 
-apr_status_t pv_owner_ns(pv_owner_ns_t *out, const unsigned char *key_secret,
-                         apr_size_t key_len)
+static apr_status_t ns_cleanup(void *data)
 {
+    pv_owner_ns_t *ns = data;
+
+    EVP_MAC_CTX_free(ns->mac);
+    ns->mac = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t pv_owner_ns(pv_owner_ns_t **pout, const unsigned char *key_secret,
+                         apr_size_t key_len, apr_pool_t *p)
+{
+    unsigned char secret[PV_OWNER_NS_LEN];
+    OSSL_PARAM params[2];
+    pv_owner_ns_t *ns = apr_pcalloc(p, sizeof(*ns));
+    EVP_MAC *mac = NULL;
     unsigned int len = 0;
+    apr_status_t rv = APR_EGENERAL;
 
     if (!HMAC(EVP_sha256(), key_secret, (int)key_len,
               (const unsigned char *)OWNER_NS_LABEL, sizeof(OWNER_NS_LABEL),
-              out->secret, &len) ||
+              secret, &len) ||
         len != PV_OWNER_NS_LEN) {
-        return APR_EGENERAL;
+        goto cleanup;
     }
-    return APR_SUCCESS;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!(mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) ||
+        !(ns->mac = EVP_MAC_CTX_new(mac)) ||
+        !EVP_MAC_init(ns->mac, secret, sizeof(secret), params)) {
+        goto cleanup;
+    }
+    apr_pool_cleanup_register(p, ns, ns_cleanup, apr_pool_cleanup_null);
+    *pout = ns;
+    rv = APR_SUCCESS;
+cleanup:
+    if (rv != APR_SUCCESS) {
+        EVP_MAC_CTX_free(ns->mac);
+    }
+    EVP_MAC_free(mac);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return rv;
 }
 
 void pv_owner_gen_key(unsigned char key[PV_OWNER_KEY_LEN],
