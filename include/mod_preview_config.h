@@ -22,12 +22,17 @@
 #define PV_DEFAULT_TOKEN_TTL        86400
 #define PV_DEFAULT_CLOCK_SKEW       30
 #define PV_DEFAULT_LEGACY_UID_FIELD "uid"
+/* Connections per process: Debian's event MPM (6 children of 25 threads)
+ * then takes 24 per node, so six nodes fit MariaDB's default
+ * max_connections of 151. */
+#define PV_DEFAULT_DB_POOL_MAX 4
 /* Query defaults: PV_DB_DEFAULT_*_QUERY in pv_db.h. */
 #define PV_DEFAULT_LOGIN_FAILURES 10
 #define PV_DEFAULT_LOGIN_WINDOW   300
 /* About 116,000 counts (128 shmcb subcaches of 910): see README "Login
  * limit" for what evicting one costs. */
 #define PV_DEFAULT_LOGIN_LIMIT_CACHE_SIZE (APR_INT64_C(8) * 1024 * 1024)
+#define PV_DEFAULT_SOCACHE                "shmcb"
 #define PV_DEFAULT_COOKIE_NAME            "preview_token"
 #define PV_DEFAULT_MAX_SOURCE_PIXELS      APR_INT64_C(100000000)
 #define PV_DEFAULT_MAX_SOURCE_BYTES       (APR_INT64_C(64) * 1024 * 1024)
@@ -89,6 +94,13 @@ typedef struct pv_srv_conf {
     /* PreviewLoginLimitCacheSize, bytes: one cache for every server, so
      * set in the main server only (vhosts inherit it). */
     apr_int64_t login_limit_cache_size;
+    /* PreviewSOCache "<provider>[:<args>]": the shared cache of the
+     * limiter and the owner cache, one for every server (main server
+     * only). */
+    const char *socache;
+    /* PreviewOwnerCacheTimeout, seconds an ownership answer is kept in
+     * the shared cache; 0: not kept. */
+    apr_int64_t owner_cache_timeout;
     int login_from_remote_user;    /* PreviewLoginFromRemoteUser */
     const char *cookie_name;       /* PreviewCookieName */
     apr_int64_t max_source_pixels; /* PreviewMaxSourcePixels */

@@ -1,5 +1,7 @@
 /* Login attempts counted per client IP and per account, shared by every
- * httpd process through a socache (shmcb), for PreviewLoginLimit.
+ * httpd process, and by every node where PreviewSOCache is a store they
+ * share, through the shared cache (mod_preview_socache.h), for
+ * PreviewLoginLimit.
  *
  * An attempt is taken (counted as a failure) before it is made, in the same
  * critical section as the check, so a burst cannot slip more than the limit
@@ -31,28 +33,25 @@ typedef struct pv_limit_hold_t {
     int held; /* 0: nothing was counted (no limit, or refused) */
 } pv_limit_hold_t;
 
-/* pre_config: register our mutex type with httpd ("Mutex preview-login"). */
-void pv_limit_pre_config(apr_pool_t *pconf);
+/* pv_limit_peek/pv_limit_take: the shared cache does not answer. The
+ * login refuses (503): a guesser is never let through unmetered. */
+#define PV_LIMIT_DOWN (-1)
 
-/* post_config: find the cache of size bytes (PreviewLoginLimitCacheSize)
- * that an earlier generation made, or make it (a new, empty one when the
- * size changed); an error when it is needed and no socache provider is
- * loaded. */
-int pv_limit_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                         server_rec *s, int needed, apr_int64_t size);
-
-void pv_limit_child_init(apr_pool_t *p, server_rec *s);
+/* post_config, after pv_socache_post_config: the key's secret found again
+ * or made (kept across restarts). */
+int pv_limit_post_config(server_rec *s, int needed);
 
 /* Only look: the seconds until the counter (kind, who) of this virtual host
- * allows an attempt, 0 when it does now. Nothing is stored, so a request
- * refused later (another counter over its limit) leaves no entry behind. */
+ * allows an attempt, 0 when it does now, PV_LIMIT_DOWN. Nothing is stored, so a
+ * request refused later (another counter over its limit) leaves no entry
+ * behind. */
 apr_int64_t pv_limit_peek(request_rec *r, const char *kind, const char *who,
                           apr_size_t who_len, int failures, int window);
 
 /* Take one attempt on the counter (kind, who) of this virtual host: 0 when
  * it may go on (it is counted now, *hold says where), else the seconds
- * until it may (for Retry-After; nothing counted). No limit configured or
- * no shared cache: 0 and nothing held. */
+ * until it may (for Retry-After; nothing counted), PV_LIMIT_DOWN. No limit
+ * configured or no shared cache: 0 and nothing held. */
 apr_int64_t pv_limit_take(pv_limit_hold_t *hold, request_rec *r,
                           const char *kind, const char *who, apr_size_t who_len,
                           int failures, int window);

@@ -1,7 +1,7 @@
 /* The preview cache (PreviewCacheDir, PreviewCacheMaxSize): rendered
  * previews as files, named by a hash of exactly the ETag inputs, so the
- * ETag and the cache can never disagree and a replaced source (new device,
- * inode, size or mtime) never finds an old entry.
+ * ETag and the cache can never disagree and a replaced source (new path,
+ * size or mtime) never finds an old entry.
  *
  * Layout: <dir>/<ab>/<image>/<key>. <image> is 32 hex digits of a SHA-256
  * of the image id alone, <ab> its first two: 256 shard folders, then one
@@ -100,8 +100,10 @@
  * memset first); the hash covers each field in a fixed encoding. */
 typedef struct pv_cache_key_t {
     apr_uint64_t image_id;
-    apr_uint64_t device;  /* the source's apr_finfo_t.device */
-    apr_uint64_t inode;   /* apr_finfo_t.inode */
+    /* The source's path as the database names it (never the device or
+     * inode: every node that serves the same files agrees). */
+    const char *path;
+    apr_size_t path_len;
     apr_uint64_t size;    /* apr_finfo_t.size */
     apr_int64_t mtime;    /* apr_finfo_t.mtime (microseconds) */
     apr_uint32_t width;   /* box after PreviewSizes rounding, 0: unset */

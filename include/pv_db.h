@@ -23,15 +23,20 @@ typedef struct pv_db_params_t pv_db_params_t;
 
 /* Parse PreviewDBParams, mod_dbd's syntax: "key=value" pairs separated by
  * spaces, tabs, newlines, commas, ';' or '|' (as apr_dbd_mysql); keys host
- * port user pass dbname sock connecttimeout readtimeout writetimeout. An
- * unknown or repeated key or a bad value fails with *perr naming the key
- * (never the password's value). */
+ * port user pass dbname sock connecttimeout readtimeout writetimeout, the
+ * TLS keys ssl_ca ssl_capath ssl_cert ssl_key ssl_cipher ssl_verify, and
+ * group (an option-file group). An unknown or repeated key, one of mod_dbd's
+ * that means nothing here (reconnect flags fldsz), or a bad value fails
+ * with *perr naming the key (never the password's value). */
 apr_status_t pv_db_params_parse(pv_db_params_t **pout, const char **perr,
                                 const char *text, apr_pool_t *p);
 
 /* The parameters for a log line: every key but the password, which shows as
  * "pass=***" when set. */
 const char *pv_db_params_str(const pv_db_params_t *params, apr_pool_t *p);
+
+/* 1 when an ssl_* key is set: the connection uses TLS, enforced. */
+int pv_db_params_tls(const pv_db_params_t *params);
 
 /* Timeouts in seconds, defaults applied (connect 3, read 10, write 10). */
 unsigned int pv_db_params_connect_timeout(const pv_db_params_t *params);

@@ -15,10 +15,12 @@
 #include "mod_preview_login.h"
 #include "mod_preview_logout.h"
 #include "mod_preview_metrics.h"
+#include "mod_preview_owner.h"
 #include "mod_preview_preview.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_server.h"
 #include "mod_preview_sign.h"
+#include "mod_preview_socache.h"
 #include "pv_log.h"
 
 /* The core's log lines go to the main server's error log, with the core's
@@ -35,7 +37,7 @@ static void pv_log_to_httpd(void *baton, const char *file, int line,
 
 static int pv_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    pv_limit_pre_config(pconf);
+    pv_socache_pre_config(pconf);
     return OK;
 }
 
@@ -43,7 +45,7 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *sv;
-    int rc, limit_needed = 0;
+    int rc, limit_needed = 0, owner_needed = 0;
 
     pv_log_set(pv_log_to_httpd, s);
     rc = pv_config_post_config(pconf, plog, ptemp, s);
@@ -61,9 +63,17 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         if (c->db_params && c->login_limit_failures > 0) {
             limit_needed = 1;
         }
+        if (c->db_params && c->owner_cache_timeout > 0) {
+            owner_needed = 1;
+        }
     }
-    rc = pv_limit_post_config(pconf, plog, ptemp, s, limit_needed,
-                              pv_srv_conf_get(s)->login_limit_cache_size);
+    rc = pv_socache_post_config(pconf, ptemp, s, limit_needed || owner_needed);
+    if (rc == OK) {
+        rc = pv_limit_post_config(s, limit_needed);
+    }
+    if (rc == OK) {
+        rc = pv_owner_post_config(pconf, s);
+    }
     if (rc != OK) {
         return rc;
     }
@@ -73,14 +83,14 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void pv_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    pv_limit_child_init(pchild, s);
+    pv_socache_child_init(pchild, s);
     pv_preview_child_init(pchild, s);
     pv_preview_cache_child_init(pchild, s);
     pv_server_child_init(pchild, s);
 }
 
 /* Hooks, in the order httpd runs them:
- * - pre_config: the login limiter's mutex type is registered (so that
+ * - pre_config: the shared cache's mutex type is registered (so that
  *   "Mutex preview-login ..." is a known directive value).
  * - check_config (LAST, so the MPM has settled its thread count, which is
  *   PreviewDBPoolMax's default): each server's configuration replaced by a
@@ -92,14 +102,16 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   verifier is built into its group (it needs the merged config, hence
  *   after check_config); each database's dummy password profile is found again
  *   in the memory kept across restarts, or made there (mod_preview_kept.h);
- *   then the login limiter's shared cache, needed only when some server
- *   has PreviewDBParams and a PreviewLoginLimit: the one an earlier
- *   generation made (same PreviewLoginLimitCacheSize: the counts go on),
- *   else a new one; then the counters' shared block
- *   (mod_preview_metrics.h), kept across restarts; then one shared size
- *   counter (anonymous shm) per distinct PreviewCacheDir.
+ *   then the shared cache (PreviewSOCache), needed only when some
+ *   server has PreviewDBParams and a PreviewLoginLimit or a
+ *   PreviewOwnerCacheTimeout: the one an earlier generation made (same
+ *   PreviewSOCache and PreviewLoginLimitCacheSize: the entries go on),
+ *   else a new one, the limiter's key secret, and the owner cache's
+ *   namespace of each key (keyed once: per request only copied); then the
+ *   counters' shared block (mod_preview_metrics.h), kept across restarts;
+ *   then one shared size counter (anonymous shm) per distinct PreviewCacheDir.
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
- * - child_init: the limiter's mutex attached; libvips started (the core's
+ * - child_init: the shared cache's mutex attached; libvips started (the core's
  *   log already goes to httpd); the preview caches (one per folder,
  *   probed: child_init runs as the httpd user already) and their sweeper
  *   thread (it keeps each folder under PreviewCacheMaxSize where no

@@ -214,6 +214,8 @@ PV_NUM(spec_max_renders_per_user, max_renders_per_user, PV_SFX_NONE, 1, 1024);
 /* 64 KiB holds about 900 counts; 1 GiB about 15 million. */
 PV_NUM(spec_login_limit_cache_size, login_limit_cache_size, PV_SFX_BIN,
        APR_INT64_C(64) * 1024, APR_INT64_C(1) << 30);
+/* A day: an answer kept longer is a revocation delayed as long. */
+PV_NUM(spec_owner_cache_timeout, owner_cache_timeout, PV_SFX_NONE, 0, 86400);
 /* The bound of PreviewTokenTTL: a URL token never outlives its login
  * token anyway. */
 PV_NUM(spec_url_token_ttl, url_token_ttl, PV_SFX_NONE, 1,
@@ -275,6 +277,33 @@ static const char *set_global_num(cmd_parms *cmd, void *dummy, const char *arg)
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     return err ? err : set_srv_num(cmd, dummy, arg);
+}
+
+/* PreviewSOCache <provider>[:<args>]: the provider is looked up at
+ * post_config (its module may be loaded after this line); here only the
+ * form. */
+static const char *set_socache(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *colon = strchr(arg, ':');
+    apr_size_t nlen = colon ? (apr_size_t)(colon - arg) : strlen(arg), i;
+
+    if (err) {
+        return err;
+    }
+    for (i = 0; i < nlen; i++) {
+        if (!apr_isalnum(arg[i]) && arg[i] != '_') {
+            break;
+        }
+    }
+    if (nlen == 0 || nlen > 32 || i < nlen) {
+        return apr_psprintf(cmd->pool,
+                            "PreviewSOCache: '%s' is not <provider>[:<args>] "
+                            "(shmcb, redis:host:port, memcache:host:port)",
+                            arg);
+    }
+    pv_cmd_srv(cmd)->socache = arg;
+    return NULL;
 }
 
 static const char *set_legacy_tokens(cmd_parms *cmd, void *dummy,
@@ -768,6 +797,14 @@ const command_rec pv_cmds[] = {
                   (void *)&spec_login_limit_cache_size, RSRC_CONF,
                   "bytes of shared memory for every server's "
                   "PreviewLoginLimit counts, or with K, M, G"),
+    AP_INIT_TAKE1("PreviewSOCache", set_socache, NULL, RSRC_CONF,
+                  "<provider>[:<args>]: the socache of the login limit and "
+                  "the owner cache (shmcb; redis or memcache for several "
+                  "nodes)"),
+    AP_INIT_TAKE1("PreviewOwnerCacheTimeout", set_srv_num,
+                  (void *)&spec_owner_cache_timeout, PV_SRV,
+                  "seconds an image's ownership answer is kept in the "
+                  "PreviewSOCache; 0: off"),
     AP_INIT_TAKE12("PreviewMaxLogins", set_max_logins, NULL, PV_SRV,
                    "<n> [<seconds>]: password checks at once per process, "
                    "and the longest wait for one"),

@@ -29,6 +29,7 @@ void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->login_limit_failures = PV_UNSET;
     c->login_limit_seconds = PV_UNSET;
     c->login_limit_cache_size = PV_UNSET;
+    c->owner_cache_timeout = PV_UNSET;
     c->login_from_remote_user = PV_UNSET;
     c->max_source_pixels = PV_UNSET;
     c->max_source_bytes = PV_UNSET;
@@ -77,6 +78,8 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->process_render_memory = from->process_render_memory;
     PV_MERGE_NUM(db_pool_max);
     PV_MERGE_NUM(login_limit_cache_size);
+    PV_MERGE_PTR(socache);
+    PV_MERGE_NUM(owner_cache_timeout);
     PV_MERGE_PTR(storage_root);
     PV_MERGE_PTR(cache_dir);
     PV_MERGE_NUM(cache_max_size);
@@ -179,7 +182,11 @@ static int pv_mpm_threads(void)
 static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
 {
     if (c->db_pool_max == PV_UNSET) {
-        c->db_pool_max = pv_mpm_threads();
+        /* Not one per thread: nodes x children x pool must stay under
+         * MariaDB's max_connections (README "Several nodes"). */
+        c->db_pool_max = pv_mpm_threads() < PV_DEFAULT_DB_POOL_MAX
+                             ? pv_mpm_threads()
+                             : PV_DEFAULT_DB_POOL_MAX;
     }
     PV_DEFAULT_NUM(cache_max_size, PV_DEFAULT_CACHE_MAX_SIZE);
     PV_DEFAULT_NUM(token_ttl, PV_DEFAULT_TOKEN_TTL);
@@ -192,6 +199,8 @@ static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
     PV_DEFAULT_NUM2(login_limit_failures, PV_DEFAULT_LOGIN_FAILURES,
                     login_limit_seconds, PV_DEFAULT_LOGIN_WINDOW);
     PV_DEFAULT_NUM(login_limit_cache_size, PV_DEFAULT_LOGIN_LIMIT_CACHE_SIZE);
+    PV_DEFAULT_PTR(socache, PV_DEFAULT_SOCACHE);
+    PV_DEFAULT_NUM(owner_cache_timeout, 0);
     PV_DEFAULT_NUM(login_from_remote_user, 0);
     PV_DEFAULT_PTR(cookie_name, PV_DEFAULT_COOKIE_NAME);
     PV_DEFAULT_NUM(max_source_pixels, PV_DEFAULT_MAX_SOURCE_PIXELS);

@@ -19,6 +19,7 @@
 #include "mod_preview_db.h"
 #include "mod_preview_http.h"
 #include "mod_preview_limit.h"
+#include "mod_preview_socache.h"
 #include "mod_preview_login.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_server.h"
@@ -144,6 +145,13 @@ static int login_failed(request_rec *r, const char *reason, const char *detail)
 
 static int send_too_many(request_rec *r, apr_int64_t wait, const char *what)
 {
+    if (wait == PV_LIMIT_DOWN) {
+        /* Fail closed: no guess goes unmetered while the counts cannot
+         * be read (logged once by the shared cache). */
+        return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                             "the login limiter is unreachable; retry later",
+                             NULL, PV_SOCACHE_RETRY_SECONDS);
+    }
     /* account_limited: the client may be the victim of a guesser of its
      * account's password, so a filter can tell it from limited. */
     pv_metrics_login(PV_METRICS_OF(r), PV_METRICS_LOGIN_LIMITED);
@@ -231,12 +239,12 @@ static int take_attempts(pv_limit_hold_t *who_hold, pv_limit_hold_t *ip_hold,
 
     wait = pv_limit_take(who_hold, r, PV_LIMIT_ACCOUNT, account,
                          account ? strlen(account) : 0, failures, window);
-    if (wait > 0) {
+    if (wait != 0) {
         return send_too_many(r, wait, "account");
     }
     wait = pv_limit_take(ip_hold, r, PV_LIMIT_IP, r->useragent_ip,
                          strlen(r->useragent_ip), failures, window);
-    if (wait > 0) {
+    if (wait != 0) {
         return send_too_many(r, wait, "client");
     }
     return OK;
@@ -311,7 +319,7 @@ static int login_with_password(request_rec *r, const pv_srv_conf *c,
     wait =
         pv_limit_peek(r, PV_LIMIT_IP, r->useragent_ip, strlen(r->useragent_ip),
                       failures, (int)c->login_limit_seconds);
-    if (wait > 0) {
+    if (wait != 0) {
         return send_too_many(r, wait, "client");
     }
     if ((rc = find_user(&u, &account, r, db, f, failures > 0)) != OK) {

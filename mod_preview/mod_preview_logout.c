@@ -13,6 +13,7 @@
 #include "mod_preview_http.h"
 #include "mod_preview_login.h"
 #include "mod_preview_logout.h"
+#include "mod_preview_owner.h"
 #include "mod_preview_redact.h"
 #include "mod_preview_server.h"
 #include "pv_db.h"
@@ -48,8 +49,9 @@ static int logout_claims(pv_token_claims_t *claims, request_rec *r,
 
 /* Every token of the user revoked: 204, the cookie cleared. DONE. */
 static int revoke_tokens(request_rec *r, const pv_srv_conf *c, pv_db_pool_t *db,
-                         apr_uint64_t user)
+                         const pv_token_claims_t *claims)
 {
+    apr_uint64_t user = claims->sub;
     apr_uint64_t affected = 0;
     const char *err = NULL;
     apr_status_t rv;
@@ -59,6 +61,11 @@ static int revoke_tokens(request_rec *r, const pv_srv_conf *c, pv_db_pool_t *db,
     if (rv != APR_SUCCESS) {
         return pv_login_db_failure(r, rv, err);
     }
+    /* Before the 204, on every node sharing the cache: the user's kept
+     * answers are never found again, and a replica behind the primary
+     * cannot bring the old token_version back (the token's ver is the
+     * current one: logout_claims checked it). */
+    pv_owner_logout(r, c, user, claims->ver + 1);
     apr_table_setn(r->notes, PV_NOTE_USER,
                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, user));
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -90,7 +97,7 @@ static int logout(request_rec *r, const pv_srv_conf *c)
         (rc = logout_claims(&claims, r, db)) != OK) {
         return rc;
     }
-    return revoke_tokens(r, c, db, claims.sub);
+    return revoke_tokens(r, c, db, &claims);
 }
 
 int pv_logout_handler(request_rec *r)

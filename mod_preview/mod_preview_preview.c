@@ -3,13 +3,13 @@
  * In order: method (405), token (401), query (400), image id (404), one
  * database round trip for ownership and revocation (401/404), the source
  * path checked under PreviewStorageRoot (404), the format negotiated as
- * far as the request decides it, the ETag from the source's fstat() and
- * the request (304 on If-None-Match), the preview cache (a hit is sent
- * from its file, no render slot taken; concurrent misses of one key render
- * once); on a miss only: the header probed (413/415), the format settled
- * by the alpha channel, the render's memory estimated from the header
- * (413 over PreviewMaxRenderMemory) and reserved from the process' budget
- * (503), a render slot (503), the render, stored in the cache, and the
+ * far as the request decides it, the ETag from the row's path, the
+ * source's size and mtime and the request (304 on If-None-Match), the preview
+ * cache (a hit is sent from its file, no render slot taken; concurrent misses
+ * of one key render once); on a miss only: the header probed (413/415), the
+ * format settled by the alpha channel, the render's memory estimated from the
+ * header (413 over PreviewMaxRenderMemory) and reserved from the process'
+ * budget (503), a render slot (503), the render, stored in the cache, and the
  * bytes sent without a copy. A hit and a 304 never touch
  * libvips. */
 /* Before any APR header: APR_OFFSETOF() is offsetof() only when <stddef.h>
@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "mod_preview.h"
+#include "mod_preview_owner.h"
 #include "mod_preview_auth.h"
 #include "mod_preview_cache.h"
 #include "mod_preview_config.h"
@@ -249,8 +250,8 @@ static int lookup_row(pv_preview_req_t *pr)
                                     "server");
         return send_server_error(r);
     }
-    rv =
-        pv_db_image_lookup(&pr->img, &err, db, pr->id, pr->claims.sub, r->pool);
+    rv = pv_owner_image_lookup(&pr->img, &err, r, pr->c, db, &pr->claims,
+                               pr->id);
     pv_metrics_db(PV_METRICS_OF(r), rv);
     if (rv == PV_DB_UNAVAILABLE || rv == PV_DB_REFUSED) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -435,8 +436,8 @@ static int pick_variant(pv_preview_req_t *pr)
     return OK;
 }
 
-/* The ETag and cache key from fstat() and the request alone: no libvips
- * on a hit or a 304. The source identity (device, inode, size, mtime)
+/* The ETag and cache key from the row, fstat() and the request alone: no
+ * libvips on a hit or a 304. The source identity (path, size, mtime)
  * fixes its alpha channel, so the negotiation's inputs fix the output
  * bytes: the format when known, else KEY_FMT_FALLBACK with the allowed
  * mask the fallback is chosen from. */
@@ -447,8 +448,11 @@ static void make_key(pv_preview_req_t *pr)
 
     memset(key, 0, sizeof(*key));
     key->image_id = pr->id;
-    key->device = (apr_uint64_t)st->st_dev;
-    key->inode = (apr_uint64_t)st->st_ino;
+    /* The row's path, not the device and inode: every node serving the
+     * same files agrees on the ETag; a new path, size or mtime is a new
+     * ETag and cache entry. */
+    key->path = pr->img->path;
+    key->path_len = pr->img->path_len;
     key->size = (apr_uint64_t)st->st_size;
     key->mtime = apr_time_from_sec(st->st_mtim.tv_sec) +
                  (apr_time_t)(st->st_mtim.tv_nsec / 1000);
@@ -739,7 +743,10 @@ static void give_render_slots(pv_preview_req_t *pr)
 /* Whether the file libvips opened is still the inode that was keyed. */
 static int same_source(const pv_preview_req_t *pr, const pv_image_info_t *i)
 {
-    return i->device == pr->key.device && i->inode == pr->key.inode &&
+    const struct stat *st = &pr->src->st;
+
+    return i->device == (apr_uint64_t)st->st_dev &&
+           i->inode == (apr_uint64_t)st->st_ino &&
            (apr_uint64_t)i->size == pr->key.size && i->mtime == pr->key.mtime;
 }
 
@@ -780,8 +787,8 @@ static int render(pv_image_out_t **pout, pv_preview_req_t *pr)
     pv_metrics_render(PV_METRICS_OF(r), pr->info->loader,
                       apr_time_now() - pr->render_start);
     /* The descriptor was checked; the render reopened it by name. */
-    if ((*pout)->source->device != pr->key.device ||
-        (*pout)->source->inode != pr->key.inode) {
+    if ((*pout)->source->device != (apr_uint64_t)pr->src->st.st_dev ||
+        (*pout)->source->inode != (apr_uint64_t)pr->src->st.st_ino) {
         return refuse_path(r, pr->id, "changed during the render");
     }
     return OK;

@@ -17,6 +17,7 @@
 #include <apr_thread_mutex.h>
 #include <openssl/evp.h>
 
+#include "pv_bytes.h"
 #include "pv_cache.h"
 #include "pv_log.h"
 
@@ -24,7 +25,7 @@
 #define PV_CACHE_TEMP_PREFIX ".pvtmp."
 #define PV_CACHE_LOCK_NAME   ".pvsweep.lock"
 /* Bumped when the key encoding changes, so old entries are never hit. */
-#define PV_CACHE_KEY_DOMAIN "mod_preview cache key 1"
+#define PV_CACHE_KEY_DOMAIN "mod_preview cache key 2"
 /* The image folder's name: a hash of the image id alone. */
 #define PV_CACHE_IMAGE_DOMAIN "mod_preview cache image 1"
 /* A store that finds its image folder removed (emptied by a sweep or a
@@ -128,11 +129,12 @@ static void hex_of(char *hex, const unsigned char *md, int n)
     hex[2 * n] = '\0';
 }
 
-/* Fixed-width big-endian fields after a domain string: no two different
- * inputs encode alike (the variant is length-prefixed and last). */
+/* Fixed-width big-endian fields after a domain string, then the path and
+ * the variant, whose lengths are among the fixed fields: no two different
+ * inputs encode alike. */
 static apr_status_t key_digest(unsigned char md[32], const pv_cache_key_t *k)
 {
-    unsigned char fixed[sizeof(PV_CACHE_KEY_DOMAIN) + 5 * 8 + 6 * 4];
+    unsigned char fixed[sizeof(PV_CACHE_KEY_DOMAIN) + 4 * 8 + 6 * 4];
     unsigned char *b = fixed;
     const char *variant = k->variant ? k->variant : "";
     apr_size_t vlen = strlen(variant);
@@ -145,21 +147,21 @@ static apr_status_t key_digest(unsigned char md[32], const pv_cache_key_t *k)
     }
     memcpy(b, PV_CACHE_KEY_DOMAIN, sizeof(PV_CACHE_KEY_DOMAIN));
     b += sizeof(PV_CACHE_KEY_DOMAIN);
-    b = put_u64(b, k->image_id);
-    b = put_u64(b, k->device);
-    b = put_u64(b, k->inode);
-    b = put_u64(b, k->size);
-    b = put_u64(b, (apr_uint64_t)k->mtime);
-    b = put_u32(b, k->width);
-    b = put_u32(b, k->height);
-    b = put_u32(b, k->fit);
-    b = put_u32(b, k->format);
-    b = put_u32(b, k->quality);
-    b = put_u32(b, (apr_uint32_t)vlen);
+    b = pv_put_u64(b, k->image_id);
+    b = pv_put_u64(b, k->path ? (apr_uint64_t)k->path_len : 0);
+    b = pv_put_u64(b, k->size);
+    b = pv_put_u64(b, (apr_uint64_t)k->mtime);
+    b = pv_put_u32(b, k->width);
+    b = pv_put_u32(b, k->height);
+    b = pv_put_u32(b, k->fit);
+    b = pv_put_u32(b, k->format);
+    b = pv_put_u32(b, k->quality);
+    b = pv_put_u32(b, (apr_uint32_t)vlen);
 
     ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(ctx, fixed, (size_t)(b - fixed)) != 1 ||
+        (k->path && EVP_DigestUpdate(ctx, k->path, k->path_len) != 1) ||
         EVP_DigestUpdate(ctx, variant, vlen) != 1 ||
         EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
         goto cleanup;

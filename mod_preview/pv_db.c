@@ -38,6 +38,10 @@ struct pv_db_params_t {
     unsigned int connect_timeout; /* seconds, 0: unset */
     unsigned int read_timeout;
     unsigned int write_timeout;
+    /* TLS (MYSQL_OPT_SSL_*): any of them set turns TLS on and enforced. */
+    const char *ssl_ca, *ssl_capath, *ssl_cert, *ssl_key, *ssl_cipher;
+    const char *ssl_verify; /* "on"/"off" (1/0); on when unset */
+    const char *group;      /* MYSQL_READ_DEFAULT_GROUP */
 };
 
 /* apr_dbd_mysql's separators, so a mod_dbd DBDParams line works as is. */
@@ -78,7 +82,28 @@ static const db_key_t db_keys[] = {
     DB_KEY("port", port, 65535, ""),
     DB_KEY("connecttimeout", connect_timeout, PV_DB_TIMEOUT_MAX, " (seconds)"),
     DB_KEY("readtimeout", read_timeout, PV_DB_TIMEOUT_MAX, " (seconds)"),
-    DB_KEY("writetimeout", write_timeout, PV_DB_TIMEOUT_MAX, " (seconds)")};
+    DB_KEY("writetimeout", write_timeout, PV_DB_TIMEOUT_MAX, " (seconds)"),
+    DB_KEY("ssl_ca", ssl_ca, 0, ""),
+    DB_KEY("ssl_capath", ssl_capath, 0, ""),
+    DB_KEY("ssl_cert", ssl_cert, 0, ""),
+    DB_KEY("ssl_key", ssl_key, 0, ""),
+    DB_KEY("ssl_cipher", ssl_cipher, 0, ""),
+    DB_KEY("ssl_verify", ssl_verify, 0, ""),
+    DB_KEY("group", group, 0, "")};
+
+/* mod_dbd's MySQL driver takes these too; they have no meaning here. */
+static const struct {
+    const char *name, *why;
+} db_refused_keys[] = {{"reconnect",
+                        "the module reconnects itself (the library's reconnect "
+                        "would drop the prepared statements)"},
+                       {"flags", "client flags are the module's own"},
+                       {"fldsz", "no BLOB column is fetched"}};
+
+#define DB_KNOWN_KEYS                                                          \
+    "host port user pass dbname sock connecttimeout readtimeout "              \
+    "writetimeout ssl_ca ssl_capath ssl_cert ssl_key ssl_cipher ssl_verify "   \
+    "group"
 
 static const db_key_t *db_key(const char *s, apr_size_t len)
 {
@@ -118,6 +143,34 @@ static const char *db_key_set(pv_db_params_t *params, const db_key_t *k,
                             k->name, value, 1, k->max, k->unit);
     }
     return NULL;
+}
+
+/* Why a key is refused: one of mod_dbd's that means nothing here, or
+ * unknown. */
+static const char *db_key_unknown(const char *name, apr_pool_t *p)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(db_refused_keys) / sizeof(db_refused_keys[0]); i++) {
+        if (!strcmp(name, db_refused_keys[i].name)) {
+            return apr_psprintf(p, "key '%s' is not supported: %s", name,
+                                db_refused_keys[i].why);
+        }
+    }
+    return apr_psprintf(p, "unknown key '%.40s' (known: " DB_KNOWN_KEYS ")",
+                        name);
+}
+
+/* ssl_verify's value: 1 (on), 0 (off), -1 (neither). */
+static int db_flag(const char *v)
+{
+    if (!strcasecmp(v, "on") || !strcmp(v, "1")) {
+        return 1;
+    }
+    if (!strcasecmp(v, "off") || !strcmp(v, "0")) {
+        return 0;
+    }
+    return -1;
 }
 
 apr_status_t pv_db_params_parse(pv_db_params_t **pout, const char **perr,
@@ -165,15 +218,15 @@ apr_status_t pv_db_params_parse(pv_db_params_t **pout, const char **perr,
         vlen = strcspn(vstart, params_delims);
         s = vstart + vlen;
         if (!k) {
-            err = apr_psprintf(p,
-                               "unknown key '%.40s' (known: host port "
-                               "user pass dbname sock connecttimeout "
-                               "readtimeout writetimeout)",
-                               apr_pstrmemdup(p, kstart, klen));
+            err = db_key_unknown(apr_pstrmemdup(p, kstart, klen), p);
             break;
         }
         after_pass = !strcmp(k->name, "pass");
         err = db_key_set(params, k, apr_pstrmemdup(p, vstart, vlen), vlen, p);
+    }
+    if (!err && params->ssl_verify && db_flag(params->ssl_verify) < 0) {
+        err = apr_psprintf(p, "key 'ssl_verify': '%.20s' is not on or off",
+                           params->ssl_verify);
     }
     if (err) {
         if (perr) {
@@ -241,6 +294,18 @@ int pv_db_placeholders(const char *q)
     return n;
 }
 
+int pv_db_params_tls(const pv_db_params_t *params)
+{
+    return params->ssl_ca || params->ssl_capath || params->ssl_cert ||
+           params->ssl_key || params->ssl_cipher || params->ssl_verify;
+}
+
+/* The server's certificate is checked unless ssl_verify=off. */
+static int db_tls_verify(const pv_db_params_t *params)
+{
+    return !params->ssl_verify || db_flag(params->ssl_verify) == 1;
+}
+
 const char *pv_db_params_str(const pv_db_params_t *params, apr_pool_t *p)
 {
     const char *s = "";
@@ -271,6 +336,10 @@ const char *pv_db_params_str(const pv_db_params_t *params, apr_pool_t *p)
     }
     if (params->write_timeout) {
         s = apr_psprintf(p, "%s writetimeout=%u", s, params->write_timeout);
+    }
+    if (pv_db_params_tls(params)) {
+        s = apr_pstrcat(p, s, " tls", db_tls_verify(params) ? "" : "(noverify)",
+                        NULL);
     }
     return *s ? s + 1 : "(defaults)";
 }
@@ -305,7 +374,15 @@ int pv_db_params_equal(const pv_db_params_t *a, const pv_db_params_t *b)
            str_equal(a->sock, b->sock) && a->port == b->port &&
            pv_db_params_connect_timeout(a) == pv_db_params_connect_timeout(b) &&
            read_timeout(a) == read_timeout(b) &&
-           write_timeout(a) == write_timeout(b);
+           write_timeout(a) == write_timeout(b) &&
+           str_equal(a->ssl_ca, b->ssl_ca) &&
+           str_equal(a->ssl_capath, b->ssl_capath) &&
+           str_equal(a->ssl_cert, b->ssl_cert) &&
+           str_equal(a->ssl_key, b->ssl_key) &&
+           str_equal(a->ssl_cipher, b->ssl_cipher) &&
+           db_tls_verify(a) == db_tls_verify(b) &&
+           pv_db_params_tls(a) == pv_db_params_tls(b) &&
+           str_equal(a->group, b->group);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -582,6 +659,35 @@ static apr_status_t name_key_query(const char **psql, pv_db_conn_t *c,
     return rv;
 }
 
+/* TLS when any ssl_* key is set: required (no fallback to clear text),
+ * the server's certificate checked against ssl_ca/ssl_capath (or the
+ * system's CAs) and its name against host, unless ssl_verify=off. */
+static void conn_tls(MYSQL *mysql, const pv_db_params_t *pa)
+{
+    my_bool enforce = 1, verify = db_tls_verify(pa) ? 1 : 0;
+
+    if (!pv_db_params_tls(pa)) {
+        return;
+    }
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    if (pa->ssl_ca) {
+        mysql_optionsv(mysql, MYSQL_OPT_SSL_CA, pa->ssl_ca);
+    }
+    if (pa->ssl_capath) {
+        mysql_optionsv(mysql, MYSQL_OPT_SSL_CAPATH, pa->ssl_capath);
+    }
+    if (pa->ssl_cert) {
+        mysql_optionsv(mysql, MYSQL_OPT_SSL_CERT, pa->ssl_cert);
+    }
+    if (pa->ssl_key) {
+        mysql_optionsv(mysql, MYSQL_OPT_SSL_KEY, pa->ssl_key);
+    }
+    if (pa->ssl_cipher) {
+        mysql_optionsv(mysql, MYSQL_OPT_SSL_CIPHER, pa->ssl_cipher);
+    }
+}
+
 /* Connect and prepare the statements. PV_DB_UNAVAILABLE when MariaDB
  * cannot be reached, PV_DB_REFUSED when it refuses the account, PV_DB_ERROR
  * when a query does not prepare or has the wrong shape (a configuration error).
@@ -616,6 +722,10 @@ static apr_status_t conn_open(pv_db_conn_t *c, const char **perr, apr_pool_t *p)
         unsigned int proto = MYSQL_PROTOCOL_SOCKET;
         mysql_optionsv(c->mysql, MYSQL_OPT_PROTOCOL, &proto);
     }
+    if (pa->group) {
+        mysql_optionsv(c->mysql, MYSQL_READ_DEFAULT_GROUP, pa->group);
+    }
+    conn_tls(c->mysql, pa);
     apr_atomic_inc32(&db->connects);
     if (!mysql_real_connect(c->mysql, pa->host, pa->user, pa->pass, pa->dbname,
                             pa->port, pa->sock, 0)) {

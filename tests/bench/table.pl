@@ -64,7 +64,7 @@ my $render_na = $r{'render.na'};
 my $bad = sub { my $n = shift; have("$n.bad") && $r{"$n.bad"} > 0 ? " ($r{\"$n.bad\"} errors)" : '' };
 
 section('1. hit: cached 256 px preview (token + DB query + cache file) vs static file');
-row('hit, requests/s' . $bad->('hit'), $r{'hit.rps'}, 'req/s', 'static file, same httpd' . $bad->('static'),
+row('hit, owner cache off, requests/s' . $bad->('hit'), $r{'hit.rps'}, 'req/s', 'static file, same httpd' . $bad->('static'),
     $r{'static.rps'}, 'req/s', '>= 0.5', $r{'hit.na'});
 row('hit, httpd CPU per request', defined cpu_ms('hit') ? cpu_ms('hit') * 1000 : undef, 'us',
     'static file, same httpd', defined cpu_ms('static') ? cpu_ms('static') * 1000 : undef, 'us', '', $r{'hit.na'});
@@ -72,6 +72,12 @@ row('hit, MariaDB CPU per request', db_us('hit'), 'us', '', undef, '', '', $r{'h
 row('hit, httpd context switches per request', per_req('hit', 'ctx'), '', 'static file, same httpd',
     per_req('static', 'ctx'), '', '', $r{'hit.na'});
 row('hit, MariaDB context switches per request', per_req('hit', 'db_ctx'), '', '', undef, '', '', $r{'hit.na'});
+row('hit, owner cache on, requests/s' . $bad->('hitoc'), $r{'hitoc.rps'}, 'req/s',
+    'static file, same httpd', $r{'static.rps'}, 'req/s', '>= 0.85', $r{'hit.na'});
+row('  httpd CPU per request', defined cpu_ms('hitoc') ? cpu_ms('hitoc') * 1000 : undef, 'us',
+    'hit, owner cache off', defined cpu_ms('hit') ? cpu_ms('hit') * 1000 : undef, 'us', '', $r{'hit.na'});
+row('  MariaDB CPU per request', db_us('hitoc'), 'us', 'hit, owner cache off', db_us('hit'), 'us', '',
+    $r{'hit.na'});
 row('hit, MariaDB query cache on, requests/s' . $bad->('hitqc'), $r{'hitqc.rps'}, 'req/s',
     'static file, same httpd', $r{'static.rps'}, 'req/s', '', $r{'hit.na'});
 row('  httpd CPU per request', defined cpu_ms('hitqc') ? cpu_ms('hitqc') * 1000 : undef, 'us',

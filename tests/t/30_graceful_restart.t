@@ -4,9 +4,9 @@
 # PreviewLoginLimit's counts (vhost pv_limit_ip, 3 per 600 s, the client IP
 # from X-Test-Client): an account, a client and a name no user has, each
 # over the limit before the restart, are still over it after (the cache,
-# its lock and its key are kept: PV0607); another account from another
+# its lock and its key are kept: PV1506); another account from another
 # client still logs in. A graceful restart with another
-# PreviewLoginLimitCacheSize makes a new, empty cache (PV0608), and the
+# PreviewLoginLimitCacheSize makes a new, empty cache (PV1504), and the
 # limiter counts in it; so does the restart back to the default size.
 #
 # The dummy check of an unknown user (vhost pv_timing, its own database
@@ -70,8 +70,8 @@ is_deeply(\@before, [ (401) x 9 ],
 my $log_from = -s $log // 0;
 graceful_restart();
 like(error_log_text($log_from),
-     qr/PV0607: login-limit cache of \d+ bytes kept, with its counts/,
-     'the restart kept the cache (PV0607)');
+     qr/PV1506: shared cache kept, with its entries: shmcb:\S+\(\d+\)/,
+     'the restart kept the cache (PV1506)');
 is(limited_code(4, $account, $pw), 429,
    'after: the account, right password, another client: 429');
 is(limited_code(10, $others[3], $pw), 429,
@@ -99,15 +99,15 @@ sub restart_with_size {
 }
 END { unlink $extra if $extra && -e $extra }
 like(restart_with_size('4M'),
-     qr/PV0608: login-limit cache of 4194304 bytes made/,
-     'PreviewLoginLimitCacheSize 4M: a new cache (PV0608)');
+     qr/PV1504: shared cache made: shmcb:\S+\(4194304\)/,
+     'PreviewLoginLimitCacheSize 4M: a new cache (PV1504)');
 is(limited_code(5, $account, $pw), 200,
    'the new cache starts empty: the account logs in');
 my $fresh = uniq('ghost');
 is_deeply([ map { limited_code(40 + $_, $fresh, 'x') } 1 .. 4 ],
           [ 401, 401, 401, 429 ], 'and counts: 3 failures, then 429');
 like(restart_with_size(undef),
-     qr/PV0608: login-limit cache of 8388608 bytes made/,
+     qr/PV1504: shared cache made: shmcb:\S+\(8388608\)/,
      'back to the default size: a new cache again');
 
 # --- the dummy check, from the first request on ----------------------------

@@ -59,8 +59,8 @@ static pv_cache_key_t base_key(void)
 
     memset(&k, 0, sizeof(k));
     k.image_id = 42;
-    k.device = 2049;
-    k.inode = 1234567;
+    k.path = "alice/beach.jpg";
+    k.path_len = strlen(k.path);
     k.size = 3456789;
     k.mtime = APR_INT64_C(1700000000123456);
     k.width = 256;
@@ -160,17 +160,17 @@ START_TEST(key_known_vector)
 {
     pv_cache_key_t k = base_key();
 
-    /* The encoding is pinned: hashlib.sha256(b"mod_preview cache key 1\0" +
-     * struct.pack(">QQQQqIIIIII", 42, 2049, 1234567, 3456789,
-     * 1700000000123456, 256, 0, 0, 0, 80, 0)). */
+    /* The encoding is pinned: hashlib.sha256(b"mod_preview cache key 2\0" +
+     * struct.pack(">QQQqIIIIII", 42, 15, 3456789, 1700000000123456, 256, 0,
+     * 0, 0, 80, 0) + b"alice/beach.jpg"): no device, no inode. */
     ck_assert_str_eq(
         key_of(&k),
-        "f9854aa2a9cc04dc895f1401687658224c686130be32f497d4d008779a95c869");
+        "0ce8d828cbd3ae53a5098a96da332c6ad02dbbf9063bc6baceeecc3982e899e7");
     k.variant = "vips-8.14";
     ck_assert_str_eq(
         key_of(&k),
-        "782057dcc8781983aa03b8852a19c3712bb8849fa1dce47e3fdac288c3110033");
-    ck_assert_str_eq(etag_of(&k), "\"782057dcc8781983aa03b8852a19c371\"");
+        "d52b72f6887e1c5384875f6045f433eb4a4b20d7cb77476c0d96f13dc0ccdfcb");
+    ck_assert_str_eq(etag_of(&k), "\"d52b72f6887e1c5384875f6045f433eb\"");
 }
 END_TEST
 
@@ -198,8 +198,11 @@ START_TEST(key_stable_and_changes_with_every_input)
         n++;                                                                   \
     } while (0)
     VARY(v.image_id = 43);
-    VARY(v.device = 2050);
-    VARY(v.inode = 1234568);
+    VARY((v.path = "alice/beach.jpeg", v.path_len = 16));
+    VARY((v.path = "alice/beach.jpg", v.path_len = 14));
+    /* path and variant are both text: a byte moved between them is
+     * another key (their lengths are encoded) */
+    VARY((v.path = "alice/beach.jp", v.path_len = 14, v.variant = "g"));
     VARY(v.size = 3456788);
     VARY(v.mtime += 1);
     VARY(v.width = 512);
@@ -226,7 +229,8 @@ START_TEST(etag_shape_no_input_text)
     int i;
 
     k.image_id = APR_UINT64_C(987654321987);
-    k.inode = APR_UINT64_C(555666777888);
+    k.path = "secret/path.jpg";
+    k.path_len = strlen(k.path);
     k.variant = "secret-variant";
     etag = etag_of(&k);
     key = key_of(&k);
@@ -238,7 +242,7 @@ START_TEST(etag_shape_no_input_text)
     /* the ETag is the key's prefix: they cannot disagree */
     ck_assert_int_eq(strncmp(etag + 1, key, 32), 0);
     ck_assert_ptr_null(strstr(etag, "987654321987"));
-    ck_assert_ptr_null(strstr(etag, "555666777888"));
+    ck_assert_ptr_null(strstr(etag, "path.jpg"));
     ck_assert_ptr_null(strstr(etag, "secret"));
     ck_assert_ptr_null(strstr(etag, "3456789"));
 }

@@ -92,6 +92,22 @@ START_TEST(params_defaults)
     ck_assert_uint_eq(pv_db_params_connect_timeout(pa), 3);
     pa = parse_ok("user=u pass=");
     ck_assert_str_eq(pv_db_params_str(pa, pool), "user=u pass=***");
+    /* any ssl_* key: TLS, the certificate checked unless ssl_verify=off */
+    pa = parse_ok("host=db ssl_ca=/ca.pem ssl_cert=/c.pem ssl_key=/k.pem");
+    ck_assert_int_eq(pv_db_params_tls(pa), 1);
+    ck_assert_str_eq(pv_db_params_str(pa, pool), "host=db tls");
+    ck_assert_int_eq(
+        pv_db_params_equal(pa, parse_ok("host=db ssl_ca=/ca.pem "
+                                        "ssl_cert=/c.pem ssl_key=/k.pem")),
+        1);
+    ck_assert_int_eq(
+        pv_db_params_equal(pa, parse_ok("host=db ssl_ca=/ca.pem "
+                                        "ssl_cert=/c.pem ssl_key=/k.pem "
+                                        "ssl_verify=off")),
+        0);
+    pa = parse_ok("host=db ssl_verify=off");
+    ck_assert_str_eq(pv_db_params_str(pa, pool), "host=db tls(noverify)");
+    ck_assert_int_eq(pv_db_params_tls(parse_ok("host=db")), 0);
 }
 END_TEST
 
@@ -99,7 +115,19 @@ START_TEST(params_unknown_key)
 {
     ck_assert_str_eq(parse_err("host=a colour=blue"),
                      "unknown key 'colour' (known: host port user pass "
-                     "dbname sock connecttimeout readtimeout writetimeout)");
+                     "dbname sock connecttimeout readtimeout writetimeout "
+                     "ssl_ca ssl_capath ssl_cert ssl_key ssl_cipher "
+                     "ssl_verify group)");
+    /* mod_dbd's keys that mean nothing here: refused, naming why */
+    ck_assert_str_eq(parse_err("host=a reconnect=1"),
+                     "key 'reconnect' is not supported: the module "
+                     "reconnects itself (the library's reconnect would drop "
+                     "the prepared statements)");
+    ck_assert_str_eq(parse_err("fldsz=10"),
+                     "key 'fldsz' is not supported: no BLOB column is "
+                     "fetched");
+    ck_assert_str_eq(parse_err("ssl_ca=/ca.pem ssl_verify=maybe"),
+                     "key 'ssl_verify': 'maybe' is not on or off");
     ck_assert_str_eq(parse_err("host"), "expected key=value, found 'host'");
     ck_assert_str_eq(parse_err("=x"), "expected key=value, found '=x'");
 }
