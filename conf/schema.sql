@@ -1,5 +1,10 @@
 -- mod_preview schema (MariaDB / MySQL, InnoDB, utf8mb4).
--- Load into an empty database:  mariadb preview < conf/schema.sql
+-- Load into an empty database, made first (this file creates tables only,
+-- so it can be loaded into a database of any name):
+--   mariadb -e "CREATE DATABASE preview CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+--   mariadb preview < conf/schema.sql
+-- The module's account needs SELECT on users and images, and UPDATE on
+-- users.token_version (logout): see the README's quick start.
 -- Existing schemas need not match: PreviewLoginQuery, PreviewImageQuery and
 -- PreviewLogoutQuery can be pointed at other tables with the same parameters
 -- and result columns.

@@ -191,6 +191,18 @@ int pv_quality_listed(const int *qualities, int n, int q);
 /* "40 60 80", for messages. */
 const char *pv_qualities_text(const int *qualities, int n, apr_pool_t *p);
 
+/* A folder a directive named that did not exist when it was read. */
+typedef struct {
+    const char *directive; /* e.g. "PreviewStorageRoot" */
+    const char *path;      /* as resolved against ServerRoot */
+    const char *file;      /* config file and line of the directive */
+    int line;
+} pv_missing_dir;
+
+/* Every such folder of the configuration being read, in order, or NULL
+ * (mod_preview_cmds.c); pv_config_check_config names them all and fails. */
+const apr_array_header_t *pv_cmds_missing_dirs(void);
+
 /* Cross-directive checks that a single setter cannot make (they need the
  * merged vhost view), after the defaults are applied; runs for `apachectl
  * -t` too. Logs what is wrong (mod_preview_check.c). */

@@ -217,11 +217,42 @@ static void pv_warn_weak_legacy_secrets(server_rec *s, int flags,
     }
 }
 
+/* Every missing folder at once: an admin creates them all in one go
+ * rather than meeting them one configtest at a time. */
+static int pv_check_missing_dirs(server_rec *s)
+{
+    const apr_array_header_t *missing = pv_cmds_missing_dirs();
+    int i;
+
+    if (!missing || missing->nelts == 0) {
+        return 1;
+    }
+    for (i = 0; i < missing->nelts; i++) {
+        const pv_missing_dir *m = &APR_ARRAY_IDX(missing, i, pv_missing_dir);
+
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                     PVLOGNO(1750) "%s: '%s': no such directory (line %d of "
+                                   "%s)",
+                     m->directive, m->path, m->line, m->file ? m->file : "?");
+    }
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                 PVLOGNO(1751) "%d folder%s named above %s missing: create "
+                               "%s (the cache folder writable by the User "
+                               "httpd runs as)",
+                 missing->nelts, missing->nelts == 1 ? "" : "s",
+                 missing->nelts == 1 ? "is" : "are",
+                 missing->nelts == 1 ? "it" : "them");
+    return 0;
+}
+
 int pv_config_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *sv;
 
+    if (!pv_check_missing_dirs(s)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     pv_srv_conf_resolve(s, pconf);
     if (!pv_check_token_scopes(s, ptemp)) {
         return HTTP_INTERNAL_SERVER_ERROR;

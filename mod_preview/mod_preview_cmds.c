@@ -101,8 +101,41 @@ static pv_srv_conf *pv_cmd_srv(cmd_parms *cmd)
     return ap_get_module_config(cmd->server->module_config, &preview_module);
 }
 
+/* Folders named by directives that do not exist: kept in the
+ * configuration pool (forgotten with it) so that check_config names them
+ * all in one run instead of configtest stopping at the first. */
+static apr_array_header_t *missing_dirs;
+
+static apr_status_t pv_forget_missing_dirs(void *unused)
+{
+    missing_dirs = NULL;
+    return APR_SUCCESS;
+}
+
+const apr_array_header_t *pv_cmds_missing_dirs(void)
+{
+    return missing_dirs;
+}
+
+static void pv_note_missing_dir(cmd_parms *cmd, const char *path)
+{
+    pv_missing_dir *m;
+
+    if (!missing_dirs) {
+        missing_dirs = apr_array_make(cmd->pool, 4, sizeof(pv_missing_dir));
+        apr_pool_cleanup_register(cmd->pool, NULL, pv_forget_missing_dirs,
+                                  apr_pool_cleanup_null);
+    }
+    m = apr_array_push(missing_dirs);
+    m->directive = cmd->cmd->name;
+    m->path = apr_pstrdup(cmd->pool, path);
+    m->file = cmd->directive ? cmd->directive->filename : NULL;
+    m->line = cmd->directive ? cmd->directive->line_num : 0;
+}
+
 /* A path relative to ServerRoot that must be an existing directory; its
- * real path, so a later containment check compares like with like. */
+ * real path, so a later containment check compares like with like. A
+ * missing one is noted for check_config (pv_cmds_missing_dirs). */
 static const char *pv_parse_dir(const char **out, cmd_parms *cmd,
                                 const char *arg)
 {
@@ -116,6 +149,10 @@ static const char *pv_parse_dir(const char **out, cmd_parms *cmd,
                             arg);
     }
     rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        pv_note_missing_dir(cmd, path);
+        return NULL;
+    }
     if (rv != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: '%s': %pm", cmd->cmd->name, path,
                             &rv);
