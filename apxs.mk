@@ -17,7 +17,7 @@ comma     := ,
 
 PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt libturbojpeg lcms2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 WARN      := -Wall -Wextra -Werror
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment come last (a package
 # build passes the distribution's hardening flags that way).

@@ -98,26 +98,6 @@ static int key_valid(const char *id)
            hex_run(id + PV_CACHE_IMAGE_LEN + 1, PV_CACHE_KEY_LEN, 1);
 }
 
-static unsigned char *put_u64(unsigned char *b, apr_uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--) {
-        *b++ = (unsigned char)(v >> (i * 8));
-    }
-    return b;
-}
-
-static unsigned char *put_u32(unsigned char *b, apr_uint32_t v)
-{
-    int i;
-
-    for (i = 3; i >= 0; i--) {
-        *b++ = (unsigned char)(v >> (i * 8));
-    }
-    return b;
-}
-
 static void hex_of(char *hex, const unsigned char *md, int n)
 {
     int i;
@@ -308,7 +288,7 @@ static apr_status_t image_name(char hex[PV_CACHE_IMAGE_LEN + 1],
     unsigned int mdlen = 0;
 
     memcpy(in, PV_CACHE_IMAGE_DOMAIN, sizeof(PV_CACHE_IMAGE_DOMAIN));
-    put_u64(in + sizeof(PV_CACHE_IMAGE_DOMAIN), image_id);
+    pv_put_u64(in + sizeof(PV_CACHE_IMAGE_DOMAIN), image_id);
     if (EVP_Digest(in, sizeof(in), md, &mdlen, EVP_sha256(), NULL) != 1 ||
         mdlen != 32) {
         return APR_EGENERAL;

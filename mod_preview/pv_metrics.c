@@ -24,8 +24,8 @@ static const char *const cache_names[PV_METRICS_CACHE_COUNT] = {"hit", "miss",
                                                                 "off"};
 static const char *const source_names[PV_METRICS_SRC_COUNT] = {
     "jpeg", "png", "webp", "gif", "heif", "tiff", "other"};
-static const char *const db_names[PV_METRICS_DB_COUNT] = {
-    "unavailable", "query", "refused"};
+static const char *const db_names[PV_METRICS_DB_COUNT] = {"unavailable",
+                                                          "query", "refused"};
 static const char *const login_names[PV_METRICS_LOGIN_COUNT] = {
     "ok", "bad_password", "unknown_user", "limited"};
 static const char *const token_names[PV_METRICS_TOKEN_COUNT] = {
@@ -119,8 +119,7 @@ void pv_metrics_render_wait(pv_metrics_t *m, apr_interval_time_t waited)
 
 void pv_metrics_db(pv_metrics_t *m, apr_status_t rv)
 {
-    apr_uint32_t state =
-        rv == PV_DB_UNAVAILABLE || rv == PV_DB_REFUSED ? 2 : 1;
+    apr_uint32_t state = rv == PV_DB_UNAVAILABLE || rv == PV_DB_REFUSED ? 2 : 1;
 
     if (!m) {
         return;
