@@ -86,8 +86,9 @@ is($node->login($name, 'wrong')->code, 401, 'and a wrong password is 401');
 is($node->login($name, "pw-$name", $port{none})->code, 503,
    'no ssl_* key: MariaDB refuses the TLS-only account (503)');
 like($node->error_log,
-     qr/PV0301: MariaDB unreachable \(sock=\S+ user=pvtls pass=\*\*\* dbname=\S+\): connect: \d+ Access denied for user 'pvtls'/,
-     'with its reason in the error log');
+     qr/PV1610: PreviewDBParams "sock=\S+ user=pvtls pass=\*\*\* dbname=\S+": MariaDB refuses the account \([^)]*\d+ Access denied for user 'pvtls'/,
+     'with its reason in the error log, as a refused account (PV1610)')
+    or diag($node->error_log);
 is($node->login($name, "pw-$name", $port{wrong})->code, 503,
    'ssl_ca of another CA: the certificate is refused (503)');
 like($node->error_log,
