@@ -15,6 +15,7 @@
 #include "pv_image_budget.h"
 #include "pv_image_header.h"
 #include "pv_log.h"
+#include "pv_png_fast.h"
 
 /* Truncation and decode errors fail the load: a half-grey preview could be
  * taken for the real picture, and would be cached as if it were. */
@@ -673,9 +674,99 @@ static apr_status_t render_open(render_t *r, apr_pool_t *p)
     return PV_IMAGE_OK;
 }
 
+/* The file's size bytes into a malloc'd buffer (pread: libvips' offset
+ * stays); NULL on a short read or no memory. */
+static unsigned char *read_whole(int fd, apr_size_t size)
+{
+    unsigned char *buf = malloc(size ? size : 1);
+    apr_size_t got = 0;
+
+    while (buf && got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            free(buf);
+            return NULL;
+        }
+        got += (apr_size_t)n;
+    }
+    return buf;
+}
+
+/* An 8-bit non-interlaced PNG well above a fit-inside box: decoded and
+ * box-reduced by pv_png_fast (2x the box kept, as libvips' resize keeps
+ * for its last, Lanczos step), then resized by thumbnail_image to the
+ * exact size the libvips path gives. PV_IMAGE_UNSUPPORTED: not taken (any
+ * doubt or error), the caller renders with libvips as before. */
+static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
+{
+    const pv_render_req_t *req = r->req;
+    const pv_image_header_t *hd = r->info->header;
+    apr_uint64_t budget = req->limits.max_memory ? req->limits.max_memory
+                                                 : PV_IMAGE_DEFAULT_MAX_MEMORY;
+    pv_png_fast_image_t *img = NULL;
+    unsigned char *buf = NULL;
+    VipsImage **t;
+    double s;
+    int factor, ow, oh;
+    apr_status_t rv = PV_IMAGE_UNSUPPORTED;
+
+    if (strcmp(r->info->loader, "pngload") != 0 || req->fit != PV_FIT_INSIDE ||
+        !hd || hd->kind != PV_HEADER_PNG || hd->u.png.bit_depth != 8 ||
+        hd->u.png.interlaced || r->info->orientation != 1 ||
+        (apr_uint64_t)r->info->size >= budget) {
+        return rv;
+    }
+    factor = pv_png_fast_factor((apr_uint32_t)r->info->raw_width,
+                                (apr_uint32_t)r->info->raw_height, req->width,
+                                req->height, 2);
+    if (factor < 2 ||
+        !(buf = read_whole(r->src.fd, (apr_size_t)r->info->size))) {
+        goto cleanup;
+    }
+    /* The file and the inflated image together within the render budget. */
+    if (pv_png_fast_decode(&img, buf, (apr_size_t)r->info->size, factor,
+                           budget - (apr_uint64_t)r->info->size,
+                           p) != APR_SUCCESS ||
+        img->width != (r->info->raw_width + factor - 1) / factor ||
+        img->height != (r->info->raw_height + factor - 1) / factor) {
+        goto cleanup;
+    }
+    free(buf);
+    buf = NULL;
+    /* The size vips_thumbnail gives the whole image (fit inside, down). */
+    s = VIPS_MAX((double)r->info->raw_width /
+                     (req->width ? req->width : VIPS_MAX_COORD),
+                 (double)r->info->raw_height /
+                     (req->height ? req->height : VIPS_MAX_COORD));
+    ow = VIPS_MAX(1, (int)VIPS_RINT(r->info->raw_width / s));
+    oh = VIPS_MAX(1, (int)VIPS_RINT(r->info->raw_height / s));
+    t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 2);
+    if (!(t[0] = vips_image_new_from_memory_copy(
+              img->pixels,
+              (size_t)img->width * (size_t)img->height * (size_t)img->bands,
+              img->width, img->height, img->bands, VIPS_FORMAT_UCHAR)) ||
+        vips_copy(t[0], &t[1], "interpretation",
+                  img->bands < 3 ? VIPS_INTERPRETATION_B_W
+                                 : VIPS_INTERPRETATION_sRGB,
+                  NULL) ||
+        vips_thumbnail_image(t[1], &r->t[1], ow, "height", oh, "size",
+                             VIPS_SIZE_FORCE, NULL)) {
+        drain_vips_error("png fast path", r->path);
+        rv = PV_IMAGE_FAILED;
+        goto cleanup;
+    }
+    rv = PV_IMAGE_OK;
+cleanup:
+    free(buf);
+    return rv;
+}
+
 /* Into the box: shrink-on-load for a JPEG the box allows it for, else
  * libvips' thumbnail on the source. */
-static apr_status_t render_thumbnail(render_t *r)
+static apr_status_t render_thumbnail(render_t *r, apr_pool_t *p)
 {
     const pv_render_req_t *req = r->req;
     VipsInteresting crop = VIPS_INTERESTING_NONE;
@@ -692,6 +783,10 @@ static apr_status_t render_thumbnail(render_t *r)
     r->scope = vips_image_new();
     t = r->t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 8);
 
+    if (render_png_fast(r, p) == PV_IMAGE_OK) {
+        r->img = t[1];
+        return PV_IMAGE_OK;
+    }
     shrink = 1;
     if (strcmp(r->info->loader, "jpegload") == 0) {
         shrink = pv_image_jpeg_shrink(r->info, req->width, req->height,
@@ -824,7 +919,7 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
     r.start = apr_time_now();
     if ((rv = render_check(req)) != PV_IMAGE_OK ||
         (rv = render_open(&r, p)) != PV_IMAGE_OK ||
-        (rv = render_thumbnail(&r)) != PV_IMAGE_OK ||
+        (rv = render_thumbnail(&r, p)) != PV_IMAGE_OK ||
         (rv = render_colour(&r)) != PV_IMAGE_OK ||
         (rv = render_strip(&r)) != PV_IMAGE_OK ||
         (rv = render_save(&r, p)) != PV_IMAGE_OK) {
