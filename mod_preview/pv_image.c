@@ -633,6 +633,7 @@ typedef struct {
     VipsImage *scope; /* owns t[] */
     VipsImage **t;
     VipsImage *img; /* the last step's output */
+    pv_image_estimate_t *est;
     VipsArrayDouble *white;
     void *buf;
     size_t len;
@@ -671,6 +672,7 @@ static apr_status_t render_open(render_t *r, apr_pool_t *p)
                                              : PV_IMAGE_DEFAULT_MAX_MEMORY)) {
         return PV_IMAGE_TOO_BIG;
     }
+    r->est = est;
     return PV_IMAGE_OK;
 }
 
@@ -695,54 +697,41 @@ static unsigned char *read_whole(int fd, apr_size_t size)
     return buf;
 }
 
-/* An 8-bit non-interlaced PNG well above a fit-inside box: decoded and
- * box-reduced by pv_png_fast (2x the box kept, as libvips' resize keeps
- * for its last, Lanczos step), then resized by thumbnail_image to the
- * exact size the libvips path gives. PV_IMAGE_UNSUPPORTED: not taken (any
- * doubt or error), the caller renders with libvips as before. */
+/* An 8-bit non-interlaced PNG well above a fit-inside box, as the
+ * estimate chose it (pv_image_estimate: within the render's bound):
+ * decoded and box-reduced by pv_png_fast (2x the box kept, as libvips'
+ * resize keeps for its last, Lanczos step), then resized by
+ * thumbnail_image to the exact size the libvips path gives. Not
+ * PV_IMAGE_OK: not taken (any doubt or error), the caller renders with
+ * libvips as before. */
 static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
 {
+    const pv_image_info_t *info = r->info;
     const pv_render_req_t *req = r->req;
-    const pv_image_header_t *hd = r->info->header;
-    apr_uint64_t budget = req->limits.max_memory ? req->limits.max_memory
-                                                 : PV_IMAGE_DEFAULT_MAX_MEMORY;
+    int factor = r->est->png_fast, ow, oh;
     pv_png_fast_image_t *img = NULL;
-    unsigned char *buf = NULL;
+    unsigned char *buf;
     VipsImage **t;
     double s;
-    int factor, ow, oh;
-    apr_status_t rv = PV_IMAGE_UNSUPPORTED;
 
-    if (strcmp(r->info->loader, "pngload") != 0 || req->fit != PV_FIT_INSIDE ||
-        !hd || hd->kind != PV_HEADER_PNG || hd->u.png.bit_depth != 8 ||
-        hd->u.png.interlaced || r->info->orientation != 1 ||
-        (apr_uint64_t)r->info->size >= budget) {
-        return rv;
+    if (!factor || !(buf = read_whole(r->src.fd, (apr_size_t)info->size))) {
+        return PV_IMAGE_UNSUPPORTED;
     }
-    factor = pv_png_fast_factor((apr_uint32_t)r->info->raw_width,
-                                (apr_uint32_t)r->info->raw_height, req->width,
-                                req->height, 2);
-    if (factor < 2 ||
-        !(buf = read_whole(r->src.fd, (apr_size_t)r->info->size))) {
-        goto cleanup;
-    }
-    /* The file and the inflated image together within the render budget. */
-    if (pv_png_fast_decode(&img, buf, (apr_size_t)r->info->size, factor,
-                           budget - (apr_uint64_t)r->info->size,
-                           p) != APR_SUCCESS ||
-        img->width != (r->info->raw_width + factor - 1) / factor ||
-        img->height != (r->info->raw_height + factor - 1) / factor) {
-        goto cleanup;
+    if (pv_png_fast_decode(&img, buf, (apr_size_t)info->size, factor,
+                           r->est->png_fast_raw, p) != APR_SUCCESS ||
+        img->width != (info->raw_width + factor - 1) / factor ||
+        img->height != (info->raw_height + factor - 1) / factor) {
+        free(buf);
+        return PV_IMAGE_UNSUPPORTED;
     }
     free(buf);
-    buf = NULL;
     /* The size vips_thumbnail gives the whole image (fit inside, down). */
-    s = VIPS_MAX((double)r->info->raw_width /
+    s = VIPS_MAX((double)info->raw_width /
                      (req->width ? req->width : VIPS_MAX_COORD),
-                 (double)r->info->raw_height /
+                 (double)info->raw_height /
                      (req->height ? req->height : VIPS_MAX_COORD));
-    ow = VIPS_MAX(1, (int)VIPS_RINT(r->info->raw_width / s));
-    oh = VIPS_MAX(1, (int)VIPS_RINT(r->info->raw_height / s));
+    ow = VIPS_MAX(1, (int)VIPS_RINT(info->raw_width / s));
+    oh = VIPS_MAX(1, (int)VIPS_RINT(info->raw_height / s));
     t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 2);
     if (!(t[0] = vips_image_new_from_memory_copy(
               img->pixels,
@@ -755,13 +744,9 @@ static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
         vips_thumbnail_image(t[1], &r->t[1], ow, "height", oh, "size",
                              VIPS_SIZE_FORCE, NULL)) {
         drain_vips_error("png fast path", r->path);
-        rv = PV_IMAGE_FAILED;
-        goto cleanup;
+        return PV_IMAGE_FAILED;
     }
-    rv = PV_IMAGE_OK;
-cleanup:
-    free(buf);
-    return rv;
+    return PV_IMAGE_OK;
 }
 
 /* Into the box: shrink-on-load for a JPEG the box allows it for, else
