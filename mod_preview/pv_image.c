@@ -802,15 +802,43 @@ static apr_status_t render_thumbnail(render_t *r, apr_pool_t *p)
     return PV_IMAGE_OK;
 }
 
+/* An embedded profile's numbers into sRGB. libvips 8.14's thumbnail
+ * converts a CMYK image (and leaves its profile attached: not to be
+ * applied twice) but leaves RGB and grey numbers as they are: a Display P3
+ * photo would show duller once its profile is stripped. A profile lcms
+ * refuses leaves the numbers as they are, as before. */
+static apr_status_t render_icc(render_t *r)
+{
+    VipsImage **t =
+        (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 1);
+
+    if (!vips_image_get_typeof(r->img, VIPS_META_ICC_NAME) ||
+        vips_image_get_interpretation(r->src.header) ==
+            VIPS_INTERPRETATION_CMYK) {
+        return PV_IMAGE_OK;
+    }
+    if (vips_icc_transform(r->img, &t[0], "srgb", "embedded", TRUE, "intent",
+                           VIPS_INTENT_RELATIVE, NULL)) {
+        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0,
+                PVLOGNO(1450) "%s: embedded ICC profile not applied", r->path);
+        drain_vips_error("icc", r->path);
+        return PV_IMAGE_OK;
+    }
+    r->img = t[0];
+    return PV_IMAGE_OK;
+}
+
 static apr_status_t render_colour(render_t *r)
 {
     VipsImage **t = r->t;
     int colour_bands;
 
-    /* sRGB out (thumbnail already went through the ICC profile if there
-     * was one); grey stays grey, 16-bit becomes 8-bit. */
+    /* sRGB out; grey stays grey, 16-bit becomes 8-bit. */
     colour_bands =
         vips_image_get_bands(r->img) - (vips_image_hasalpha(r->img) ? 1 : 0);
+    if (render_icc(r) != PV_IMAGE_OK) {
+        return PV_IMAGE_FAILED;
+    }
     if (vips_colourspace(r->img, &t[2],
                          colour_bands < 3 ? VIPS_INTERPRETATION_B_W
                                           : VIPS_INTERPRETATION_sRGB,
