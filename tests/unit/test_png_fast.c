@@ -342,6 +342,84 @@ START_TEST(large_factor)
 }
 END_TEST
 
+/* libvips' pngsave of b in *o: libpng choosing each row's filter (way 0),
+ * libimagequant's palette (1), fast deflate (2), Paeth only (3). */
+static void vips_png(pngbuf_t *o, VipsImage *b, int way)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    switch (way) {
+        case 0:
+            rc = vips_pngsave_buffer(b, &buf, &len, NULL);
+            break;
+        case 1:
+            rc = vips_pngsave_buffer(b, &buf, &len, "palette", TRUE, NULL);
+            break;
+        case 2:
+            rc = vips_pngsave_buffer(b, &buf, &len, "compression", 1, NULL);
+            break;
+        case 3:
+            rc = vips_pngsave_buffer(b, &buf, &len, "filter",
+                                     VIPS_FOREIGN_PNG_FILTER_PAETH, NULL);
+            break;
+    }
+    ck_assert_int_eq(rc, 0);
+    o->b = buf;
+    o->len = len;
+    o->cap = len;
+}
+
+/* PNGs written by libvips (libpng) decode the same way, 1 to 4 bands. */
+START_TEST(vips_written)
+{
+    VipsImage *n = NULL, *u = NULL;
+    int way, k;
+
+    ck_assert_int_eq(
+        vips_gaussnoise(&n, 97, 61, "sigma", 70.0, "seed", 7, NULL), 0);
+    ck_assert_int_eq(vips_cast_uchar(n, &u, NULL), 0);
+    for (way = 0; way < 4; way++) {
+        for (k = 1; k <= 4; k++) {
+            VipsImage *in[4] = {u, u, u, u}, *j = NULL, *b = NULL;
+            pv_png_fast_info_t *info = NULL;
+            pv_png_fast_image_t *img = NULL;
+            unsigned char *ref, *want;
+            int bands, w, h, ow, oh;
+            pngbuf_t o;
+
+            ck_assert_int_eq(vips_bandjoin(in, &j, k, NULL), 0);
+            ck_assert_int_eq(vips_copy(j, &b, "interpretation",
+                                       k >= 3 ? VIPS_INTERPRETATION_sRGB
+                                              : VIPS_INTERPRETATION_B_W,
+                                       NULL),
+                             0);
+            vips_png(&o, b, way);
+            ref = vips_pixels(&o, &bands, &w, &h);
+            ck_assert_int_eq(pv_png_fast_probe(&info, o.b, o.len, pool),
+                             APR_SUCCESS);
+            ck_assert_msg(info->eligible, "way %d, %d bands: %s", way, k,
+                          info->reason);
+            want = box(ref, w, h, bands, 3, &ow, &oh);
+            ck_assert_int_eq(
+                pv_png_fast_decode(&img, o.b, o.len, 3, info->raw, pool),
+                APR_SUCCESS);
+            ck_assert_msg(memcmp(img->pixels, want, (size_t)ow * oh * bands) ==
+                              0,
+                          "way %d, %d bands: pixels differ", way, k);
+            g_free(ref);
+            free(want);
+            g_free(o.b);
+            g_object_unref(b);
+            g_object_unref(j);
+        }
+    }
+    g_object_unref(u);
+    g_object_unref(n);
+}
+END_TEST
+
 /* Chunks that change libvips' pixels or metadata it acts on, or files it
  * judges itself: not the fast path's. */
 START_TEST(not_eligible)
@@ -536,6 +614,7 @@ Suite *pv_test_png_fast_suite(void)
     tcase_add_test(tc, every_type_filter_and_factor);
     tcase_add_test(tc, palettes);
     tcase_add_test(tc, large_factor);
+    tcase_add_test(tc, vips_written);
     tcase_add_test(tc, not_eligible);
     tcase_add_test(tc, malformed);
     tcase_add_test(tc, render_same_as_libvips);
