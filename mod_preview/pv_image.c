@@ -819,9 +819,7 @@ static apr_status_t render_icc(render_t *r)
     }
     if (vips_icc_transform(r->img, &t[0], "srgb", "embedded", TRUE, "intent",
                            VIPS_INTENT_RELATIVE, NULL)) {
-        pv_log_(PV_LOG_MARK, PV_LOG_DEBUG, 0,
-                PVLOGNO(1450) "%s: embedded ICC profile not applied", r->path);
-        drain_vips_error("icc", r->path);
+        drain_vips_error("icc_transform (profile not applied)", r->path);
         return PV_IMAGE_OK;
     }
     r->img = t[0];
