@@ -15,7 +15,7 @@ MODSDIR    ?= $(shell $(APXS) -q SYSCONFDIR)/mods-available
 B         := build
 comma     := ,
 
-PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt libturbojpeg lcms2
+PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt libturbojpeg lcms2 libdeflate
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 WARN      := -Wall -Wextra -Werror

@@ -25,9 +25,12 @@ typedef struct pv_image_estimate_t {
     apr_uint64_t pipeline; /* libvips' strips from the decoder to the resize */
     apr_uint64_t output;   /* copies of the preview (rotate, crop), encoder */
     apr_uint64_t file;     /* the source file, read or mapped whole */
-    int shrink;            /* the load shrink (JPEG DCT scale, WebP scale) */
-    int worst_case;        /* the file's header said too little: the worst
-                              case of its format was assumed */
+    int shrink;            /* the load shrink (JPEG DCT scale, WebP scale,
+                              the PNG fast path's box) */
+    int png_fast;          /* the PNG fast path's box factor, 0: not taken */
+    apr_uint64_t png_fast_raw; /* its inflated image's bound in bytes */
+    int worst_case;            /* the file's header said too little: the worst
+                                  case of its format was assumed */
 } pv_image_estimate_t;
 
 /* The integer shrink the render asks the JPEG loader for (1, 2, 4, 8):
@@ -38,7 +41,9 @@ int pv_image_jpeg_shrink(const pv_image_info_t *info, int box_w, int box_h,
                          int cover);
 
 /* The estimate of rendering the probed source info with req (its box,
- * fit and format; limits ignored). APR_EINVAL without info or req. */
+ * fit and format; of its limits, max_memory decides whether the PNG fast
+ * path's whole-image buffers fit, else libvips' streaming is estimated
+ * and used). APR_EINVAL without info or req. */
 apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
                                const pv_image_info_t *info,
                                const pv_render_req_t *req, apr_pool_t *p);

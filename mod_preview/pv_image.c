@@ -16,6 +16,7 @@
 #include "pv_image_budget.h"
 #include "pv_image_header.h"
 #include "pv_log.h"
+#include "pv_png_fast.h"
 
 /* Truncation and decode errors fail the load: a half-grey preview could be
  * taken for the real picture, and would be cached as if it were. */
@@ -633,6 +634,7 @@ typedef struct {
     VipsImage *scope; /* owns t[] */
     VipsImage **t;
     VipsImage *img; /* the last step's output */
+    pv_image_estimate_t *est;
     VipsArrayDouble *white;
     void *buf;
     size_t len;
@@ -672,12 +674,86 @@ static apr_status_t render_open(render_t *r, apr_pool_t *p)
                                              : PV_IMAGE_DEFAULT_MAX_MEMORY)) {
         return PV_IMAGE_TOO_BIG;
     }
+    r->est = est;
+    return PV_IMAGE_OK;
+}
+
+/* The file's size bytes into a malloc'd buffer (pread: libvips' offset
+ * stays); NULL on a short read or no memory. */
+static unsigned char *read_whole(int fd, apr_size_t size)
+{
+    unsigned char *buf = malloc(size ? size : 1);
+    apr_size_t got = 0;
+
+    while (buf && got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            free(buf);
+            return NULL;
+        }
+        got += (apr_size_t)n;
+    }
+    return buf;
+}
+
+/* An 8-bit non-interlaced PNG well above a fit-inside box, as the
+ * estimate chose it (pv_image_estimate: within the render's bound):
+ * decoded and box-reduced by pv_png_fast (2x the box kept, as libvips'
+ * resize keeps for its last, Lanczos step), then resized by
+ * thumbnail_image to the exact size the libvips path gives. Not
+ * PV_IMAGE_OK: not taken (any doubt or error), the caller renders with
+ * libvips as before. */
+static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
+{
+    const pv_image_info_t *info = r->info;
+    const pv_render_req_t *req = r->req;
+    int factor = r->est->png_fast, ow, oh;
+    pv_png_fast_image_t *img = NULL;
+    unsigned char *buf;
+    VipsImage **t;
+    double s;
+
+    if (!factor || !(buf = read_whole(r->src.fd, (apr_size_t)info->size))) {
+        return PV_IMAGE_UNSUPPORTED;
+    }
+    if (pv_png_fast_decode(&img, buf, (apr_size_t)info->size, factor,
+                           r->est->png_fast_raw, p) != APR_SUCCESS ||
+        img->width != (info->raw_width + factor - 1) / factor ||
+        img->height != (info->raw_height + factor - 1) / factor) {
+        free(buf);
+        return PV_IMAGE_UNSUPPORTED;
+    }
+    free(buf);
+    /* The size vips_thumbnail gives the whole image (fit inside, down). */
+    s = VIPS_MAX((double)info->raw_width /
+                     (req->width ? req->width : VIPS_MAX_COORD),
+                 (double)info->raw_height /
+                     (req->height ? req->height : VIPS_MAX_COORD));
+    ow = VIPS_MAX(1, (int)VIPS_RINT(info->raw_width / s));
+    oh = VIPS_MAX(1, (int)VIPS_RINT(info->raw_height / s));
+    t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 2);
+    if (!(t[0] = vips_image_new_from_memory_copy(
+              img->pixels,
+              (size_t)img->width * (size_t)img->height * (size_t)img->bands,
+              img->width, img->height, img->bands, VIPS_FORMAT_UCHAR)) ||
+        vips_copy(t[0], &t[1], "interpretation",
+                  img->bands < 3 ? VIPS_INTERPRETATION_B_W
+                                 : VIPS_INTERPRETATION_sRGB,
+                  NULL) ||
+        vips_thumbnail_image(t[1], &r->t[1], ow, "height", oh, "size",
+                             VIPS_SIZE_FORCE, NULL)) {
+        drain_vips_error("png fast path", r->path);
+        return PV_IMAGE_FAILED;
+    }
     return PV_IMAGE_OK;
 }
 
 /* Into the box: shrink-on-load for a JPEG the box allows it for, else
  * libvips' thumbnail on the source. */
-static apr_status_t render_thumbnail(render_t *r)
+static apr_status_t render_thumbnail(render_t *r, apr_pool_t *p)
 {
     const pv_render_req_t *req = r->req;
     VipsInteresting crop = VIPS_INTERESTING_NONE;
@@ -694,6 +770,10 @@ static apr_status_t render_thumbnail(render_t *r)
     r->scope = vips_image_new();
     t = r->t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 8);
 
+    if (render_png_fast(r, p) == PV_IMAGE_OK) {
+        r->img = t[1];
+        return PV_IMAGE_OK;
+    }
     shrink = 1;
     if (strcmp(r->info->loader, "jpegload") == 0) {
         shrink = pv_image_jpeg_shrink(r->info, req->width, req->height,
@@ -724,15 +804,41 @@ static apr_status_t render_thumbnail(render_t *r)
     return PV_IMAGE_OK;
 }
 
+/* An embedded profile's numbers into sRGB. libvips 8.14's thumbnail
+ * converts a CMYK image (and leaves its profile attached: not to be
+ * applied twice) but leaves RGB and grey numbers as they are: a Display P3
+ * photo would show duller once its profile is stripped. A profile lcms
+ * refuses leaves the numbers as they are, as before. */
+static apr_status_t render_icc(render_t *r)
+{
+    VipsImage **t =
+        (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 1);
+
+    if (!vips_image_get_typeof(r->img, VIPS_META_ICC_NAME) ||
+        vips_image_get_interpretation(r->src.header) ==
+            VIPS_INTERPRETATION_CMYK) {
+        return PV_IMAGE_OK;
+    }
+    if (vips_icc_transform(r->img, &t[0], "srgb", "embedded", TRUE, "intent",
+                           VIPS_INTENT_RELATIVE, NULL)) {
+        drain_vips_error("icc_transform (profile not applied)", r->path);
+        return PV_IMAGE_OK;
+    }
+    r->img = t[0];
+    return PV_IMAGE_OK;
+}
+
 static apr_status_t render_colour(render_t *r)
 {
     VipsImage **t = r->t;
     int colour_bands;
 
-    /* sRGB out (thumbnail already went through the ICC profile if there
-     * was one); grey stays grey, 16-bit becomes 8-bit. */
+    /* sRGB out; grey stays grey, 16-bit becomes 8-bit. */
     colour_bands =
         vips_image_get_bands(r->img) - (vips_image_hasalpha(r->img) ? 1 : 0);
+    if (render_icc(r) != PV_IMAGE_OK) {
+        return PV_IMAGE_FAILED;
+    }
     if (vips_colourspace(r->img, &t[2],
                          colour_bands < 3 ? VIPS_INTERPRETATION_B_W
                                           : VIPS_INTERPRETATION_sRGB,
@@ -891,7 +997,7 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
         r.fast = 1;
         goto cleanup;
     }
-    if ((rv = render_thumbnail(&r)) != PV_IMAGE_OK ||
+    if ((rv = render_thumbnail(&r, p)) != PV_IMAGE_OK ||
         (rv = render_colour(&r)) != PV_IMAGE_OK ||
         (rv = render_strip(&r)) != PV_IMAGE_OK ||
         (rv = render_save(&r, p)) != PV_IMAGE_OK) {

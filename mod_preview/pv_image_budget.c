@@ -6,7 +6,10 @@
  *   component: libjpeg's has_multiple_scans) makes libjpeg keep every DCT
  *   coefficient of the image, 128 bytes a block, whatever the scale.
  * - pngload: non-interlaced rows are read in strips; an Adam7 file is
- *   read whole into memory at full depth first.
+ *   read whole into memory at full depth first. The PNG fast path
+ *   (pv_png_fast.h) holds the whole file and the whole inflated image,
+ *   then libvips streams its box-reduced copy: taken only when that fits
+ *   the render's bound, else libvips' strips are what is estimated.
  * - gifload (libnsgif): one RGBA frame of the whole screen, and a second
  *   when the first frame's disposal restores the previous one.
  * - webpload: the whole file, an RGBA canvas and a frame at the load
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include "pv_image_budget.h"
+#include "pv_png_fast.h"
 
 /* Largest coordinate libvips takes (VIPS_MAX_COORD): a box side left
  * open. */
@@ -243,19 +247,47 @@ static apr_uint64_t encoder_per_pixel(pv_image_format_e f, int alpha)
     return 40;
 }
 
-apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
-                               const pv_image_info_t *info,
-                               const pv_render_req_t *req, apr_pool_t *p)
+/* The PNG fast path's box factor for this source and request, before its
+ * chunks are read (pv_png_fast_decode may still decline): an 8-bit,
+ * non-interlaced PNG shown as stored, fit inside a box at least twice
+ * smaller; 0 when not. */
+static int png_fast_candidate(const pv_image_info_t *info,
+                              const pv_render_req_t *req)
+{
+    const pv_image_header_t *hd = header_of(info, PV_HEADER_PNG);
+    int f;
+
+    if (!is_loader(info, "pngload") || !hd || hd->u.png.bit_depth != 8 ||
+        hd->u.png.interlaced || info->interlaced || info->orientation > 1 ||
+        info->sample_bytes > 1 || info->bands < 1 || info->bands > 4 ||
+        (req->fit == PV_FIT_COVER && req->width > 0 && req->height > 0)) {
+        return 0;
+    }
+    f = pv_png_fast_factor((apr_uint32_t)info->raw_width,
+                           (apr_uint32_t)info->raw_height, req->width,
+                           req->height, 2);
+    return f >= 2 ? f : 0;
+}
+
+/* Its inflated image at most: every row's filter byte and its samples,
+ * with libvips' bands (a palette's index is one byte, its RGB(A) three or
+ * four: the larger side). */
+static apr_uint64_t png_fast_raw(const pv_image_info_t *info)
+{
+    return (apr_uint64_t)info->raw_height *
+           (1 + (apr_uint64_t)info->raw_width * (apr_uint64_t)info->bands);
+}
+
+static apr_status_t estimate(pv_image_estimate_t **pout,
+                             const pv_image_info_t *info,
+                             const pv_render_req_t *req, int png_fast,
+                             apr_pool_t *p)
 {
     pv_image_estimate_t *e;
     double tw, th, hs, vs, common;
     apr_uint64_t lw, lh, rw, rh, ow, oh, bands, bpw, rows, sum;
     int cover, alpha, copies;
 
-    if (!info || !req || info->raw_width <= 0 || info->raw_height <= 0 ||
-        info->width <= 0 || info->height <= 0) {
-        return APR_EINVAL;
-    }
     e = apr_pcalloc(p, sizeof(*e));
     cover = req->fit == PV_FIT_COVER && req->width > 0 && req->height > 0;
     alpha = info->has_alpha;
@@ -292,6 +324,11 @@ apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
         lw = ceil_div(lw, (apr_uint64_t)e->shrink);
         lh = ceil_div(lh, (apr_uint64_t)e->shrink);
     }
+    else if (png_fast) {
+        e->shrink = e->png_fast = png_fast;
+        lw = ceil_div(lw, (apr_uint64_t)png_fast);
+        lh = ceil_div(lh, (apr_uint64_t)png_fast);
+    }
     else if (is_loader(info, "webpload") && common > 1.0) {
         /* libwebp scales while it decodes (thumbnail's "scale") */
         lw = (apr_uint64_t)(lw / common) + 1;
@@ -299,8 +336,15 @@ apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
         e->shrink = (int)common;
     }
 
-    e->held = decoder_held(e, info, lw, lh);
-    e->file = reads_whole_file(info) ? (apr_uint64_t)info->size : 0;
+    if (png_fast) {
+        /* the inflated image, and the reduced one with libvips' copy */
+        e->held = png_fast_raw(info) + 2 * lw * lh * bands;
+        e->file = (apr_uint64_t)info->size;
+    }
+    else {
+        e->held = decoder_held(e, info, lw, lh);
+        e->file = reads_whole_file(info) ? (apr_uint64_t)info->size : 0;
+    }
 
     /* Strips of the whole decoded width up to the resize: float when the
      * alpha is premultiplied, at most `rows` of them at once. */
@@ -321,4 +365,28 @@ apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
     e->total = PV_EST_FIXED + sum + sum / PV_EST_MARGIN;
     *pout = e;
     return APR_SUCCESS;
+}
+
+apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
+                               const pv_image_info_t *info,
+                               const pv_render_req_t *req, apr_pool_t *p)
+{
+    apr_uint64_t bound;
+    int f;
+
+    if (!info || !req || info->raw_width <= 0 || info->raw_height <= 0 ||
+        info->width <= 0 || info->height <= 0) {
+        return APR_EINVAL;
+    }
+    /* The fast path only where its whole-image buffers fit the bound; a
+     * larger PNG is streamed by libvips as before. */
+    bound = req->limits.max_memory ? req->limits.max_memory
+                                   : PV_IMAGE_DEFAULT_MAX_MEMORY;
+    if ((f = png_fast_candidate(info, req)) &&
+        estimate(pout, info, req, f, p) == APR_SUCCESS &&
+        (*pout)->total <= bound) {
+        (*pout)->png_fast_raw = png_fast_raw(info);
+        return APR_SUCCESS;
+    }
+    return estimate(pout, info, req, 0, p);
 }

@@ -86,25 +86,41 @@ row('  MariaDB CPU per request', db_us('hitqc'), 'us', 'hit, MariaDB defaults', 
     $r{'hit.na'});
 
 my $floor = have('djpeg.baseline.ms') ? 1000 / $r{'djpeg.baseline.ms'} * $cores : undef;
-section('2. render, no cache, -> 256 px JPEG q80');
-row('12 Mpx baseline JPEG, requests/s' . $bad->('base'), $r{'base.rps'}, 'req/s',
-    "djpeg -scale 1/8 floor x $cores cores", $floor, 'img/s', '', $render_na);
+section('2. render, no cache, -> 256 px JPEG q80 (Pillow: the origin app\'s code, one process per core)');
+row('4032x3024 baseline JPEG, requests/s' . $bad->('base'), $r{'base.rps'}, 'req/s',
+    "Pillow x $cores processes", $r{'pil.baseline.rps'}, 'img/s', '>= 1.25', $render_na);
+row('  httpd CPU per image', cpu_ms('base'), 'ms', 'Pillow in-process, per image', $r{'pil.baseline.ms'}, 'ms',
+    '', $render_na);
 row('  httpd CPU per image', cpu_ms('base'), 'ms', 'djpeg -scale 1/8, per image', $r{'djpeg.baseline.ms'}, 'ms',
-    '<= 1.5', $render_na);
+    '<= 1', $render_na);
+row('  requests/s', $r{'base.rps'}, 'req/s', "djpeg -scale 1/8 floor x $cores cores", $floor, 'img/s', '',
+    $render_na);
 row('  httpd CPU per image', cpu_ms('base'), 'ms', 'vipsthumbnail, batch, per image', $r{'vt.baseline.ms'}, 'ms',
     '< 1', $render_na);
 row('  httpd CPU per image', cpu_ms('base'), 'ms', 'vipsthumbnail, 1 invocation (CPU)', $r{'vt.single.ms'}, 'ms',
     '', $render_na);
-row('14 Mpx progressive JPEG, requests/s' . $bad->('prog'), $r{'prog.rps'}, 'req/s', '', undef, '', '', $render_na);
+row('5120x2880 progressive 4:4:4 JPEG, requests/s' . $bad->('prog'), $r{'prog.rps'}, 'req/s',
+    "Pillow x $cores processes", $r{'pil.progressive.rps'}, 'img/s', '>= 5', $render_na);
+row('  httpd CPU per image', cpu_ms('prog'), 'ms', 'Pillow in-process, per image', $r{'pil.progressive.ms'}, 'ms',
+    '', $render_na);
 row('  httpd CPU per image', cpu_ms('prog'), 'ms', 'djpeg -scale 1/8, per image', $r{'djpeg.progressive.ms'},
     'ms', '', $render_na);
 row('  httpd CPU per image', cpu_ms('prog'), 'ms', 'vipsthumbnail, batch, per image', $r{'vt.progressive.ms'},
     'ms', '< 1', $render_na);
-row('8 Mpx PNG, requests/s' . $bad->('png'), $r{'png.rps'}, 'req/s', '', undef, '', '', $render_na);
+row('3840x2160 RGB PNG, requests/s' . $bad->('png'), $r{'png.rps'}, 'req/s', "Pillow x $cores processes",
+    $r{'pil.png.rps'}, 'img/s', '>= 1.3', $render_na);
+row('  httpd CPU per image', cpu_ms('png'), 'ms', 'Pillow in-process, per image', $r{'pil.png.ms'}, 'ms', '',
+    $render_na);
 row('  httpd CPU per image', cpu_ms('png'), 'ms', 'vipsthumbnail, batch, per image', $r{'vt.png.ms'}, 'ms', '< 1',
     $render_na);
+row('baseline JPEG -> 1024 px, requests/s' . $bad->('base1024'), $r{'base1024.rps'}, 'req/s', '', undef, '',
+    'no slower than main', $render_na);
+row('  httpd CPU per image', cpu_ms('base1024'), 'ms', '', undef, '', '', $render_na);
+row('baseline JPEG -> 2048 px, requests/s' . $bad->('base2048'), $r{'base2048.rps'}, 'req/s', '', undef, '',
+    'no slower than main', $render_na);
+row('  httpd CPU per image', cpu_ms('base2048'), 'ms', '', undef, '', '', $render_na);
 
-section('3. peer: nginx secure_link + image_filter resize 256, 12 Mpx baseline JPEG');
+section('3. peer: nginx secure_link + image_filter resize 256, 4032x3024 baseline JPEG');
 row('mod_preview render, requests/s', $r{'base.rps'}, 'req/s', 'nginx image_filter' . $bad->('nginx'),
     $r{'nginx.rps'}, 'req/s', '>= 10', $render_na);
 row('mod_preview CPU per image', cpu_ms('base'), 'ms', 'nginx CPU per image', cpu_ms('nginx'), 'ms', '', $render_na);
@@ -114,7 +130,7 @@ row("  decode floor, djpeg -scale 1/8 x $cores cores", $floor, 'img/s', 'nginx i
 
 section('4. memory (resident set of the httpd child)');
 my $mb = sub { defined $_[0] ? $_[0] / 1024 : undef };
-row('peak, 8 concurrent 14 Mpx renders' . $bad->('mem'), $mb->($r{'mem.peak_kib'}), 'MB', 'target',
+row('peak, 8 concurrent 14.7 Mpx progressive renders' . $bad->('mem'), $mb->($r{'mem.peak_kib'}), 'MB', 'target',
     400, 'MB', '<= 1', $r{'mem.na'});
 row('  idle before them (fresh child, 1 render done)', $mb->($r{'mem.idle_kib'}), 'MB', '', undef, '', '', $r{'mem.na'});
 my $growth;
@@ -148,7 +164,7 @@ for my $row (@rows) {
 
 # Details: every wrk run, then what httpd logged
 print "\nwrk runs (requests wrk completed, p50 / p99 latency, non-2xx + socket errors; requests the server logged):\n";
-for my $n (qw(static hit hitqc base prog png nginx mem)) {
+for my $n (qw(static hit hitqc base prog png base1024 base2048 nginx mem)) {
     next unless have("$n.req");
     printf "  %-7s %8d requests  %8s / %-8s  %d errors  %8d logged\n", $n, $r{"$n.req"}, $r{"$n.p50"},
         $r{"$n.p99"}, $r{"$n.bad"} // 0, $r{"$n.served"} // 0;
@@ -159,10 +175,10 @@ if (have('growth.req')) {
     printf "          RSS (MB) after each 5 s round: %s\n", $r{'growth.trail'} if have('growth.trail');
 }
 print "status and preview-cache note of what httpd logged per run (renders must say off):\n";
-for my $n (qw(static hit hitqc base prog png mem)) {
+for my $n (qw(static hit hitqc base prog png base1024 base2048 mem)) {
     printf "  %-7s %s\n", $n, $r{"$n.notes"} if have("$n.notes");
 }
-for my $n (qw(base prog png mem)) {
+for my $n (qw(base prog png base1024 base2048 mem)) {
     print "WARNING: the $n run was served from a cache: its figures are not renders\n"
         if ($r{"$n.notes"} // '') =~ / hit /;
 }

@@ -544,6 +544,8 @@ START_TEST(calibration_wide_png)
     calibrated("wide.png", req_box(2048, 2048, PV_FIT_INSIDE, PV_FORMAT_JPEG),
                0);
     calibrated("wide.png", req_box(1024, 1024, PV_FIT_COVER, PV_FORMAT_PNG), 0);
+    /* the PNG fast path: the whole file and inflated image */
+    calibrated("wide.png", req_box(256, 256, PV_FIT_INSIDE, PV_FORMAT_JPEG), 0);
 }
 END_TEST
 
