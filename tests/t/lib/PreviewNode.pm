@@ -131,9 +131,20 @@ sub slurp {
 
 sub error_log { slurp("$_[0]{dir}/error_log") }
 
+# httpd writes a request's line after the client has its answer: wait
+# until a line came since the last call and the log stood still 200 ms
+# (at most 5 s), so a busy machine does not read the line before.
 sub last_access {
     my ($self) = @_;
-    my @l = split /\n/, slurp("$self->{dir}/access_log");
+    my ($n, $still, @l) = (-1, 0);
+    for (1 .. 100) {
+        @l = split /\n/, slurp("$self->{dir}/access_log");
+        $still = @l == $n ? $still + 1 : 0;
+        $n = @l;
+        last if $n > ($self->{seen} // 0) && $still >= 4;
+        select(undef, undef, undef, 0.05);
+    }
+    $self->{seen} = $n;
     return $l[-1] // '';
 }
 
