@@ -158,7 +158,15 @@ sub login {
 sub stop {
     my ($self) = @_;
     return unless $self->{started};
-    system(httpd_bin(), '-f', $self->{conf}, '-k', 'stop');
+    # By its pid file, not `-k stop`: that parses the config again, and
+    # fails (leaving the node running) once a folder it names is gone.
+    my ($pid) = slurp("$self->{dir}/httpd.pid") =~ /(\d+)/;
+    if ($pid && kill('TERM', $pid)) {
+        for (1 .. 100) {
+            last unless kill(0, $pid);
+            select(undef, undef, undef, 0.1);
+        }
+    }
     $self->{started} = 0;
 }
 
