@@ -1,14 +1,7 @@
-# Two httpd nodes behind one load balancer (README "Several nodes"): two
-# instances started here from a generated configuration (same module, same
-# MariaDB, same key file, one redis started by tests/run-all as their
-# PreviewSOCache, PreviewOwnerCacheTimeout on), each with its own copy of
-# the storage folder (cp -p: other inodes, the same mtimes) and its own
-# preview cache. Shown: the login limit counts across both nodes; a logout
-# on node A makes the token 401 on node B at once, although B had the
-# answer in its owner cache; the same preview has the same ETag on both and
-# A's ETag gives 304 on B; with redis stopped both still serve previews
-# (logins get 503: the limiter fails closed), the outage logged once per
-# node; when redis is back, the limit counts again.
+# Two httpd nodes behind one load balancer (README "Several nodes"), their
+# shared cache a redis (PreviewSOCache redis:..., Debian's
+# mod_socache_redis) started by tests/run-all: the scenario of
+# tests/t/lib/PreviewTwoNodes.pm.
 use strict;
 use warnings FATAL => 'all';
 
@@ -16,160 +9,13 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use File::Path qw(make_path remove_tree);
-use PreviewLogin qw(dbh add_user bcrypt_hash json_body uniq);
-use PreviewImages qw(fixture_dir make_plain add_image run);
-use LWP::UserAgent ();
-use PreviewNode ();
+use PreviewTwoNodes ();
 
-plan tests => 33;
+plan tests => PreviewTwoNodes::TESTS;
 
-my $redis_port = $ENV{PV_REDIS_PORT}
+my $port = $ENV{PV_REDIS_PORT}
     or die "PV_REDIS_PORT not set (tests/run-all starts redis)\n";
-
-my $dbh = dbh();
-my ($dir, $rel) = fixture_dir('pv40');
-make_plain("$dir/a.jpg", 640, 480);
-# Node B's storage: a copy with the same names and mtimes, other inodes.
-my $root_a = "$ENV{PV_RUN_DIR}/images";
-my $root_b = "$ENV{PV_RUN_DIR}/images-b";
-remove_tree($root_b);
-make_path("$root_b/$rel");
-run('cp', '-p', "$dir/a.jpg", "$root_b/$rel/a.jpg");
-END { remove_tree($root_b) if $root_b }
-
-my $port_a = PreviewNode::free_port();
-my $db = PreviewNode::db_params();
-my $locations = PreviewNode::handler_locations();
-my %node;
-for my $n (['A', $port_a, $root_a], ['B', undef, $root_b]) {
-    my ($name, $port, $root) = @$n;
-    my $cache = PreviewTest::scratch_dir() . "/cache$name";
-    make_path($cache);
-    # One ServerName on both: the limiter's counts are per ServerName.
-    $node{$name} = PreviewNode->start("node$name", <<"BODY",
-ServerName http://localhost:$port_a
-PreviewDBParams "$db"
-PreviewStorageRoot "$root"
-PreviewCacheDir "$cache"
-PreviewSOCache redis:127.0.0.1:$redis_port
-PreviewOwnerCacheTimeout 300
-PreviewLoginLimit 3 300
-$locations
-BODY
-        port => $port, modules => ['socache_redis']);
-    ok($node{$name}{started}, "node $name starts (PreviewSOCache redis)")
-        or diag($node{$name}->start_output);
-    ok($node{$name}->ok, "node $name answers on its own port");
-}
-
-sub error_log { $node{ $_[0] }->error_log }
-sub last_access { $node{ $_[0] }->last_access }
-sub login { my ($n, @a) = @_; return $node{$n}->login(@a) }
-my $ua = LWP::UserAgent->new(timeout => 20, keep_alive => 0);
-sub url { my ($n, $path) = @_; return $node{$n}->url($path) }
-
-sub preview {
-    my ($n, $id, $tok, @h) = @_;
-    return $ua->get(url($n, "/preview/$id?w=256"),
-                    Authorization => "Bearer $tok", @h);
-}
-
-# ---------------------------------------------------------------- users
-my %user;
-for my $u (qw(alice bob carol dave)) {
-    my $name = uniq("n$u");
-    $user{$u} = { name => $name, pw => "pw-$name",
-                  id => add_user($dbh, $name, bcrypt_hash("pw-$name")) };
-}
-my $r = login('A', $user{alice}{name}, $user{alice}{pw});
-is($r->code, 200, 'alice logs in on node A');
-my $atok = (json_body($r) // {})->{token} // "";
-$r = login('B', $user{bob}{name}, $user{bob}{pw});
-is($r->code, 200, 'bob logs in on node B');
-my $btok = (json_body($r) // {})->{token} // "";
-my $img_a = add_image($dbh, $user{alice}{id}, "$rel/a.jpg");
-my $img_b = add_image($dbh, $user{bob}{id}, "$rel/a.jpg");
-
-# ------------------------------------------- the limit, across the nodes
-my @codes = map { login($_, $user{carol}{name}, 'wrong')->code } qw(A A B);
-is("@codes", '401 401 401', 'three failed logins of carol: two on A, one on B');
-is(login('B', $user{carol}{name}, 'wrong')->code, 429,
-   'the fourth, on B, is over the limit: B counted A\'s two');
-is(login('A', $user{carol}{name}, $user{carol}{pw})->code, 429,
-   'and on A too, even with the right password');
-
-# ------------------------------------------- the owner cache, the logout
-is(preview('B', $img_a, $atok)->code, 200, 'alice\'s preview on node B');
-like(last_access('B'), qr/^miss /, 'the first one asked the database');
-is(preview('B', $img_a, $atok)->code, 200, 'again on node B');
-like(last_access('B'), qr/^hit hit 200/,
-     'the second one is an owner-cache hit (no database round trip)');
-is($ua->post(url('A', '/logout'), Authorization => "Bearer $atok")->code, 204,
-   'alice logs out on node A');
-$r = preview('B', $img_a, $atok);
-is($r->code, 401, 'at once, node B refuses her token (its kept answer is gone)');
-like(last_access('B'), qr/^hit .* 401/,
-     'refused from the shared cache itself (the logout\'s least version)');
-is(preview('A', $img_a, $atok)->code, 401, 'and so does node A');
-
-# ------------------------------------------------------------- the ETag
-my $ra = preview('A', $img_b, $btok);
-my $rb = preview('B', $img_b, $btok);
-is($ra->code . ' ' . $rb->code, '200 200', 'bob\'s preview on both nodes');
-ok($ra->header('ETag') && $ra->header('ETag') eq ($rb->header('ETag') // ''),
-   'the same ETag on both (copies of the file: other inodes, same mtime)')
-    or diag('A ' . ($ra->header('ETag') // '-') . ' B ' . ($rb->header('ETag') // '-'));
-is($ra->content, $rb->content, 'the same bytes');
-is(preview('B', $img_b, $btok, 'If-None-Match' => $ra->header('ETag'))->code,
-   304, 'A\'s ETag gives 304 on B');
-is(preview('B', $img_b, $btok)->header('ETag'), $ra->header('ETag'),
-   'a hit of B\'s own preview cache has that ETag too');
-
-# ------------------------------------------------------ redis stopped
-system($ENV{PV_REDIS}, 'stop', $ENV{PV_REDIS_DIR}) == 0 or die "redis stop\n";
-@codes = map { preview($_, $img_b, $btok)->code } qw(A B A B A B A B);
-is("@codes", '200 200 200 200 200 200 200 200',
-   'redis stopped: both nodes still serve previews (from the database)');
-like(last_access('A'), qr/^off /, 'not through the owner cache');
-is(login('A', $user{dave}{name}, 'wrong')->code, 503,
-   'a login gets 503: the limiter fails closed');
-is(login('B', $user{dave}{name}, $user{dave}{pw})->code, 503, 'on B too');
-for my $n (qw(A B)) {
-    my @l = grep { /PV1510/ } split /\n/, error_log($n);
-    is(scalar @l, 1, "node $n logged the outage once, not per request");
-}
-
-# ------------------------------------------------------ redis back
-system($ENV{PV_REDIS}, 'start', $ENV{PV_REDIS_DIR}) == 0 or die "redis start\n";
-# Each process finds redis again on its own: apr_redis pings a server it
-# holds for dead every 5 s, and a connection from before the restart fails
-# once. Previews (not counted) until each node has gone through the cache
-# five times in a row.
-sub back {
-    my ($n) = @_;
-    my ($row, $deadline) = (0, time + 60);
-    while ($row < 5 && time < $deadline) {
-        preview($n, $img_b, $btok);
-        if (last_access($n) =~ /^off /) {
-            $row = 0;
-            select undef, undef, undef, 0.5;
-        }
-        else {
-            $row++;
-        }
-    }
-    return $row >= 5;
-}
-ok(back('A') && back('B'), 'redis back: both nodes use the shared cache again');
-@codes = (login('A', $user{dave}{name}, 'wrong')->code,
-          map { login('B', $user{dave}{name}, 'wrong')->code } 1 .. 2);
-is("@codes", '401 401 401', 'three failed logins of dave: one on A, two on B');
-is(login('A', $user{dave}{name}, 'wrong')->code, 429,
-   'the fourth is over the limit: the count goes on across the nodes');
-for my $n (qw(A B)) {
-    is(scalar(() = error_log($n) =~ /PV1509/g) . ' '
-       . scalar(() = error_log($n) =~ /PV1510/g), '1 1',
-       "node $n logged once that redis answers again, and no second outage "
-       . 'for the restart');
-}
+PreviewTwoNodes::scenario(
+    socache => "redis:127.0.0.1:$port", module => 'socache_redis',
+    server => 'redis', ctl => $ENV{PV_REDIS}, ctl_dir => $ENV{PV_REDIS_DIR},
+    fixture => 'pv40');
