@@ -13,7 +13,7 @@
 #define MAX_MARKERS 4096 /* segments before EOI: real files have dozens */
 #define MAX_SCANS   256  /* libjpeg's default scan limit is 0 (none) */
 #define LOOK_BITS   9
-#define SKIP_BITS   11
+#define SKIP_BITS   12
 /* a skip entry: the bits to drop (bits 0-5: a shift count as it is), how
  * far k moves (6-11), the block's end (bit 12) */
 #define SKIP_TOTAL(e) ((int)((e)&63))
@@ -43,6 +43,11 @@ typedef struct {
     /* (length << 8 | symbol) of the code in the next LOOK_BITS bits; 0
      * when longer */
     uint16_t look[1 << LOOK_BITS];
+} huff_t;
+
+/* An AC table with the lookups of the sequential block decoders. */
+typedef struct {
+    huff_t h;
     /* AC only, by the next SKIP_BITS bits: skip[0] skips the next two
      * symbols when both codes lie in those bits (the first with its extra
      * bits), else one; skip[1] always one (near the block's end, where a
@@ -52,7 +57,7 @@ typedef struct {
     /* AC only, by the next SKIP_BITS bits: the symbols of skip[0] with
      * their values (DEC_*); 0 for a code longer than SKIP_BITS */
     uint64_t dec[1 << SKIP_BITS];
-} huff_t;
+} ac_huff_t;
 
 typedef struct {
     int id, h, v, tq;
@@ -91,7 +96,8 @@ typedef struct {
     int orientation, exif_seen;
     uint16_t q[NTABLES][64];
     int q_defined[NTABLES];
-    huff_t dc[NTABLES], ac[NTABLES];
+    huff_t dc[NTABLES];
+    ac_huff_t ac[NTABLES];
     comp_t c[NCOMP_MAX];
     /* ICC chunks, by sequence number */
     int icc_count;
@@ -183,8 +189,8 @@ static uint64_t dec_entry(const uint16_t *lk, uint32_t idx)
            (uint64_t)(uint16_t)(int16_t)a << 48;
 }
 
-/* The AC skip table (see huff_t) from the canonical codes. */
-static void skip_build(huff_t *t, const uint8_t *counts, const uint8_t *vals,
+/* The AC lookups (see ac_huff_t) from the canonical codes. */
+static void skip_build(ac_huff_t *t, const uint8_t *counts, const uint8_t *vals,
                        const uint32_t *code)
 {
     uint16_t lk[1 << SKIP_BITS]; /* (length << 8 | symbol), 0: longer */
@@ -230,9 +236,10 @@ static void skip_build(huff_t *t, const uint8_t *counts, const uint8_t *vals,
 /* libjpeg's jpeg_make_d_derived_tbl: canonical codes from the counts, an
  * error when they overflow their length (a table that is not a prefix
  * code) or, for DC, a symbol over 15. */
-static apr_status_t huff_build(huff_t *t, const uint8_t *counts,
-                               const uint8_t *vals, int nvals, int is_dc)
+static apr_status_t huff_build(huff_t *t, ac_huff_t *ac, const uint8_t *counts,
+                               const uint8_t *vals, int nvals)
 {
+    int is_dc = !ac;
     uint8_t size[257];
     uint32_t code[256];
     int p, l, i, si;
@@ -290,8 +297,8 @@ static apr_status_t huff_build(huff_t *t, const uint8_t *counts,
             }
         }
     }
-    if (!is_dc) {
-        skip_build(t, counts, vals, code);
+    if (ac) {
+        skip_build(ac, counts, vals, code);
     }
     t->is_dc = is_dc;
     t->defined = 1;
@@ -318,8 +325,8 @@ static apr_status_t read_dht(dec_t *d, const uint8_t *s, apr_size_t n)
         if (total > 256 || n - 17 < (apr_size_t)total) {
             return APR_EINVAL;
         }
-        rv = huff_build(cls ? &d->ac[id] : &d->dc[id], s + 1, s + 17, total,
-                        !cls);
+        rv = cls ? huff_build(&d->ac[id].h, &d->ac[id], s + 1, s + 17, total)
+                 : huff_build(&d->dc[id], NULL, s + 1, s + 17, total);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -759,7 +766,7 @@ static inline int refill_fast(bits_t *br, uint64_t *buf, int *bits)
 /* libjpeg's sequential block: DC difference, then AC run/size codes read
  * for their length only. */
 static inline apr_status_t block_seq(bits_t *br, comp_t *c, const huff_t *dct,
-                                     const huff_t *act, int16_t *out)
+                                     const ac_huff_t *act, int16_t *out)
 {
     uint64_t buf = br->buf;
     int bits = br->bits;
@@ -796,7 +803,7 @@ static inline apr_status_t block_seq(bits_t *br, comp_t *c, const huff_t *dct,
     }
     c->dc_pred = (int)dc;
     *out = (int16_t)dc;
-/* one skip entry's step (its bits: 26 at most), to slow for a longer code */
+/* one skip entry's step (its bits: 27 at most), to slow for a longer code */
 #define SKIP_STEP()                                                            \
     do {                                                                       \
         e = act->skip[k >= 48][buf >> (64 - SKIP_BITS)];                       \
@@ -820,7 +827,7 @@ static inline apr_status_t block_seq(bits_t *br, comp_t *c, const huff_t *dct,
         continue;
     slow:
         SYNC_OUT();
-        s = huff_decode(br, act);
+        s = huff_decode(br, &act->h);
         SYNC_IN();
         if (s < 0) {
             return APR_EINVAL;
@@ -939,7 +946,7 @@ typedef int16_t zero_vec_t __attribute__((vector_size(16)));
  * in full, as libjpeg's decode_mcu, into zigzag order, then its 2x2 IDCT.
  * The bit buffer in locals, as in block_seq(). */
 __attribute__((noinline)) static apr_status_t
-block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const huff_t *act,
+block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const ac_huff_t *act,
               int16_t *out, uint8_t *s2, size_t stride)
 {
     uint64_t buf = br->buf;
@@ -995,7 +1002,7 @@ block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const huff_t *act,
  * stored, k past it; the end of block to done */
 #define ONE_SYMBOL()                                                           \
     do {                                                                       \
-        DECODE(act);                                                           \
+        DECODE(&act->h);                                                       \
         if (s < 0) {                                                           \
             return APR_EINVAL;                                                 \
         }                                                                      \
@@ -1041,7 +1048,7 @@ block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const huff_t *act,
         }                                                                      \
     } while (0)
     /* two symbols an entry while both are this block's (k < 48: the
-     * first moves k 16 at most), two entries a refill (26 bits each at
+     * first moves k 16 at most), two entries a refill (27 bits each at
      * most); then one at a time */
     for (k = 1; k < 48;) {
         NEED(54);
@@ -1058,7 +1065,7 @@ block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const huff_t *act,
     while (k < 64) {
         unsigned e;
         NEED(32);
-        if ((e = act->look[buf >> (64 - LOOK_BITS)]) != 0) {
+        if ((e = act->h.look[buf >> (64 - LOOK_BITS)]) != 0) {
             /* the value's bits read beside the code's, not after */
             int l = (int)(e >> 8), sym = (int)(e & 0xFF);
             r = sym >> 4;
@@ -1390,7 +1397,7 @@ static apr_status_t read_sos(dec_t *d, const uint8_t *s, apr_size_t n)
             return APR_EINVAL;
         }
         for (i = 0; i < sc.n; i++) {
-            if (!d->dc[sc.c[i]->td].defined || !d->ac[sc.c[i]->ta].defined) {
+            if (!d->dc[sc.c[i]->td].defined || !d->ac[sc.c[i]->ta].h.defined) {
                 return APR_EINVAL;
             }
         }
@@ -1405,7 +1412,7 @@ static apr_status_t read_sos(dec_t *d, const uint8_t *s, apr_size_t n)
         return rv;
     }
     for (i = 0; i < sc.n; i++) {
-        const huff_t *t = sc.ss ? &d->ac[sc.c[i]->ta] : &d->dc[sc.c[i]->td];
+        const huff_t *t = sc.ss ? &d->ac[sc.c[i]->ta].h : &d->dc[sc.c[i]->td];
         if ((sc.ss || sc.ah == 0) && !t->defined) {
             return APR_EINVAL;
         }

@@ -269,7 +269,7 @@ END_TEST
  * lookup where they fit, values and all) for libjpeg's 2x2 IDCT: from
  * chroma that ends within the 2x2 corner (Q50, little noise) to blocks
  * with every coefficient (Q100, strong colour noise: places past 48, one
- * symbol at a time, codes longer than the lookup's 11 bits), a fine
+ * symbol at a time, codes longer than the lookups' 12 bits), a fine
  * checkerboard in the chroma (long zero runs before the last place), libjpeg's
  * standard tables and optimised ones, restart intervals of 1 and 3 MCUs,
  * sizes that are not whole MCUs: identical bytes. */
