@@ -343,46 +343,6 @@ static int eligible(const pv_image_info_t *info, const pv_render_req_t *req)
     return pv_image_jpeg_shrink(info, req->width, req->height, 0) == 8;
 }
 
-/* A sequential 4:2:0 file: libjpeg decodes its chroma at 1/8 through a 2x2
- * IDCT, AC terms and all, which the DC-only decoder does too, but more
- * slowly than libjpeg-turbo's own Huffman decoder (measured on a 4032x3024
- * photo: 26 ms against 19.5 ms); TurboJPEG decodes those from memory. */
-static int sequential_420(const pv_image_header_t *h)
-{
-    return !h->u.jpeg.progressive && h->u.jpeg.components == 3 &&
-           h->u.jpeg.h[0] == 2 && h->u.jpeg.v[0] == 2 && h->u.jpeg.h[1] == 1 &&
-           h->u.jpeg.v[1] == 1 && h->u.jpeg.h[2] == 1 && h->u.jpeg.v[2] == 1;
-}
-
-/* TurboJPEG's scale 1/8 of the file, with the DC-only decoder's checks of
- * its markers (orientation, ICC, what it leaves to libvips) up to the
- * scan. Any warning of libjpeg's fails it too (tjDecompress2 returns -1
- * on one). */
-static apr_status_t decode_tj(pv_jpeg_dc_t **pout, const unsigned char *buf,
-                              apr_size_t len, apr_pool_t *p)
-{
-    pv_jpeg_dc_t *dc = NULL;
-    tjhandle tj;
-    apr_status_t rv;
-
-    if ((rv = pv_jpeg_dc_header(&dc, buf, len, p)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (len > (apr_size_t)ULONG_MAX || !(tj = tjInitDecompress())) {
-        return APR_EINVAL;
-    }
-    dc->pixels = apr_palloc(p, (size_t)dc->width * dc->height * 3);
-    rv = tjDecompress2(tj, buf, (unsigned long)len, dc->pixels, dc->width, 0,
-                       dc->height, TJPF_RGB, 0) == 0
-             ? APR_SUCCESS
-             : APR_EINVAL;
-    tjDestroy(tj);
-    if (rv == APR_SUCCESS) {
-        *pout = dc;
-    }
-    return rv;
-}
-
 static apr_status_t free_buffer(void *data)
 {
     free(data);
@@ -455,10 +415,8 @@ apr_status_t pv_fast_jpeg_render(pv_fast_out_t **pout, int fd,
         goto cleanup;
     }
     /* every decode error is libjpeg's to answer, through libvips */
-    if ((sequential_420(h)
-             ? decode_tj(&dc, file, (apr_size_t)info->size, tmp)
-             : pv_jpeg_dc_decode(&dc, file, (apr_size_t)info->size, need,
-                                 tmp)) != APR_SUCCESS ||
+    if (pv_jpeg_dc_decode(&dc, file, (apr_size_t)info->size, need, tmp) !=
+            APR_SUCCESS ||
         dc->orientation != info->orientation ||
         dc->width != (int)((h->width + 7) / 8) ||
         dc->height != (int)((h->height + 7) / 8) ||

@@ -13,8 +13,26 @@
 #define MAX_MARKERS 4096 /* segments before EOI: real files have dozens */
 #define MAX_SCANS   256  /* libjpeg's default scan limit is 0 (none) */
 #define LOOK_BITS   9
-#define SKIP_BITS   10
-#define SKIP_EOB    0xFF
+#define SKIP_BITS   12
+/* a skip entry: the bits to drop (bits 0-5: a shift count as it is), how
+ * far k moves (6-11), the block's end (bit 12) */
+#define SKIP_TOTAL(e) ((int)((e)&63))
+#define SKIP_ADV(e)   ((int)((e) >> 6 & 63))
+#define SKIP_END      0x1000u
+/* a decode entry (4:2:0 chroma, whose AC values are needed): as a skip
+ * entry, the bits to drop (bits 0-5) and k's move (6-11) up to the last
+ * symbol's place (the end of block: at it), then a value A known from the
+ * entry's bits alone (48-63) for place k + PA, and a value B to take from
+ * the buffer (its SB bits at bit OB, 0 bits: zero) for place k + PB.
+ * Places are zigzag ones; a missing value is a zero at k + 31, a place
+ * not reached yet. */
+#define DEC_END     (1ull << 12)
+#define DEC_PA(e)   ((int)((e) >> 16 & 31))
+#define DEC_PB(e)   ((int)((e) >> 21 & 31))
+#define DEC_OB(e)   ((int)((e) >> 26 & 31))
+#define DEC_SB(e)   ((int)((e) >> 32 & 15))
+#define DEC_A(e)    ((int16_t)(uint16_t)((e) >> 48))
+#define DEC_NOWHERE 31
 
 typedef struct {
     int defined;
@@ -25,11 +43,21 @@ typedef struct {
     /* (length << 8 | symbol) of the code in the next LOOK_BITS bits; 0
      * when longer */
     uint16_t look[1 << LOOK_BITS];
-    /* AC only, by the next SKIP_BITS bits: (bits of the code and of its
-     * extra bits << 8 | how far k moves) for codes up to SKIP_BITS long;
-     * SKIP_EOB ends the block */
-    uint16_t skip[1 << SKIP_BITS];
 } huff_t;
+
+/* An AC table with the lookups of the sequential block decoders. */
+typedef struct {
+    huff_t h;
+    /* AC only, by the next SKIP_BITS bits: skip[0] skips the next two
+     * symbols when both codes lie in those bits (the first with its extra
+     * bits), else one; skip[1] always one (near the block's end, where a
+     * second symbol may be the next block's). 0: a code longer than
+     * SKIP_BITS. */
+    uint16_t skip[2][1 << SKIP_BITS];
+    /* AC only, by the next SKIP_BITS bits: the symbols of skip[0] with
+     * their values (DEC_*); 0 for a code longer than SKIP_BITS */
+    uint64_t dec[1 << SKIP_BITS];
+} ac_huff_t;
 
 typedef struct {
     int id, h, v, tq;
@@ -39,7 +67,9 @@ typedef struct {
     /* baseline 4:2:0 chroma: libjpeg's 2x2 IDCT of each block, 2pw x 2ph
      * samples (its scale 1/8 output of such a component) */
     uint8_t *s2;
-    int16_t qn[64];  /* its quantisation table in natural order (s2) */
+    /* for that IDCT: row 0's steps, and each odd row's step times its
+     * odd-part constant, at columns 0, 1, 3, 5, 7 (idct_2x2) */
+    int32_t q0[5], qodd[5][4];
     int dc_pred;     /* predictor of the current scan (int: libjpeg's) */
     int8_t bits[64]; /* libjpeg's coef_bits: -1, or the last Al */
     int td, ta;
@@ -66,7 +96,8 @@ typedef struct {
     int orientation, exif_seen;
     uint16_t q[NTABLES][64];
     int q_defined[NTABLES];
-    huff_t dc[NTABLES], ac[NTABLES];
+    huff_t dc[NTABLES];
+    ac_huff_t ac[NTABLES];
     comp_t c[NCOMP_MAX];
     /* ICC chunks, by sequence number */
     int icc_count;
@@ -87,12 +118,128 @@ static unsigned be16(const uint8_t *p)
 
 /* ----------------------------------------------------------- tables */
 
+/* One AC symbol as a skip entry: its advance of k, its bits (code l and
+ * extra bits), whether it ends the block. */
+static unsigned skip_one(int l, int sym)
+{
+    int r = sym >> 4, sz = sym & 15;
+
+    if (!sz && r != 15) {
+        return (unsigned)l | SKIP_END;
+    }
+    return (unsigned)(l + sz) | (unsigned)(sz ? r + 1 : 16) << 6;
+}
+
+/* HUFF_EXTEND: the signed value of s bits v. */
+static inline int extend(unsigned v, int s)
+{
+    /* branch-free: a coefficient's sign is a coin toss for the
+     * predictor */
+    int m = (int)(v >> (s - 1)) - 1;
+    return (int)v + (m & (int)(1u - (1u << s)));
+}
+
+/* The decode entry (DEC_*) of the SKIP_BITS bits idx, from lk (length <<
+ * 8 | symbol of the code there, 0: longer): the symbols of its skip entry,
+ * the second one only when the first is no end of block and its value
+ * and the second code lie in those bits. */
+static uint64_t dec_entry(const uint16_t *lk, uint32_t idx)
+{
+    const uint32_t mask = (1u << SKIP_BITS) - 1;
+    int l1 = lk[idx] >> 8, r1 = lk[idx] >> 4 & 15, s1 = lk[idx] & 15;
+    int t1 = l1 + s1, a = 0, pa = DEC_NOWHERE, pb = DEC_NOWHERE, ob = 0, sb = 0,
+        total = t1, adv = r1 + 1;
+    uint64_t e = 0;
+    uint32_t e2;
+
+    if (!lk[idx]) {
+        return 0;
+    }
+    if (!s1 && r1 != 15) {
+        /* end of block */
+        return (uint64_t)l1 | DEC_END | (uint64_t)DEC_NOWHERE << 16 |
+               (uint64_t)DEC_NOWHERE << 21;
+    }
+    if (s1 && t1 <= SKIP_BITS) {
+        a = extend((idx >> (SKIP_BITS - t1)) & ((1u << s1) - 1), s1);
+        pa = r1;
+    }
+    else if (s1) {
+        pb = r1;
+        ob = l1;
+        sb = s1;
+    }
+    if (t1 < SKIP_BITS && (e2 = lk[(idx << t1) & mask]) != 0 &&
+        (int)(e2 >> 8) <= SKIP_BITS - t1) {
+        int l2 = (int)(e2 >> 8), r2 = (int)(e2 >> 4 & 15), s2 = (int)(e2 & 15);
+        if (!s2 && r2 != 15) {
+            e |= DEC_END;
+            total = t1 + l2;
+        }
+        else {
+            pb = r1 + 1 + r2;
+            ob = t1 + l2;
+            sb = s2;
+            total = t1 + l2 + s2;
+            adv = r1 + 1 + r2 + 1;
+        }
+    }
+    return e | (uint64_t)total | (uint64_t)adv << 6 | (uint64_t)pa << 16 |
+           (uint64_t)pb << 21 | (uint64_t)ob << 26 | (uint64_t)sb << 32 |
+           (uint64_t)(uint16_t)(int16_t)a << 48;
+}
+
+/* The AC lookups (see ac_huff_t) from the canonical codes. */
+static void skip_build(ac_huff_t *t, const uint8_t *counts, const uint8_t *vals,
+                       const uint32_t *code)
+{
+    uint16_t lk[1 << SKIP_BITS]; /* (length << 8 | symbol), 0: longer */
+    const uint32_t mask = (1u << SKIP_BITS) - 1;
+    uint32_t idx;
+    int p, l, i;
+
+    memset(lk, 0, sizeof(lk));
+    for (p = 0, l = 1; l <= SKIP_BITS; l++) {
+        for (i = 0; i < counts[l - 1]; i++, p++) {
+            uint32_t lo = code[p] << (SKIP_BITS - l);
+            uint32_t n = 1u << (SKIP_BITS - l), k;
+            for (k = 0; k < n; k++) {
+                lk[lo + k] = (uint16_t)(l << 8 | vals[p]);
+            }
+        }
+    }
+    for (idx = 0; idx <= mask; idx++) {
+        unsigned one, two, e2;
+        int t1;
+
+        t->dec[idx] = dec_entry(lk, idx);
+        if (!lk[idx]) {
+            t->skip[0][idx] = t->skip[1][idx] = 0;
+            continue;
+        }
+        one = skip_one(lk[idx] >> 8, lk[idx] & 0xFF);
+        two = one;
+        t1 = SKIP_TOTAL(one);
+        if (!(one & SKIP_END) && t1 < SKIP_BITS &&
+            (e2 = lk[(idx << t1) & mask]) != 0 &&
+            (int)(e2 >> 8) <= SKIP_BITS - t1) {
+            unsigned s2 = skip_one(e2 >> 8, e2 & 0xFF);
+            two = (unsigned)(t1 + SKIP_TOTAL(s2)) |
+                  (unsigned)(SKIP_ADV(one) + SKIP_ADV(s2)) << 6 |
+                  (s2 & SKIP_END);
+        }
+        t->skip[0][idx] = (uint16_t)two;
+        t->skip[1][idx] = (uint16_t)one;
+    }
+}
+
 /* libjpeg's jpeg_make_d_derived_tbl: canonical codes from the counts, an
  * error when they overflow their length (a table that is not a prefix
  * code) or, for DC, a symbol over 15. */
-static apr_status_t huff_build(huff_t *t, const uint8_t *counts,
-                               const uint8_t *vals, int nvals, int is_dc)
+static apr_status_t huff_build(huff_t *t, ac_huff_t *ac, const uint8_t *counts,
+                               const uint8_t *vals, int nvals)
 {
+    int is_dc = !ac;
     uint8_t size[257];
     uint32_t code[256];
     int p, l, i, si;
@@ -150,20 +297,8 @@ static apr_status_t huff_build(huff_t *t, const uint8_t *counts,
             }
         }
     }
-    for (p = 0, l = 1; !is_dc && l <= SKIP_BITS; l++) {
-        for (i = 0; i < counts[l - 1]; i++, p++) {
-            int sym = vals[p], r = sym >> 4, sz = sym & 15;
-            int total = l + sz;
-            uint32_t lo, n, k;
-            lo = code[p] << (SKIP_BITS - l);
-            n = 1u << (SKIP_BITS - l);
-            for (k = 0; k < n; k++) {
-                t->skip[lo + k] =
-                    (uint16_t)(total << 8 | (sz        ? r + 1
-                                             : r == 15 ? 16
-                                                       : SKIP_EOB));
-            }
-        }
+    if (ac) {
+        skip_build(ac, counts, vals, code);
     }
     t->is_dc = is_dc;
     t->defined = 1;
@@ -190,8 +325,8 @@ static apr_status_t read_dht(dec_t *d, const uint8_t *s, apr_size_t n)
         if (total > 256 || n - 17 < (apr_size_t)total) {
             return APR_EINVAL;
         }
-        rv = huff_build(cls ? &d->ac[id] : &d->dc[id], s + 1, s + 17, total,
-                        !cls);
+        rv = cls ? huff_build(&d->ac[id].h, &d->ac[id], s + 1, s + 17, total)
+                 : huff_build(&d->dc[id], NULL, s + 1, s + 17, total);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -281,6 +416,8 @@ apr_uint64_t pv_jpeg_dc_memory(apr_uint32_t w, apr_uint32_t h, int components,
     /* the output, one byte a sample */
     sum += (((apr_uint64_t)w + 7) / 8) * (((apr_uint64_t)h + 7) / 8) *
            (components == 1 ? 1 : 3);
+    /* the decoder's state, its Huffman tables' lookups (some 200 KB) */
+    sum += sizeof(dec_t);
     return sum;
 }
 
@@ -588,15 +725,6 @@ static inline int huff_decode(bits_t *br, const huff_t *t)
     return code >= 0 && code < 256 ? t->huffval[code] : -1;
 }
 
-/* HUFF_EXTEND: the signed value of s bits v. */
-static inline int extend(unsigned v, int s)
-{
-    /* branch-free: a coefficient's sign is a coin toss for the
-     * predictor */
-    int m = (int)(v >> (s - 1)) - 1;
-    return (int)v + (m & (int)(1u - (1u << s)));
-}
-
 /* fill()'s common case inline, on the caller's copy of the buffer:
  * whole bytes up to 64 bits from the next 8 when none is 0xFF. */
 static inline int refill_fast(bits_t *br, uint64_t *buf, int *bits)
@@ -638,7 +766,7 @@ static inline int refill_fast(bits_t *br, uint64_t *buf, int *bits)
 /* libjpeg's sequential block: DC difference, then AC run/size codes read
  * for their length only. */
 static inline apr_status_t block_seq(bits_t *br, comp_t *c, const huff_t *dct,
-                                     const huff_t *act, int16_t *out)
+                                     const ac_huff_t *act, int16_t *out)
 {
     uint64_t buf = br->buf;
     int bits = br->bits;
@@ -675,20 +803,31 @@ static inline apr_status_t block_seq(bits_t *br, comp_t *c, const huff_t *dct,
     }
     c->dc_pred = (int)dc;
     *out = (int16_t)dc;
-    for (k = 1; k < 64;) {
+/* one skip entry's step (its bits: 27 at most), to slow for a longer code */
+#define SKIP_STEP()                                                            \
+    do {                                                                       \
+        e = act->skip[k >= 48][buf >> (64 - SKIP_BITS)];                       \
+        if (!e) {                                                              \
+            goto slow;                                                         \
+        }                                                                      \
+        buf <<= SKIP_TOTAL(e);                                                 \
+        bits -= SKIP_TOTAL(e);                                                 \
+        k += SKIP_ADV(e);                                                      \
+        if ((e & SKIP_END) || k >= 64) {                                       \
+            goto done;                                                         \
+        }                                                                      \
+    } while (0)
+    /* two symbols an entry while the second is still this block's (a
+     * symbol moves k 16 at most), two entries a refill */
+    for (k = 1;;) {
         unsigned e;
-        NEED(32);
-        if ((e = act->skip[buf >> (64 - SKIP_BITS)]) != 0) {
-            buf <<= (e >> 8);
-            bits -= (int)(e >> 8);
-            if ((e & 0xFF) == SKIP_EOB) {
-                break;
-            }
-            k += (int)(e & 0xFF);
-            continue;
-        }
+        NEED(54);
+        SKIP_STEP();
+        SKIP_STEP();
+        continue;
+    slow:
         SYNC_OUT();
-        s = huff_decode(br, act);
+        s = huff_decode(br, &act->h);
         SYNC_IN();
         if (s < 0) {
             return APR_EINVAL;
@@ -707,65 +846,93 @@ static inline apr_status_t block_seq(bits_t *br, comp_t *c, const huff_t *dct,
             }
             k += 16;
         }
+        if (k >= 64) {
+            break;
+        }
     }
+#undef SKIP_STEP
+done:
     SYNC_OUT();
     /* bits past the scan's data were needed: truncated or corrupt */
     return br->bits < br->fake ? APR_EINVAL : APR_SUCCESS;
 }
 
-/* jpeg_natural_order (jutils.c): zigzag index to natural, with libjpeg's
- * 16 extra entries for a run that overshoots (corrupt data). */
-static const uint8_t natural[64 + 16] = {
-    0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,
-    12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28,
-    35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
-    58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
-    63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63};
-
-/* libjpeg-turbo's range_limit[x & RANGE_MASK] after its IDCTs. */
-static uint8_t range_limit(long v)
+/* libjpeg-turbo's range_limit[x & RANGE_MASK] after its IDCTs: x wrapped
+ * to 10 bits, + 128, clamped. Without a branch (a sample's clamping is
+ * not for a predictor): t = (x + 128) & 1023 is the sample below 256,
+ * an overflow (255) below 640, an underflow (0) above. */
+static inline uint8_t range_limit(long v)
 {
-    v &= 1023;
-    if (v >= 512) {
-        v -= 1024;
-    }
-    v += 128;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    unsigned t = (unsigned)((unsigned long)v + 128) & 1023;
+    unsigned lo = (t - 256) >> 31, hi = (t - 640) >> 31;
+
+    return (uint8_t)((t & -lo) | (255u & -(hi & ~lo)));
 }
 
 #define CONST_BITS    13
 #define PASS1_BITS    2
 #define DESCALE(x, n) (((x) + (1L << ((n)-1))) >> (n))
 
-/* jidctred.c's jpeg_idct_2x2: rows and columns 0, 1, 3, 5, 7 of the
- * dequantised block (qn: the table in natural order, as libjpeg's
- * ISLOW multipliers, short) to 2x2 samples. libjpeg's shortcuts for
- * all-zero AC terms give the same numbers as the full sums (the DC term
- * is a multiple of the divisor), so there are none here: no branch for a
- * predictor to miss. */
-static void idct_2x2(const int16_t *coef, const int16_t *qn, uint8_t *out,
-                     size_t stride)
-{
-    static const int cols[5] = {0, 1, 3, 5, 7};
-    int ws[16]; /* libjpeg's workspace is int */
-    int i, row;
+/* The zigzag places of the coefficients jpeg_idct_2x2 reads: [row][col]
+ * for rows and columns 0, 1, 3, 5, 7 (jpeg_natural_order inverted). */
+static const uint8_t zz_2x2[5][5] = {{0, 1, 6, 15, 28},
+                                     {2, 4, 13, 26, 42},
+                                     {9, 11, 24, 40, 53},
+                                     {20, 22, 38, 51, 60},
+                                     {35, 36, 49, 58, 63}};
 
-#define DQ(n) ((long)coef[n] * qn[n])
-    for (i = 0; i < 5; i++) {
-        int col = cols[i];
-        long tmp10 = (long)((unsigned long)DQ(col) << (CONST_BITS + 2));
-        long tmp0 = DQ(56 + col) * -5906L + DQ(40 + col) * 6967L +
-                    DQ(24 + col) * -10426L + DQ(8 + col) * 29692L;
-        ws[col] = (int)DESCALE(tmp10 + tmp0, CONST_BITS - PASS1_BITS + 2);
-        ws[8 + col] = (int)DESCALE(tmp10 - tmp0, CONST_BITS - PASS1_BITS + 2);
+/* jidctred.c's odd-part constants for rows (and columns) 1, 3, 5, 7 */
+static const long odd_2x2[4] = {29692L, -10426L, 6967L, -5906L};
+
+/* The IDCT's multipliers of component c from its quantisation table (zigzag
+ * order, as libjpeg's ISLOW multipliers: short): a coefficient times its
+ * step times a constant is the coefficient times their product, which
+ * fits 32 bits. */
+static void idct_2x2_steps(comp_t *c, const uint16_t *q)
+{
+    int i, j;
+
+    for (j = 0; j < 5; j++) {
+        c->q0[j] = (int16_t)q[zz_2x2[0][j]];
+        for (i = 0; i < 4; i++) {
+            c->qodd[j][i] =
+                (int32_t)((int16_t)q[zz_2x2[i + 1][j]] * odd_2x2[i]);
+        }
     }
-#undef DQ
+}
+
+/* jidctred.c's jpeg_idct_2x2: rows and columns 0, 1, 3, 5, 7 of the block
+ * (coef: zigzag order) to 2x2 samples, the first n of those rows and
+ * columns only (the others all zero: their terms, left out, are zeros in
+ * libjpeg's sums too). libjpeg's shortcuts for all-zero AC terms give the
+ * same numbers as the full sums (the DC term is a multiple of the
+ * divisor), so there are none here. Called with constant n, unrolled. */
+static inline __attribute__((always_inline)) void idct_2x2(const int16_t *coef,
+                                                           const comp_t *c,
+                                                           uint8_t *out,
+                                                           size_t stride, int n)
+{
+    int ws[2][5]; /* libjpeg's workspace is int */
+    int i, j, row;
+
+    for (j = 0; j < n; j++) {
+        long tmp10 = (long)((unsigned long)((long)coef[zz_2x2[0][j]] * c->q0[j])
+                            << (CONST_BITS + 2));
+        long tmp0 = 0;
+        for (i = 1; i < n; i++) {
+            tmp0 += (long)coef[zz_2x2[i][j]] * c->qodd[j][i - 1];
+        }
+        ws[0][j] = (int)DESCALE(tmp10 + tmp0, CONST_BITS - PASS1_BITS + 2);
+        ws[1][j] = (int)DESCALE(tmp10 - tmp0, CONST_BITS - PASS1_BITS + 2);
+    }
     for (row = 0; row < 2; row++) {
-        const int *w = ws + 8 * row;
+        const int *w = ws[row];
         uint8_t *o = out + (size_t)row * stride;
         long tmp10 = (long)((unsigned long)(long)w[0] << (CONST_BITS + 2));
-        long tmp0 =
-            w[7] * -5906L + w[5] * 6967L + w[3] * -10426L + w[1] * 29692L;
+        long tmp0 = 0;
+        for (j = 1; j < n; j++) {
+            tmp0 += w[j] * odd_2x2[j - 1];
+        }
         o[0] = range_limit(
             (int)DESCALE(tmp10 + tmp0, CONST_BITS + PASS1_BITS + 3 + 2));
         o[1] = range_limit(
@@ -773,20 +940,30 @@ static void idct_2x2(const int16_t *coef, const int16_t *qn, uint8_t *out,
     }
 }
 
+typedef int16_t zero_vec_t __attribute__((vector_size(16)));
+
 /* A sequential block whose AC values are needed (4:2:0 chroma): decoded
- * in full, as libjpeg's decode_mcu, then its 2x2 IDCT. The bit buffer in
- * locals, as in block_seq(). */
+ * in full, as libjpeg's decode_mcu, into zigzag order, then its 2x2 IDCT.
+ * The bit buffer in locals, as in block_seq(). */
 __attribute__((noinline)) static apr_status_t
-block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const huff_t *act,
-              const int16_t *qn, int16_t *out, uint8_t *s2, size_t stride)
+block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const ac_huff_t *act,
+              int16_t *out, uint8_t *s2, size_t stride)
 {
     uint64_t buf = br->buf;
     int bits = br->bits;
-    int16_t coef[64];
+    /* zigzag order; past 63 room for the zeros of places not reached and
+     * a run past the end (refused below). Cleared by vector stores: a
+     * memset() of it here is a "rep stos", slow to start. */
+    union {
+        int16_t c[64 + 32];
+        zero_vec_t v[64 / 8];
+    } u;
+    int16_t *coef = u.c;
     int s, k, r;
     long dc;
 
-    memset(coef, 0, sizeof(coef));
+    u.v[0] = u.v[1] = u.v[2] = u.v[3] = (zero_vec_t){0};
+    u.v[4] = u.v[5] = u.v[6] = u.v[7] = (zero_vec_t){0};
 /* the next symbol of table t into s (-1: a bad code) */
 #define DECODE(t)                                                              \
     do {                                                                       \
@@ -821,17 +998,81 @@ block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const huff_t *act,
     c->dc_pred = (int)dc;
     *out = (int16_t)dc;
     coef[0] = (int16_t)dc;
-    for (k = 1; k < 64; k++) {
+/* one symbol by huff_decode() (a code longer than the lookups): its value
+ * stored, k past it; the end of block to done */
+#define ONE_SYMBOL()                                                           \
+    do {                                                                       \
+        DECODE(&act->h);                                                       \
+        if (s < 0) {                                                           \
+            return APR_EINVAL;                                                 \
+        }                                                                      \
+        r = s >> 4;                                                            \
+        s &= 15;                                                               \
+        if (s) {                                                               \
+            k += r;                                                            \
+            coef[k++] = (int16_t)extend((unsigned)(buf >> (64 - s)), s);       \
+            buf <<= s;                                                         \
+            bits -= s;                                                         \
+        }                                                                      \
+        else if (r != 15) {                                                    \
+            goto done;                                                         \
+        }                                                                      \
+        else {                                                                 \
+            k += 16;                                                           \
+        }                                                                      \
+    } while (0)
+/* one decode entry: its values stored (a zero where there is none, at a
+ * place not reached yet, so still zero), k moved; to slow for a longer
+ * code */
+#define DEC_STEP()                                                             \
+    do {                                                                       \
+        uint64_t e_ = act->dec[buf >> (64 - SKIP_BITS)];                       \
+        unsigned v_;                                                           \
+        int sb_;                                                               \
+        if (!e_) {                                                             \
+            goto slow;                                                         \
+        }                                                                      \
+        sb_ = DEC_SB(e_);                                                      \
+        v_ = (unsigned)(((buf << DEC_OB(e_)) >> 1) >> (63 - sb_));             \
+        coef[k + DEC_PA(e_)] = DEC_A(e_);                                      \
+        /* HUFF_EXTEND as extend(), 0 for 0 bits: (v_ << 1) >> sb_ is the      \
+         * value's top bit, 0 for none */                                      \
+        coef[k + DEC_PB(e_)] =                                                 \
+            (int16_t)((int)v_ + (((int)((v_ << 1) >> sb_) - 1) &               \
+                                 (int)(1u - (1u << sb_))));                    \
+        buf <<= (e_ & 63);                                                     \
+        bits -= (int)(e_ & 63);                                                \
+        k += (int)(e_ >> 6 & 63);                                              \
+        if (e_ & DEC_END) {                                                    \
+            goto done;                                                         \
+        }                                                                      \
+    } while (0)
+    /* two symbols an entry while both are this block's (k < 48: the
+     * first moves k 16 at most), two entries a refill (27 bits each at
+     * most); then one at a time */
+    for (k = 1; k < 48;) {
+        NEED(54);
+        DEC_STEP();
+        if (k >= 48) {
+            break;
+        }
+        DEC_STEP();
+        continue;
+    slow:
+        ONE_SYMBOL();
+    }
+#undef DEC_STEP
+    while (k < 64) {
         unsigned e;
         NEED(32);
-        if ((e = act->look[buf >> (64 - LOOK_BITS)]) != 0) {
+        if ((e = act->h.look[buf >> (64 - LOOK_BITS)]) != 0) {
             /* the value's bits read beside the code's, not after */
             int l = (int)(e >> 8), sym = (int)(e & 0xFF);
             r = sym >> 4;
             s = sym & 15;
             if (s) {
                 k += r;
-                coef[natural[k]] =
+                coef[k++] =
                     (int16_t)extend((unsigned)((buf << l) >> (64 - s)), s);
                 buf <<= l + s;
                 bits -= l + s;
@@ -842,37 +1083,38 @@ block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const huff_t *act,
             if (r != 15) {
                 break;
             }
-            k += 15;
+            k += 16;
             continue;
         }
-        DECODE(act);
-        if (s < 0) {
-            return APR_EINVAL;
-        }
-        r = s >> 4;
-        s &= 15;
-        if (s) {
-            k += r;
-            coef[natural[k]] = (int16_t)extend((unsigned)(buf >> (64 - s)), s);
-            buf <<= s;
-            bits -= s;
-        }
-        else {
-            if (r != 15) {
-                break;
-            }
-            k += 15;
-        }
+        ONE_SYMBOL();
     }
+#undef ONE_SYMBOL
+done:
     SYNC_OUT();
 #undef DECODE
 #undef NEED
 #undef SYNC_IN
 #undef SYNC_OUT
-    if (br->bits < br->fake) {
+    /* k: one past the last value's place. Past 64, a run went beyond the
+     * block (libjpeg would put its value at 63 without a word) */
+    if (br->bits < br->fake || k > 64) {
         return APR_EINVAL;
     }
-    idct_2x2(coef, qn, s2, stride);
+    /* k bounds the rows and columns with a nonzero term: the first place
+     * (zigzag) of row or column 3 is 6, of 5 15, of 7 28 (a photo's
+     * chroma rarely gets that far) */
+    if (k <= 6) {
+        idct_2x2(coef, c, s2, stride, 2);
+    }
+    else if (k <= 15) {
+        idct_2x2(coef, c, s2, stride, 3);
+    }
+    else if (k <= 28) {
+        idct_2x2(coef, c, s2, stride, 4);
+    }
+    else {
+        idct_2x2(coef, c, s2, stride, 5);
+    }
     return APR_SUCCESS;
 }
 
@@ -1028,7 +1270,7 @@ static apr_status_t scan_block(dec_t *d, bits_t *br, const scan_t *sc,
 
     if (!d->progressive && c->s2) {
         size_t stride = 2 * (size_t)c->pw;
-        return block_seq_2x2(br, c, &d->dc[c->td], &d->ac[c->ta], c->qn, out,
+        return block_seq_2x2(br, c, &d->dc[c->td], &d->ac[c->ta], out,
                              c->s2 + 2 * (size_t)by * stride + 2 * (size_t)bx,
                              stride);
     }
@@ -1155,16 +1397,14 @@ static apr_status_t read_sos(dec_t *d, const uint8_t *s, apr_size_t n)
             return APR_EINVAL;
         }
         for (i = 0; i < sc.n; i++) {
-            if (!d->dc[sc.c[i]->td].defined || !d->ac[sc.c[i]->ta].defined) {
+            if (!d->dc[sc.c[i]->td].defined || !d->ac[sc.c[i]->ta].h.defined) {
                 return APR_EINVAL;
             }
         }
         for (i = 0; i < sc.n; i++) {
             comp_t *c = sc.c[i];
             c->bits[0] = 0;
-            for (j = 0; j < 64; j++) {
-                c->qn[natural[j]] = (int16_t)d->q[c->tq][j];
-            }
+            idct_2x2_steps(c, d->q[c->tq]);
         }
         return decode_scan(d, &sc);
     }
@@ -1172,7 +1412,7 @@ static apr_status_t read_sos(dec_t *d, const uint8_t *s, apr_size_t n)
         return rv;
     }
     for (i = 0; i < sc.n; i++) {
-        const huff_t *t = sc.ss ? &d->ac[sc.c[i]->ta] : &d->dc[sc.c[i]->td];
+        const huff_t *t = sc.ss ? &d->ac[sc.c[i]->ta].h : &d->dc[sc.c[i]->td];
         if ((sc.ss || sc.ah == 0) && !t->defined) {
             return APR_EINVAL;
         }
@@ -1187,13 +1427,8 @@ static apr_status_t read_sos(dec_t *d, const uint8_t *s, apr_size_t n)
 static uint8_t idct_1x1(int16_t coef, uint16_t q)
 {
     int v = (int)coef * (int)(int16_t)q; /* ISLOW_MULT_TYPE is short */
-    v = (v + 4) >> 3;
-    v &= 1023;
-    if (v >= 512) {
-        v -= 1024;
-    }
-    v += 128;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+
+    return range_limit((v + 4) >> 3);
 }
 
 /* jdcolor.c's fixed-point YCbCr to RGB. */

@@ -131,7 +131,7 @@ row("  decode floor, djpeg -scale 1/8 x $cores cores", $floor, 'img/s', 'nginx i
 section('4. memory (resident set of the httpd child)');
 my $mb = sub { defined $_[0] ? $_[0] / 1024 : undef };
 row('peak, 8 concurrent 14.7 Mpx progressive renders' . $bad->('mem'), $mb->($r{'mem.peak_kib'}), 'MB', 'target',
-    400, 'MB', '<= 1', $r{'mem.na'});
+    150, 'MB', '<= 1', $r{'mem.na'});
 row('  idle before them (fresh child, 1 render done)', $mb->($r{'mem.idle_kib'}), 'MB', '', undef, '', '', $r{'mem.na'});
 my $growth;
 if (have('growth.before_kib', 'growth.after_kib') && $r{'growth.before_kib'} > 0) {

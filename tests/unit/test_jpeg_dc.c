@@ -38,8 +38,9 @@ static void teardown(void)
 }
 
 /* A photo-like RGB image: smooth colour gradients, a few blobs, and a
- * little deterministic noise. */
-static unsigned char *make_rgb(int w, int h)
+ * little deterministic noise (+-4, or +-noise, each channel its own: colour
+ * detail in the chroma blocks). */
+static unsigned char *make_rgb(int w, int h, int noise, int checker)
 {
     unsigned char *px = malloc((size_t)w * h * 3);
     unsigned seed = 12345;
@@ -56,7 +57,13 @@ static unsigned char *make_rgb(int w, int h)
                     v += c == 0 ? 60 : -30;
                 }
                 seed = seed * 1103515245u + 12345u;
-                v += (int)((seed >> 16) % 9) - 4;
+                noise = noise ? noise : 4;
+                if (checker && c == 2) {
+                    /* the finest pattern 4:2:0 chroma keeps: its blocks'
+                     * last coefficient after a run of zeros */
+                    v += ((x / 2 + y / 2) & 1) ? 40 : -40;
+                }
+                v += (int)((seed >> 16) % (unsigned)(2 * noise + 1)) - noise;
                 px[((size_t)y * w + x) * 3 + c] =
                     (unsigned char)(v < 0     ? 0
                                     : v > 255 ? 255
@@ -77,6 +84,10 @@ typedef struct {
     int arith;    /* arithmetic coding */
     int exif;     /* EXIF orientation 1..8, 0 none */
     int icc_len;  /* an ICC "profile" of this many bytes, 0 none */
+    int quality;  /* 0: 85 */
+    int optimize; /* optimised Huffman tables (libjpeg's optimize_coding) */
+    int noise;    /* make_rgb()'s, 0: its default */
+    int checker;  /* make_rgb()'s 2x2 checkerboard in blue */
 } spec_t;
 
 /* A JPEG of spec s (libjpeg), malloc'd into *pbuf. */
@@ -84,7 +95,8 @@ static unsigned long make_jpeg(unsigned char **pbuf, const spec_t *s)
 {
     struct jpeg_compress_struct ci;
     struct jpeg_error_mgr jerr;
-    unsigned char *rgb = make_rgb(s->w, s->h), *row = NULL;
+    unsigned char *rgb = make_rgb(s->w, s->h, s->noise, s->checker),
+                  *row = NULL;
     unsigned long len = 0;
     int y, x;
 
@@ -97,7 +109,8 @@ static unsigned long make_jpeg(unsigned char **pbuf, const spec_t *s)
     ci.input_components = s->grey ? 1 : s->cmyk ? 4 : 3;
     ci.in_color_space = s->grey ? JCS_GRAYSCALE : s->cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_set_defaults(&ci);
-    jpeg_set_quality(&ci, 85, TRUE);
+    jpeg_set_quality(&ci, s->quality ? s->quality : 85, TRUE);
+    ci.optimize_coding = s->optimize ? TRUE : FALSE;
     if (!s->grey && !s->cmyk) {
         ci.comp_info[0].h_samp_factor = s->hs;
         ci.comp_info[0].v_samp_factor = s->vs;
@@ -245,6 +258,53 @@ START_TEST(bit_identical_layouts)
                                   "layout %zu size %dx%d prog %d rst %d: "
                                   "max diff %d",
                                   l, s.w, s.h, prog, rst, mx);
+                }
+            }
+        }
+    }
+}
+END_TEST
+
+/* Sequential 4:2:0, whose chroma is decoded in full (two symbols a table
+ * lookup where they fit, values and all) for libjpeg's 2x2 IDCT: from
+ * chroma that ends within the 2x2 corner (Q50, little noise) to blocks
+ * with every coefficient (Q100, strong colour noise: places past 48, one
+ * symbol at a time, codes longer than the lookups' 12 bits), a fine
+ * checkerboard in the chroma (long zero runs before the last place), libjpeg's
+ * standard tables and optimised ones, restart intervals of 1 and 3 MCUs,
+ * sizes that are not whole MCUs: identical bytes. */
+START_TEST(bit_identical_420_chroma)
+{
+    static const int quality[] = {50, 85, 95, 100};
+    static const int noise[] = {4, 60, 0}; /* 0: the checkerboard */
+    static const int size[][2] = {{203, 117}, {33, 17}, {16, 16}};
+    static const int restart[] = {0, 1, 3};
+    size_t q, z, n, rst;
+    int opt;
+
+    for (q = 0; q < sizeof(quality) / sizeof(quality[0]); q++) {
+        for (n = 0; n < 3; n++) {
+            for (opt = 0; opt < 2; opt++) {
+                for (z = 0; z < 3; z++) {
+                    for (rst = 0; rst < 3; rst++) {
+                        spec_t s = {0};
+                        int mx;
+                        double mean;
+                        s.w = size[z][0];
+                        s.h = size[z][1];
+                        s.hs = s.vs = 2;
+                        s.quality = quality[q];
+                        s.noise = noise[n];
+                        s.checker = !noise[n];
+                        s.optimize = opt;
+                        s.restart = restart[rst];
+                        compare(&s, &mx, &mean);
+                        ck_assert_msg(mx == 0,
+                                      "4:2:0 Q%d noise %d opt %d %dx%d rst %d: "
+                                      "max diff %d",
+                                      s.quality, s.noise, opt, s.w, s.h,
+                                      s.restart, mx);
+                    }
                 }
             }
         }
@@ -445,6 +505,7 @@ Suite *pv_test_jpeg_dc_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, bit_identical_layouts);
+    tcase_add_test(tc, bit_identical_420_chroma);
     tcase_add_test(tc, bound_420);
     tcase_add_test(tc, metadata_read);
     tcase_add_test(tc, refused_kinds);
