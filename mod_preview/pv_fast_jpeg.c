@@ -26,32 +26,12 @@
 
 /* ---------------------------------------------------------- the size */
 
-/* vips_resize()'s integer shrink for Lanczos (resize.c). */
-static int int_shrink(double scale)
-{
-    int k;
-
-    if (scale > 1.0) {
-        return 1;
-    }
-    k = (int)floor(1.0 / (scale * 2));
-    return k > 1 ? k : 1;
-}
-
-/* One axis of vips_resize(): integer block shrink (floor), then reduce
- * by the rest, rounded. */
+/* One axis of libvips 8.14's vips_reduceh()/vips_reducev(): the size
+ * is rounded to nearest, whatever integer pre-shrink its "gap" takes. */
 static int resized(int in, double shrink)
 {
-    double scale = 1.0 / shrink;
-    int k = int_shrink(scale), n = in;
+    int n = (int)((double)in / shrink + 0.5);
 
-    if (k > 1) {
-        n = in / k;
-        scale *= k;
-    }
-    if (scale < 1.0) {
-        n = (int)((double)n / (1.0 / scale) + 0.5);
-    }
     return n > 0 ? n : 1;
 }
 
@@ -96,39 +76,48 @@ static double lanczos(double x)
     return LOBES * sin(x) * sin(x / LOBES) / (x * x);
 }
 
-/* The filter of each of out samples from in (out <= in): Lanczos3
- * stretched by the scale, so that it also averages what it drops. */
-static taps_t *make_taps(int in, int out, apr_pool_t *p)
+/* The filter of each of out samples from in (out <= in), sample j of in
+ * standing for [j, j + 1) of an axis scale * out long (its centre at
+ * j + 0.5, as libvips samples): Lanczos3 stretched by the scale, so that
+ * it also averages what it drops, the edge sample repeated past either
+ * end (libvips' reduce extends by copy). The scale is the source's own
+ * over the preview's, not in over out: the DC image's last sample may
+ * stand for a partial block. */
+static taps_t *make_taps(int in, int out, double scale, apr_pool_t *p)
 {
-    double scale = (double)in / out, support = LOBES * scale;
+    double support = LOBES * scale;
     int nmax = (int)ceil(support) * 2 + 2, i, j;
     taps_t *t = apr_palloc(p, sizeof(*t) * (size_t)out);
     int16_t *w = apr_palloc(p, sizeof(*w) * (size_t)nmax * (size_t)out);
     double *f = apr_palloc(p, sizeof(*f) * (size_t)nmax);
 
     for (i = 0; i < out; i++, w += nmax) {
-        /* centres map to centres: the identity at scale 1 */
         double centre = (i + 0.5) * scale, sum = 0;
-        int lo = (int)(centre - support + 0.5), hi;
-        int total = 0, big = 0;
-        lo = lo < 0 ? 0 : lo;
-        hi = (int)(centre + support + 0.5);
-        hi = hi > in ? in : hi;
+        int lo = (int)floor(centre - support + 0.5), hi;
+        int first, last, total = 0, big = 0;
+        hi = (int)floor(centre + support + 0.5);
         if (hi - lo > nmax) {
             hi = lo + nmax;
         }
-        for (j = lo; j < hi; j++) {
-            f[j - lo] = lanczos((j + 0.5 - centre) / scale);
-            sum += f[j - lo];
+        first = lo < 0 ? 0 : lo > in - 1 ? in - 1 : lo;
+        last = hi - 1 < 0 ? 0 : hi - 1 > in - 1 ? in - 1 : hi - 1;
+        for (j = 0; j <= last - first; j++) {
+            f[j] = 0;
         }
-        for (j = 0; j < hi - lo; j++) {
+        for (j = lo; j < hi; j++) {
+            double v = lanczos((j + 0.5 - centre) / scale);
+            int at = j < first ? first : j > last ? last : j;
+            f[at - first] += v;
+            sum += v;
+        }
+        for (j = 0; j <= last - first; j++) {
             w[j] = (int16_t)lrint(f[j] / sum * (1 << WBITS));
             total += w[j];
             big = w[j] > w[big] ? j : big;
         }
         w[big] = (int16_t)(w[big] + ((1 << WBITS) - total));
-        t[i].first = lo;
-        t[i].n = hi - lo;
+        t[i].first = first;
+        t[i].n = last - first + 1;
         t[i].w = w;
     }
     return t;
@@ -140,11 +129,12 @@ static uint8_t clamp_round(int32_t acc)
     return (uint8_t)(acc < 0 ? 0 : acc > 255 ? 255 : acc);
 }
 
-/* in (iw x ih, b bands) to out (ow x oh): rows first, then columns. */
+/* in (iw x ih, b bands) to out (ow x oh), sx and sy source samples to an
+ * output one: rows first, then columns. */
 static void resize(uint8_t *out, int ow, int oh, const uint8_t *in, int iw,
-                   int ih, int b, apr_pool_t *p)
+                   int ih, int b, double sx, double sy, apr_pool_t *p)
 {
-    taps_t *tx = make_taps(iw, ow, p), *ty = make_taps(ih, oh, p);
+    taps_t *tx = make_taps(iw, ow, sx, p), *ty = make_taps(ih, oh, sy, p);
     uint8_t *mid = apr_palloc(p, (size_t)ow * (size_t)ih * (size_t)b);
     int32_t *acc = apr_palloc(p, sizeof(*acc) * (size_t)ow * (size_t)b);
     int x, y, k, c;
@@ -467,11 +457,15 @@ apr_status_t pv_fast_jpeg_render(pv_fast_out_t **pout, int fd,
         goto cleanup;
     }
 
-    /* resize as stored, then turn upright (libvips' order) */
-    pv_fast_jpeg_size(&sw, &sh, dc->width, dc->height, req->width, req->height,
-                      dc->orientation >= 5);
+    /* Resize as stored, then turn upright (libvips' order). The size is
+     * libvips' own, from the whole blocks (jpegload's 1/8 image drops a
+     * partial last one); the filter spans the true source, every sample
+     * in its place. */
+    pv_fast_jpeg_size(&sw, &sh, (int)(h->width / 8), (int)(h->height / 8),
+                      req->width, req->height, dc->orientation >= 5);
     small = apr_palloc(tmp, (size_t)sw * (size_t)sh * (size_t)dc->bands);
-    resize(small, sw, sh, dc->pixels, dc->width, dc->height, dc->bands, tmp);
+    resize(small, sw, sh, dc->pixels, dc->width, dc->height, dc->bands,
+           h->width / 8.0 / sw, h->height / 8.0 / sh, tmp);
     up = orient(small, sw, sh, dc->bands, dc->orientation, &ow, &oh, tmp);
     if (dc->icc && to_srgb(up, ow, oh, dc->icc, dc->icc_len) != APR_SUCCESS) {
         rv = APR_EINVAL;
