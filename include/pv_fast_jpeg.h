@@ -1,10 +1,10 @@
 /* The fast path of a JPEG preview whose box its 1/8 scale still covers:
  * the DC-only decoder (pv_jpeg_dc.h) and a finish in C on the small
  * image (a Lanczos3 resize to the size libvips' thumbnail would give, the
- * EXIF orientation, ICC to sRGB with lcms2, a TurboJPEG encode), instead
- * of libvips' pipeline. Chosen from the header; any source it does not
- * take, and any decode error, is left to libvips (APR_ENOTIMPL), so that
- * odd, malformed and truncated files get exactly the answers they had. */
+ * EXIF orientation, ICC to sRGB with lcms2, a libjpeg encode as libvips'
+ * jpegsave's), instead of libvips' pipeline. Chosen from the header; any source
+ * it does not take, and any decode error, is left to libvips (APR_ENOTIMPL), so
+ * that odd, malformed and truncated files get exactly the answers they had. */
 #ifndef PV_FAST_JPEG_H
 #define PV_FAST_JPEG_H
 
