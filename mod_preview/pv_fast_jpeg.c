@@ -407,27 +407,6 @@ cleanup:
 
 /* ------------------------------------------------------------- input */
 
-/* Whether the header says this path can take the source for req: an
- * 8-bit JPEG of 1 or 3 components in one scan or progressive, a box that
- * 1/8 of it still covers (the load shrink libvips would use is 8), and
- * "inside" (no attention crop). */
-static int eligible(const pv_image_info_t *info, const pv_render_req_t *req)
-{
-    const pv_image_header_t *h = info->header;
-
-    if (!info->loader || strcmp(info->loader, "jpegload") != 0 || !h ||
-        h->kind != PV_HEADER_JPEG || h->u.jpeg.precision != 8 ||
-        (h->u.jpeg.components != 1 && h->u.jpeg.components != 3) ||
-        (h->u.jpeg.multiscan && !h->u.jpeg.progressive) || info->n_pages != 1 ||
-        info->has_alpha) {
-        return 0;
-    }
-    if (req->fit == PV_FIT_COVER && req->width && req->height) {
-        return 0;
-    }
-    return pv_image_jpeg_shrink(info, req->width, req->height, 0) == 8;
-}
-
 /* A sequential 4:2:0 file: libjpeg decodes its chroma at 1/8 through a 2x2
  * IDCT, AC terms and all, which the DC-only decoder does too, but more
  * slowly than libjpeg-turbo's own Huffman decoder (measured on a 4032x3024
@@ -520,17 +499,18 @@ apr_status_t pv_fast_jpeg_render(pv_fast_out_t **pout, int fd,
     int sw, sh, ow, oh;
     apr_status_t rv;
 
-    if (!eligible(info, req)) {
+    if (!pv_image_jpeg_fast(info, req)) {
         return APR_ENOTIMPL;
     }
-    /* What this path holds (the file, the DC planes and the 1/8 image,
-     * the resize's copies) stays inside what the render reserved for
-     * libvips' path; the budget is never asked for more. */
+    /* The render reserved this path's own estimate (pv_image_budget.c):
+     * its decoder is held to the planes counted there. A file it would
+     * take more for is libvips' (with libvips' estimate: the caller's
+     * fallback). */
     need = pv_jpeg_dc_memory(h->width, h->height, h->u.jpeg.components,
                              h->u.jpeg.h, h->u.jpeg.v);
     if (need == 0 || pv_image_estimate(&est, info, req, p) != APR_SUCCESS ||
-        need * 3 + (apr_uint64_t)info->size > est->total) {
-        return APR_ENOTIMPL;
+        !est->jpeg_fast || need > est->held) {
+        return APR_EINVAL;
     }
     if ((rv = apr_pool_create(&tmp, p)) != APR_SUCCESS) {
         return rv;

@@ -59,6 +59,7 @@ static const char *const status_names[] = {
     [PV_IMAGE_NO_ENCODER - PV_IMAGE_STATUS_BASE] = "no encoder",
     [PV_IMAGE_FAILED - PV_IMAGE_STATUS_BASE] = "failed",
     [PV_IMAGE_DEADLINE - PV_IMAGE_STATUS_BASE] = "past its deadline",
+    [PV_IMAGE_BUSY - PV_IMAGE_STATUS_BASE] = "no memory to render it",
 };
 #define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
 
@@ -998,6 +999,28 @@ static apr_status_t render_fast(render_t *r, pv_image_out_t **pout,
     return PV_IMAGE_OK;
 }
 
+/* The JPEG fast path declined a file its header let it take: libvips'
+ * estimate of the render, within the bound, and the caller's budget
+ * grown to it. */
+static apr_status_t render_fallback_memory(render_t *r)
+{
+    const pv_render_req_t *req = r->req;
+
+    if (!r->est->jpeg_fast) {
+        return PV_IMAGE_OK;
+    }
+    if (r->est->fallback > (req->limits.max_memory
+                                ? req->limits.max_memory
+                                : PV_IMAGE_DEFAULT_MAX_MEMORY)) {
+        return PV_IMAGE_TOO_BIG;
+    }
+    if (req->grow &&
+        req->grow(req->grow_baton, r->est->fallback) != APR_SUCCESS) {
+        return PV_IMAGE_BUSY;
+    }
+    return PV_IMAGE_OK;
+}
+
 apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
                              const pv_render_req_t *req, apr_pool_t *p)
 {
@@ -1016,7 +1039,8 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
         r.fast = 1;
         goto cleanup;
     }
-    if ((rv = render_thumbnail(&r, p)) != PV_IMAGE_OK ||
+    if ((rv = render_fallback_memory(&r)) != PV_IMAGE_OK ||
+        (rv = render_thumbnail(&r, p)) != PV_IMAGE_OK ||
         (rv = render_colour(&r)) != PV_IMAGE_OK ||
         (rv = render_strip(&r)) != PV_IMAGE_OK ||
         (rv = render_save(&r, p)) != PV_IMAGE_OK) {
