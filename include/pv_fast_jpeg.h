@@ -27,9 +27,10 @@ typedef struct pv_fast_out_t {
 
 /* Render the probed source info (open as fd) with req, as
  * pv_image_render() would. APR_SUCCESS: *pout set. APR_ENOTIMPL: not a
- * source the header lets this path take; APR_EINVAL: taken, but the
- * decoder refused the file (malformed, truncated, a marker it leaves to
- * libjpeg) or its ICC profile: both left to libvips, nothing kept.
+ * source the header lets this path take (pv_image_jpeg_fast());
+ * APR_EINVAL: taken, but the decoder refused the file (malformed,
+ * truncated, a marker it leaves to libjpeg, planes over the render's
+ * estimate) or its ICC profile: both left to libvips, nothing kept.
  * APR_ENOMEM. */
 apr_status_t pv_fast_jpeg_render(pv_fast_out_t **pout, int fd,
                                  const pv_image_info_t *info,

@@ -122,6 +122,7 @@ sub held {
     my @h = grep { defined } map { held($text, $_) } @ids;
     is(scalar @h, 4, '... each reserved its estimate (PV0946)');
     my ($most) = sort { $b <=> $a } map { $_->[2] } @h;
+    $most //= 0;
     ok(!grep({ $_->[0] > 16 } @h) && $most <= 64,
        "... each <= 16 MiB; the process held $most MiB of 64 at most");
     is(scalar(() = $text =~ /PV0945: /g), 0, '... none waited past the timeout');
