@@ -1,10 +1,10 @@
 /* The fast path of a JPEG preview whose box its 1/8 scale still covers:
  * the DC-only decoder (pv_jpeg_dc.h) and a finish in C on the small
  * image (a Lanczos3 resize to the size libvips' thumbnail would give, the
- * EXIF orientation, ICC to sRGB with lcms2, a TurboJPEG encode), instead
- * of libvips' pipeline. Chosen from the header; any source it does not
- * take, and any decode error, is left to libvips (APR_ENOTIMPL), so that
- * odd, malformed and truncated files get exactly the answers they had. */
+ * EXIF orientation, ICC to sRGB with lcms2, a libjpeg encode as libvips'
+ * jpegsave's), instead of libvips' pipeline. Chosen from the header; any source
+ * it does not take, and any decode error, is left to libvips (APR_ENOTIMPL), so
+ * that odd, malformed and truncated files get exactly the answers they had. */
 #ifndef PV_FAST_JPEG_H
 #define PV_FAST_JPEG_H
 
@@ -27,9 +27,10 @@ typedef struct pv_fast_out_t {
 
 /* Render the probed source info (open as fd) with req, as
  * pv_image_render() would. APR_SUCCESS: *pout set. APR_ENOTIMPL: not a
- * source the header lets this path take; APR_EINVAL: taken, but the
- * decoder refused the file (malformed, truncated, a marker it leaves to
- * libjpeg) or its ICC profile: both left to libvips, nothing kept.
+ * source the header lets this path take (pv_image_jpeg_fast());
+ * APR_EINVAL: taken, but the decoder refused the file (malformed,
+ * truncated, a marker it leaves to libjpeg, planes over the render's
+ * estimate) or its ICC profile: both left to libvips, nothing kept.
  * APR_ENOMEM. */
 apr_status_t pv_fast_jpeg_render(pv_fast_out_t **pout, int fd,
                                  const pv_image_info_t *info,

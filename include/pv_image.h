@@ -34,7 +34,8 @@
 /* Results, distinct apr_status_t values (APR_SUCCESS is PV_IMAGE_OK). The
  * glue maps them: NOT_FOUND 404, TOO_BIG 413, UNSUPPORTED and CORRUPT 415,
  * BAD_REQUEST 400, NO_ENCODER and FAILED 500 (a bug or out of memory),
- * DEADLINE 503 (the source is fine; the server would not spend more). */
+ * DEADLINE 503 (the source is fine; the server would not spend more),
+ * BUSY 503 (retry later). */
 #define PV_IMAGE_STATUS_BASE (APR_OS_START_USERERR + 400)
 typedef enum {
     PV_IMAGE_OK = 0,
@@ -45,7 +46,8 @@ typedef enum {
     PV_IMAGE_BAD_REQUEST, /* box, quality or format out of range */
     PV_IMAGE_NO_ENCODER,  /* this libvips cannot write the format */
     PV_IMAGE_FAILED,      /* anything else libvips refused (I/O, memory) */
-    PV_IMAGE_DEADLINE     /* stopped: still running at req->time_limit */
+    PV_IMAGE_DEADLINE,    /* stopped: still running at req->time_limit */
+    PV_IMAGE_BUSY /* the fast path declined it: no memory for libvips' */
 } pv_image_status_e;
 
 /* A short, stable, lower-case name ("too big", "corrupt"...); any other
@@ -159,6 +161,14 @@ typedef struct pv_render_req_t {
      * AVIF encode, a decoder that reads the whole frame at once) finishes
      * first; a render that completes is kept, however late. */
     apr_interval_time_t time_limit;
+    /* The JPEG fast path is estimated at what it holds (pv_image_budget.h),
+     * less than libvips would. Should it decline the file once read,
+     * libvips renders it with its own estimate: over limits.max_memory it
+     * is PV_IMAGE_TOO_BIG; else grow(grow_baton, bytes) is asked first for
+     * that much in all (the caller's budget), and anything but
+     * APR_SUCCESS gives PV_IMAGE_BUSY. NULL: nothing to ask. */
+    apr_status_t (*grow)(void *grow_baton, apr_uint64_t bytes);
+    void *grow_baton;
 } pv_render_req_t;
 
 typedef struct pv_image_out_t {

@@ -31,6 +31,11 @@ typedef struct pv_image_estimate_t {
     apr_uint64_t png_fast_raw; /* its inflated image's bound in bytes */
     int worst_case;            /* the file's header said too little: the worst
                                   case of its format was assumed */
+    /* The JPEG fast path's own (pv_fast_jpeg.h): the parts above are what
+     * it holds. Should its decoder decline the file after all, libvips
+     * renders it and needs fallback, libvips' estimate of that render. */
+    int jpeg_fast;
+    apr_uint64_t fallback;
 } pv_image_estimate_t;
 
 /* The integer shrink the render asks the JPEG loader for (1, 2, 4, 8):
@@ -40,10 +45,19 @@ typedef struct pv_image_estimate_t {
 int pv_image_jpeg_shrink(const pv_image_info_t *info, int box_w, int box_h,
                          int cover);
 
+/* Whether the header lets the JPEG fast path (pv_fast_jpeg.h) take info
+ * for req: an 8-bit JPEG of 1 or 3 components in one scan or
+ * progressive, a box that 1/8 of it still covers (the load shrink libvips
+ * would use is 8), "inside" (no attention crop). Its decoder may still
+ * decline the file. */
+int pv_image_jpeg_fast(const pv_image_info_t *info, const pv_render_req_t *req);
+
 /* The estimate of rendering the probed source info with req (its box,
  * fit and format; of its limits, max_memory decides whether the PNG fast
  * path's whole-image buffers fit, else libvips' streaming is estimated
- * and used). APR_EINVAL without info or req. */
+ * and used). A source the JPEG fast path takes gets that path's own
+ * (jpeg_fast, and libvips' as fallback). APR_EINVAL without info or
+ * req. */
 apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
                                const pv_image_info_t *info,
                                const pv_render_req_t *req, apr_pool_t *p);

@@ -134,6 +134,11 @@ static int send_image_error(request_rec *r, apr_uint64_t id, apr_status_t st)
                                  NULL, 0);
         case PV_IMAGE_DEADLINE:
             return send_past_deadline(r, id);
+        case PV_IMAGE_BUSY: /* logged by grow_render_memory (PV1421) */
+            return pv_http_error(r, HTTP_SERVICE_UNAVAILABLE, "busy",
+                                 "too many previews are being made; retry "
+                                 "later",
+                                 NULL, PV_RENDER_RETRY_AFTER);
         default:
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           PVLOGNO(0906) "image %" APR_UINT64_T_FMT
@@ -173,6 +178,7 @@ typedef struct pv_preview_req_t {
     pv_slots_t *slots;
     pv_user_hold_t *hold;
     pv_budget_hold_t *memory;
+    apr_time_t render_until; /* the end of the render's wait for all that */
     apr_time_t render_start;
 } pv_preview_req_t;
 
@@ -617,6 +623,52 @@ static int reserve_render_memory(pv_preview_req_t *pr, apr_time_t deadline)
     return OK;
 }
 
+/* pv_render_req_t's grow: the JPEG fast path declined a file its header
+ * let it take (malformed, a marker it leaves to libjpeg), libvips renders
+ * it and needs its own, larger estimate. The smaller hold is given back
+ * first, not kept while waiting (two renders would each hold part of what
+ * the other waits for), then the whole is waited for until the render's
+ * one PreviewRenderTimeout ends. */
+static apr_status_t grow_render_memory(void *baton, apr_uint64_t bytes)
+{
+    pv_preview_req_t *pr = baton;
+    request_rec *r = pr->r;
+    pv_budget_t *budget = pv_server_get(r->server)->render_budget;
+    apr_interval_time_t left = pr->render_until - apr_time_now();
+    apr_status_t rv;
+
+    if (!budget) {
+        return APR_SUCCESS;
+    }
+    pv_budget_release(pr->memory);
+    pr->memory = NULL;
+    rv = pv_budget_acquire(&pr->memory, budget, bytes, left > 0 ? left : 0,
+                           r->pool);
+    if (rv != APR_SUCCESS) {
+        pr->memory = NULL;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      PVLOGNO(1421) "image %" APR_UINT64_T_FMT
+                                    ": left to libvips by the JPEG fast "
+                                    "path, no render memory free within "
+                                    "PreviewRenderTimeout (%" APR_INT64_T_FMT
+                                    " s): needs %" APR_UINT64_T_FMT
+                                    " MiB of %" APR_UINT64_T_FMT " MiB",
+                      pr->id, pr->c->render_timeout, mib(bytes),
+                      mib(pv_budget_capacity(budget)));
+        return rv;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  PVLOGNO(1420) "image %" APR_UINT64_T_FMT
+                                ": left to libvips by the JPEG fast path, "
+                                "render memory %" APR_UINT64_T_FMT
+                                " MiB estimated, %" APR_UINT64_T_FMT
+                                " of %" APR_UINT64_T_FMT
+                                " MiB held in this process",
+                  pr->id, mib(bytes), mib(pv_budget_in_use(budget)),
+                  mib(pv_budget_capacity(budget)));
+    return APR_SUCCESS;
+}
+
 /* ------------------------------------------------------- render slots */
 
 /* One of the user's slots (PreviewMaxRendersPerUser at once per process),
@@ -717,6 +769,7 @@ static int take_render_slots(pv_preview_req_t *pr)
 
     pr->slots = NULL;
     pr->memory = NULL;
+    pr->render_until = until;
     if ((rc = take_user_slot(pr, wait)) != OK) {
         return rc;
     }
@@ -773,6 +826,8 @@ static int render(pv_image_out_t **pout, pv_preview_req_t *pr)
     pr->render.format = pr->fmt;
     pr->render.time_limit = c->render_deadline;
     pr->render.limits.max_memory = (apr_uint64_t)c->max_render_memory;
+    pr->render.grow = grow_render_memory;
+    pr->render.grow_baton = pr;
     pr->render_start = apr_time_now();
     if ((rc = take_render_slots(pr)) != OK) {
         return rc;

@@ -4,14 +4,17 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <apr_strings.h>
+#include <jpeglib.h>
+#include <jerror.h>
 #include <lcms2.h>
-#include <turbojpeg.h>
 
 #include "pv_fast_jpeg.h"
 #include "pv_image_budget.h"
@@ -26,32 +29,12 @@
 
 /* ---------------------------------------------------------- the size */
 
-/* vips_resize()'s integer shrink for Lanczos (resize.c). */
-static int int_shrink(double scale)
-{
-    int k;
-
-    if (scale > 1.0) {
-        return 1;
-    }
-    k = (int)floor(1.0 / (scale * 2));
-    return k > 1 ? k : 1;
-}
-
-/* One axis of vips_resize(): integer block shrink (floor), then reduce
- * by the rest, rounded. */
+/* One axis of libvips 8.14's vips_reduceh()/vips_reducev(): the size
+ * is rounded to nearest, whatever integer pre-shrink its "gap" takes. */
 static int resized(int in, double shrink)
 {
-    double scale = 1.0 / shrink;
-    int k = int_shrink(scale), n = in;
+    int n = (int)((double)in / shrink + 0.5);
 
-    if (k > 1) {
-        n = in / k;
-        scale *= k;
-    }
-    if (scale < 1.0) {
-        n = (int)((double)n / (1.0 / scale) + 0.5);
-    }
     return n > 0 ? n : 1;
 }
 
@@ -96,39 +79,48 @@ static double lanczos(double x)
     return LOBES * sin(x) * sin(x / LOBES) / (x * x);
 }
 
-/* The filter of each of out samples from in (out <= in): Lanczos3
- * stretched by the scale, so that it also averages what it drops. */
-static taps_t *make_taps(int in, int out, apr_pool_t *p)
+/* The filter of each of out samples from in (out <= in), sample j of in
+ * standing for [j, j + 1) of an axis scale * out long (its centre at
+ * j + 0.5, as libvips samples): Lanczos3 stretched by the scale, so that
+ * it also averages what it drops, the edge sample repeated past either
+ * end (libvips' reduce extends by copy). The scale is the source's own
+ * over the preview's, not in over out: the DC image's last sample may
+ * stand for a partial block. */
+static taps_t *make_taps(int in, int out, double scale, apr_pool_t *p)
 {
-    double scale = (double)in / out, support = LOBES * scale;
+    double support = LOBES * scale;
     int nmax = (int)ceil(support) * 2 + 2, i, j;
     taps_t *t = apr_palloc(p, sizeof(*t) * (size_t)out);
     int16_t *w = apr_palloc(p, sizeof(*w) * (size_t)nmax * (size_t)out);
     double *f = apr_palloc(p, sizeof(*f) * (size_t)nmax);
 
     for (i = 0; i < out; i++, w += nmax) {
-        /* centres map to centres: the identity at scale 1 */
         double centre = (i + 0.5) * scale, sum = 0;
-        int lo = (int)(centre - support + 0.5), hi;
-        int total = 0, big = 0;
-        lo = lo < 0 ? 0 : lo;
-        hi = (int)(centre + support + 0.5);
-        hi = hi > in ? in : hi;
+        int lo = (int)floor(centre - support + 0.5), hi;
+        int first, last, total = 0, big = 0;
+        hi = (int)floor(centre + support + 0.5);
         if (hi - lo > nmax) {
             hi = lo + nmax;
         }
-        for (j = lo; j < hi; j++) {
-            f[j - lo] = lanczos((j + 0.5 - centre) / scale);
-            sum += f[j - lo];
+        first = lo < 0 ? 0 : lo > in - 1 ? in - 1 : lo;
+        last = hi - 1 < 0 ? 0 : hi - 1 > in - 1 ? in - 1 : hi - 1;
+        for (j = 0; j <= last - first; j++) {
+            f[j] = 0;
         }
-        for (j = 0; j < hi - lo; j++) {
+        for (j = lo; j < hi; j++) {
+            double v = lanczos((j + 0.5 - centre) / scale);
+            int at = j < first ? first : j > last ? last : j;
+            f[at - first] += v;
+            sum += v;
+        }
+        for (j = 0; j <= last - first; j++) {
             w[j] = (int16_t)lrint(f[j] / sum * (1 << WBITS));
             total += w[j];
             big = w[j] > w[big] ? j : big;
         }
         w[big] = (int16_t)(w[big] + ((1 << WBITS) - total));
-        t[i].first = lo;
-        t[i].n = hi - lo;
+        t[i].first = first;
+        t[i].n = last - first + 1;
         t[i].w = w;
     }
     return t;
@@ -140,11 +132,12 @@ static uint8_t clamp_round(int32_t acc)
     return (uint8_t)(acc < 0 ? 0 : acc > 255 ? 255 : acc);
 }
 
-/* in (iw x ih, b bands) to out (ow x oh): rows first, then columns. */
+/* in (iw x ih, b bands) to out (ow x oh), sx and sy source samples to an
+ * output one: rows first, then columns. */
 static void resize(uint8_t *out, int ow, int oh, const uint8_t *in, int iw,
-                   int ih, int b, apr_pool_t *p)
+                   int ih, int b, double sx, double sy, apr_pool_t *p)
 {
-    taps_t *tx = make_taps(iw, ow, p), *ty = make_taps(ih, oh, p);
+    taps_t *tx = make_taps(iw, ow, sx, p), *ty = make_taps(ih, oh, sy, p);
     uint8_t *mid = apr_palloc(p, (size_t)ow * (size_t)ih * (size_t)b);
     int32_t *acc = apr_palloc(p, sizeof(*acc) * (size_t)ow * (size_t)b);
     int x, y, k, c;
@@ -294,54 +287,124 @@ cleanup:
 
 /* ------------------------------------------------------------ encode */
 
-/* As libvips' jpegsave with "strip": JFIF, no other marker; chroma
- * subsampled below quality 90 (its "auto"), grey stays grey. */
+/* libjpeg's errors: back to encode_jpeg (its longjmp), never to stderr
+ * nor exit(). */
+typedef struct {
+    struct jpeg_error_mgr mgr;
+    jmp_buf back;
+} jpeg_fail_t;
+
+static void jpeg_fail(j_common_ptr ci)
+{
+    longjmp(((jpeg_fail_t *)ci->err)->back, 1);
+}
+
+static void jpeg_quiet(j_common_ptr ci)
+{
+    (void)ci;
+}
+
+/* The encoder's output, in a buffer of ours that grows by doubling
+ * (freed by encode_jpeg whatever happens; libjpeg's own memory
+ * destination keeps a grown buffer where an error cannot reach it). */
+typedef struct {
+    struct jpeg_destination_mgr mgr;
+    unsigned char *buf;
+    size_t size;
+} jpeg_sink_t;
+
+static void sink_init(j_compress_ptr ci)
+{
+    jpeg_sink_t *s = (jpeg_sink_t *)ci->dest;
+
+    s->mgr.next_output_byte = s->buf;
+    s->mgr.free_in_buffer = s->size;
+}
+
+static boolean sink_grow(j_compress_ptr ci)
+{
+    jpeg_sink_t *s = (jpeg_sink_t *)ci->dest;
+    unsigned char *more;
+
+    if (s->size > SIZE_MAX / 2 || !(more = realloc(s->buf, s->size * 2))) {
+        ERREXIT(ci, JERR_OUT_OF_MEMORY);
+    }
+    s->mgr.next_output_byte = more + s->size;
+    s->mgr.free_in_buffer = s->size;
+    s->buf = more;
+    s->size *= 2;
+    return TRUE;
+}
+
+static void sink_term(j_compress_ptr ci)
+{
+    (void)ci;
+}
+
+/* As libvips 8.14's jpegsave with "strip" and "optimize_coding" (main's
+ * saver): libjpeg's defaults at quality q (baseline tables), optimised
+ * Huffman tables, no marker but the frame's (no JFIF when stripping),
+ * chroma subsampled 2x2 below quality 90 (its "auto"), grey stays grey.
+ * TurboJPEG 2.1's tjCompress2 has no way to ask for optimised tables:
+ * its files were 8-22 % larger. */
 static apr_status_t encode_jpeg(pv_fast_out_t *o, const uint8_t *px, int q,
                                 apr_pool_t *p)
 {
-    tjhandle tj = tjInitCompress();
-    unsigned char *jbuf = NULL;
-    unsigned long jlen = 0;
-    int sub = o->bands == 1 ? TJSAMP_GRAY : q >= 90 ? TJSAMP_444 : TJSAMP_420;
-    apr_status_t rv = APR_ENOMEM;
+    struct jpeg_compress_struct ci;
+    jpeg_fail_t fail;
+    jpeg_sink_t sink;
+    volatile apr_status_t rv = APR_ENOMEM;
+    int c;
 
-    if (!tj) {
+    memset(&ci, 0, sizeof(ci));
+    memset(&sink, 0, sizeof(sink));
+    /* about what a preview at q 80 takes; a noisy one grows it */
+    sink.size = 4096 + (size_t)o->width * (size_t)o->height * (size_t)o->bands;
+    if (!(sink.buf = malloc(sink.size))) {
         return APR_ENOMEM;
     }
-    if (tjCompress2(tj, px, o->width, o->width * o->bands, o->height,
-                    o->bands == 1 ? TJPF_GRAY : TJPF_RGB, &jbuf, &jlen, sub, q,
-                    0) == 0) {
-        o->data = apr_pmemdup(p, jbuf, jlen);
-        o->len = jlen;
-        rv = APR_SUCCESS;
+    sink.mgr.init_destination = sink_init;
+    sink.mgr.empty_output_buffer = sink_grow;
+    sink.mgr.term_destination = sink_term;
+    ci.err = jpeg_std_error(&fail.mgr);
+    fail.mgr.error_exit = jpeg_fail;
+    fail.mgr.output_message = jpeg_quiet;
+    if (setjmp(fail.back)) {
+        goto cleanup;
     }
-    tjFree(jbuf);
-    tjDestroy(tj);
+    jpeg_create_compress(&ci);
+    ci.dest = &sink.mgr;
+    ci.image_width = (JDIMENSION)o->width;
+    ci.image_height = (JDIMENSION)o->height;
+    ci.input_components = o->bands;
+    ci.in_color_space = o->bands == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&ci);
+    ci.optimize_coding = TRUE;
+    jpeg_set_quality(&ci, q, TRUE);
+    if (q >= 90) {
+        for (c = 0; c < ci.num_components; c++) {
+            ci.comp_info[c].h_samp_factor = 1;
+            ci.comp_info[c].v_samp_factor = 1;
+        }
+    }
+    ci.write_JFIF_header = FALSE;
+    jpeg_start_compress(&ci, TRUE);
+    while (ci.next_scanline < ci.image_height) {
+        JSAMPROW row = (JSAMPROW)(px + (size_t)ci.next_scanline *
+                                           (size_t)o->width * (size_t)o->bands);
+        jpeg_write_scanlines(&ci, &row, 1);
+    }
+    jpeg_finish_compress(&ci);
+    o->len = sink.size - sink.mgr.free_in_buffer;
+    o->data = apr_pmemdup(p, sink.buf, o->len);
+    rv = APR_SUCCESS;
+cleanup:
+    jpeg_destroy_compress(&ci);
+    free(sink.buf);
     return rv;
 }
 
 /* ------------------------------------------------------------- input */
-
-/* Whether the header says this path can take the source for req: an
- * 8-bit JPEG of 1 or 3 components in one scan or progressive, a box that
- * 1/8 of it still covers (the load shrink libvips would use is 8), and
- * "inside" (no attention crop). */
-static int eligible(const pv_image_info_t *info, const pv_render_req_t *req)
-{
-    const pv_image_header_t *h = info->header;
-
-    if (!info->loader || strcmp(info->loader, "jpegload") != 0 || !h ||
-        h->kind != PV_HEADER_JPEG || h->u.jpeg.precision != 8 ||
-        (h->u.jpeg.components != 1 && h->u.jpeg.components != 3) ||
-        (h->u.jpeg.multiscan && !h->u.jpeg.progressive) || info->n_pages != 1 ||
-        info->has_alpha) {
-        return 0;
-    }
-    if (req->fit == PV_FIT_COVER && req->width && req->height) {
-        return 0;
-    }
-    return pv_image_jpeg_shrink(info, req->width, req->height, 0) == 8;
-}
 
 static apr_status_t free_buffer(void *data)
 {
@@ -395,17 +458,18 @@ apr_status_t pv_fast_jpeg_render(pv_fast_out_t **pout, int fd,
     int sw, sh, ow, oh;
     apr_status_t rv;
 
-    if (!eligible(info, req)) {
+    if (!pv_image_jpeg_fast(info, req)) {
         return APR_ENOTIMPL;
     }
-    /* What this path holds (the file, the DC planes and the 1/8 image,
-     * the resize's copies) stays inside what the render reserved for
-     * libvips' path; the budget is never asked for more. */
+    /* The render reserved this path's own estimate (pv_image_budget.c):
+     * its decoder is held to the planes counted there. A file it would
+     * take more for is libvips' (with libvips' estimate: the caller's
+     * fallback). */
     need = pv_jpeg_dc_memory(h->width, h->height, h->u.jpeg.components,
                              h->u.jpeg.h, h->u.jpeg.v);
     if (need == 0 || pv_image_estimate(&est, info, req, p) != APR_SUCCESS ||
-        need * 3 + (apr_uint64_t)info->size > est->total) {
-        return APR_ENOTIMPL;
+        !est->jpeg_fast || need > est->held) {
+        return APR_EINVAL;
     }
     if ((rv = apr_pool_create(&tmp, p)) != APR_SUCCESS) {
         return rv;
@@ -425,11 +489,15 @@ apr_status_t pv_fast_jpeg_render(pv_fast_out_t **pout, int fd,
         goto cleanup;
     }
 
-    /* resize as stored, then turn upright (libvips' order) */
-    pv_fast_jpeg_size(&sw, &sh, dc->width, dc->height, req->width, req->height,
-                      dc->orientation >= 5);
+    /* Resize as stored, then turn upright (libvips' order). The size is
+     * libvips' own, from the whole blocks (jpegload's 1/8 image drops a
+     * partial last one); the filter spans the true source, every sample
+     * in its place. */
+    pv_fast_jpeg_size(&sw, &sh, (int)(h->width / 8), (int)(h->height / 8),
+                      req->width, req->height, dc->orientation >= 5);
     small = apr_palloc(tmp, (size_t)sw * (size_t)sh * (size_t)dc->bands);
-    resize(small, sw, sh, dc->pixels, dc->width, dc->height, dc->bands, tmp);
+    resize(small, sw, sh, dc->pixels, dc->width, dc->height, dc->bands,
+           h->width / 8.0 / sw, h->height / 8.0 / sh, tmp);
     up = orient(small, sw, sh, dc->bands, dc->orientation, &ow, &oh, tmp);
     if (dc->icc && to_srgb(up, ow, oh, dc->icc, dc->icc_len) != APR_SUCCESS) {
         rv = APR_EINVAL;

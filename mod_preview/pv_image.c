@@ -59,6 +59,7 @@ static const char *const status_names[] = {
     [PV_IMAGE_NO_ENCODER - PV_IMAGE_STATUS_BASE] = "no encoder",
     [PV_IMAGE_FAILED - PV_IMAGE_STATUS_BASE] = "failed",
     [PV_IMAGE_DEADLINE - PV_IMAGE_STATUS_BASE] = "past its deadline",
+    [PV_IMAGE_BUSY - PV_IMAGE_STATUS_BASE] = "no memory to render it",
 };
 #define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
 
@@ -702,18 +703,17 @@ static unsigned char *read_whole(int fd, apr_size_t size)
 /* An 8-bit non-interlaced PNG well above a fit-inside box, as the
  * estimate chose it (pv_image_estimate: within the render's bound):
  * decoded and box-reduced by pv_png_fast (2x the box kept, as libvips'
- * resize keeps for its last, Lanczos step), then resized by
- * thumbnail_image to the exact size the libvips path gives. Not
- * PV_IMAGE_OK: not taken (any doubt or error), the caller renders with
- * libvips as before. */
+ * resize keeps for its last, Lanczos step), then resized by libvips to
+ * the exact size the libvips path gives. Not PV_IMAGE_OK: not taken (any
+ * doubt or error), the caller renders with libvips as before. */
 static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
 {
     const pv_image_info_t *info = r->info;
     const pv_render_req_t *req = r->req;
-    int factor = r->est->png_fast, ow, oh;
+    int factor = r->est->png_fast, ow, oh, alpha;
     pv_png_fast_image_t *img = NULL;
     unsigned char *buf;
-    VipsImage **t;
+    VipsImage **t, *in;
     double s;
 
     if (!factor || !(buf = read_whole(r->src.fd, (apr_size_t)info->size))) {
@@ -734,7 +734,14 @@ static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
                      (req->height ? req->height : VIPS_MAX_COORD));
     ow = VIPS_MAX(1, (int)VIPS_RINT(info->raw_width / s));
     oh = VIPS_MAX(1, (int)VIPS_RINT(info->raw_height / s));
-    t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 2);
+    alpha = img->bands == 2 || img->bands == 4;
+    /* The whole boxes only (a partial edge box stands for fewer pixels
+     * than its place in the image: jpegload drops a partial DCT block
+     * alike), resized by the source's own extent over the preview's, so
+     * that each output pixel averages the source it stands for (fitting
+     * the boxes' count instead was 1.9 dB worse on a noise PNG). Alpha:
+     * premultiplied around the resize, as thumbnail does. */
+    t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 6);
     if (!(t[0] = vips_image_new_from_memory_copy(
               img->pixels,
               (size_t)img->width * (size_t)img->height * (size_t)img->bands,
@@ -743,10 +750,23 @@ static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
                   img->bands < 3 ? VIPS_INTERPRETATION_B_W
                                  : VIPS_INTERPRETATION_sRGB,
                   NULL) ||
-        vips_thumbnail_image(t[1], &r->t[1], ow, "height", oh, "size",
-                             VIPS_SIZE_FORCE, NULL)) {
+        vips_crop(t[1], &t[2], 0, 0, info->raw_width / factor,
+                  info->raw_height / factor, NULL) ||
+        (alpha && vips_premultiply(t[2], &t[3], NULL))) {
         drain_vips_error("png fast path", r->path);
         return PV_IMAGE_FAILED;
+    }
+    in = alpha ? t[3] : t[2];
+    if (vips_resize(in, &t[4], (double)ow * factor / info->raw_width, "vscale",
+                    (double)oh * factor / info->raw_height, NULL) ||
+        (alpha && vips_unpremultiply(t[4], &t[5], NULL)) ||
+        vips_cast(alpha ? t[5] : t[4], &r->t[1], VIPS_FORMAT_UCHAR, NULL)) {
+        drain_vips_error("png fast path", r->path);
+        return PV_IMAGE_FAILED;
+    }
+    if (vips_image_get_width(r->t[1]) != ow ||
+        vips_image_get_height(r->t[1]) != oh) {
+        return PV_IMAGE_UNSUPPORTED;
     }
     return PV_IMAGE_OK;
 }
@@ -979,6 +999,28 @@ static apr_status_t render_fast(render_t *r, pv_image_out_t **pout,
     return PV_IMAGE_OK;
 }
 
+/* The JPEG fast path declined a file its header let it take: libvips'
+ * estimate of the render, within the bound, and the caller's budget
+ * grown to it. */
+static apr_status_t render_fallback_memory(render_t *r)
+{
+    const pv_render_req_t *req = r->req;
+
+    if (!r->est->jpeg_fast) {
+        return PV_IMAGE_OK;
+    }
+    if (r->est->fallback > (req->limits.max_memory
+                                ? req->limits.max_memory
+                                : PV_IMAGE_DEFAULT_MAX_MEMORY)) {
+        return PV_IMAGE_TOO_BIG;
+    }
+    if (req->grow &&
+        req->grow(req->grow_baton, r->est->fallback) != APR_SUCCESS) {
+        return PV_IMAGE_BUSY;
+    }
+    return PV_IMAGE_OK;
+}
+
 apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
                              const pv_render_req_t *req, apr_pool_t *p)
 {
@@ -997,7 +1039,8 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
         r.fast = 1;
         goto cleanup;
     }
-    if ((rv = render_thumbnail(&r, p)) != PV_IMAGE_OK ||
+    if ((rv = render_fallback_memory(&r)) != PV_IMAGE_OK ||
+        (rv = render_thumbnail(&r, p)) != PV_IMAGE_OK ||
         (rv = render_colour(&r)) != PV_IMAGE_OK ||
         (rv = render_strip(&r)) != PV_IMAGE_OK ||
         (rv = render_save(&r, p)) != PV_IMAGE_OK) {

@@ -68,6 +68,10 @@
 /* lcms' transform of a CMYK JPEG to sRGB: its tables (up to 4.7 MiB over
  * the estimate without this, at small boxes). */
 #define PV_EST_CMYK ((apr_uint64_t)8 << 20)
+/* The JPEG fast path, all it holds that is not modelled below: libjpeg's
+ * and lcms' state (an ICC transform's tables), malloc rounding. Measured
+ * peaks of fast renders: see estimate_jpeg_fast(). */
+#define PV_EST_FAST_FIXED ((apr_uint64_t)3 << 20)
 
 static apr_uint64_t ceil_div(apr_uint64_t a, apr_uint64_t b)
 {
@@ -278,10 +282,65 @@ static apr_uint64_t png_fast_raw(const pv_image_info_t *info)
            (1 + (apr_uint64_t)info->raw_width * (apr_uint64_t)info->bands);
 }
 
+/* What the JPEG fast path holds at its peak (pv_fast_jpeg.c), an upper
+ * bound from the frame header: the whole file; the decoder's planes (a DC
+ * coefficient of 2 bytes a block of the MCU grid and, for 4:2:0 chroma,
+ * a 2x2 sum of 4 more), its 1/8 image and libjpeg's rows when TurboJPEG
+ * decodes (64 bytes a source column); the resize's
+ * rows (its output width by the 1/8 height) and filters, the preview
+ * and its upright copy; the encoder: libjpeg's whole-image coefficients
+ * (optimised tables take two passes, 128 bytes a block and component)
+ * and its output, which grows by doubling from the raw size, and the
+ * copy handed on; for the other formats the pixels handed to libvips'
+ * saver and that saver. Measured on the calibration sources of
+ * tests/unit/test_image_budget.c (3000x2000 progressive 4:4:4 and
+ * baseline 4:2:0 turned by EXIF 6; 5120x2880 progressive 4:4:4, boxes
+ * 64 and 256, JPEG, PNG and WebP out): every peak under its estimate. */
+static void estimate_jpeg_fast(pv_image_estimate_t *e,
+                               const pv_image_info_t *info,
+                               const pv_render_req_t *req, apr_uint64_t rw,
+                               apr_uint64_t rh)
+{
+    const pv_image_header_t *h = info->header;
+    apr_uint64_t w = (apr_uint64_t)h->width, ht = (apr_uint64_t)h->height;
+    apr_uint64_t w8 = ceil_div(w, 8), h8 = ceil_div(ht, 8), side, px, sum;
+    apr_uint64_t b = h->u.jpeg.components == 1 ? 1 : 3;
+    int c, hmax = 1, vmax = 1;
+
+    for (c = 0; c < h->u.jpeg.components; c++) {
+        hmax = h->u.jpeg.h[c] > hmax ? h->u.jpeg.h[c] : hmax;
+        vmax = h->u.jpeg.v[c] > vmax ? h->u.jpeg.v[c] : vmax;
+    }
+    /* the preview's longer side bounds either side as stored */
+    side = rw > rh ? rw : rh;
+    px = rw * rh * b;
+    e->shrink = 8;
+    e->file = (apr_uint64_t)info->size;
+    e->held = w8 * h8 * b + 64 * w;
+    for (c = 0; c < h->u.jpeg.components; c++) {
+        apr_uint64_t blocks =
+            ceil_div(w, 8 * (apr_uint64_t)hmax) * h->u.jpeg.h[c] *
+            ceil_div(ht, 8 * (apr_uint64_t)vmax) * h->u.jpeg.v[c];
+        e->held += blocks * (c > 0 && hmax == 2 && vmax == 2 ? 6 : 2);
+    }
+    e->pipeline = side * h8 * b + 64 * (w8 + h8 + rw + rh) + side * b * 4;
+    e->output = px * (info->orientation > 1 ? 2 : 1);
+    if (req->format == PV_FORMAT_JPEG) {
+        e->output += (ceil_div(rw, 8) + 2) * (ceil_div(rh, 8) + 2) * 128 * b +
+                     6 * (4096 + px);
+    }
+    else {
+        e->output += px + rw * rh * encoder_per_pixel(req->format, 0);
+    }
+    sum = e->held + e->pipeline + e->output + e->file;
+    e->total = PV_EST_FAST_FIXED + sum + sum / PV_EST_MARGIN;
+    e->jpeg_fast = 1;
+}
+
 static apr_status_t estimate(pv_image_estimate_t **pout,
                              const pv_image_info_t *info,
                              const pv_render_req_t *req, int png_fast,
-                             apr_pool_t *p)
+                             int jpeg_fast, apr_pool_t *p)
 {
     pv_image_estimate_t *e;
     double tw, th, hs, vs, common;
@@ -314,6 +373,12 @@ static apr_status_t estimate(pv_image_estimate_t **pout,
     ow = cover && (apr_uint64_t)req->width < rw ? (apr_uint64_t)req->width : rw;
     oh = cover && (apr_uint64_t)req->height < rh ? (apr_uint64_t)req->height
                                                  : rh;
+
+    if (jpeg_fast) {
+        estimate_jpeg_fast(e, info, req, rw, rh);
+        *pout = e;
+        return APR_SUCCESS;
+    }
 
     /* The size the loader decodes to, in the file's own orientation. */
     e->shrink = 1;
@@ -367,6 +432,25 @@ static apr_status_t estimate(pv_image_estimate_t **pout,
     return APR_SUCCESS;
 }
 
+int pv_image_jpeg_fast(const pv_image_info_t *info, const pv_render_req_t *req)
+{
+    const pv_image_header_t *h = header_of(info, PV_HEADER_JPEG);
+
+    /* (a frame header of another size than libvips read: not trusted) */
+    if (!is_loader(info, "jpegload") || !h || h->u.jpeg.precision != 8 ||
+        h->width != (apr_uint32_t)info->raw_width ||
+        h->height != (apr_uint32_t)info->raw_height ||
+        (h->u.jpeg.components != 1 && h->u.jpeg.components != 3) ||
+        (h->u.jpeg.multiscan && !h->u.jpeg.progressive) || info->n_pages != 1 ||
+        info->has_alpha) {
+        return 0;
+    }
+    if (req->fit == PV_FIT_COVER && req->width && req->height) {
+        return 0;
+    }
+    return pv_image_jpeg_shrink(info, req->width, req->height, 0) == 8;
+}
+
 apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
                                const pv_image_info_t *info,
                                const pv_render_req_t *req, apr_pool_t *p)
@@ -383,10 +467,18 @@ apr_status_t pv_image_estimate(pv_image_estimate_t **pout,
     bound = req->limits.max_memory ? req->limits.max_memory
                                    : PV_IMAGE_DEFAULT_MAX_MEMORY;
     if ((f = png_fast_candidate(info, req)) &&
-        estimate(pout, info, req, f, p) == APR_SUCCESS &&
+        estimate(pout, info, req, f, 0, p) == APR_SUCCESS &&
         (*pout)->total <= bound) {
         (*pout)->png_fast_raw = png_fast_raw(info);
         return APR_SUCCESS;
     }
-    return estimate(pout, info, req, 0, p);
+    if (pv_image_jpeg_fast(info, req)) {
+        pv_image_estimate_t *vips;
+
+        estimate(&vips, info, req, 0, 0, p);
+        estimate(pout, info, req, 0, 1, p);
+        (*pout)->fallback = vips->total;
+        return APR_SUCCESS;
+    }
+    return estimate(pout, info, req, 0, 0, p);
 }

@@ -1,7 +1,9 @@
 # Memory bombs inside the default limits (100 M pixels): 10000 x 10000
 # sources whose decoder holds the whole image at full depth before any
-# shrink. Each is refused from its header (413, PV0944 with the estimate
-# and the bound) with the child's memory barely moving; the same size
+# shrink, in a 2048 px box (at 256 px the progressive one is the JPEG fast
+# path's, which holds its DC planes only: t/36). Each is refused from its
+# header (413, PV0944 with the estimate and the bound) with the child's
+# memory barely moving; the same size
 # streamed (a baseline JPEG with shrink-on-load, a PNG without interlace)
 # still renders, its child rising less than PreviewMaxRenderMemory (256M).
 # Eight bombs at once keep the children's total under 1 GB. A vhost whose
@@ -77,11 +79,11 @@ my $too_large = { error => 'too_large',
     message => "the source image is over this server's size limits" };
 for my $kind (@kinds) {
     my $id = $img{$kind};
-    my ($res, $m) = get_watched(url($id));
+    my ($res, $m) = get_watched(url($id, undef, '&w=2048'));
     my ($code, undef, $type) = split ' ', $res // '';
     is($code, 413, "$kind 10000x10000: 413");
     is($type, 'application/json', "$kind: JSON error");
-    my $r = preview($id, token => $tok);
+    my $r = preview($id, token => $tok, query => 'w=2048');
     is_deeply(json_body($r), $too_large, "$kind: the body of every 413");
     like(error_log_text(),
          qr/PV0944: image $id: render memory estimate (\d+) MiB \(decoder \d+, pipeline \d+, output \d+, file \d+\) over PreviewMaxRenderMemory 256 MiB/,
@@ -112,7 +114,8 @@ like(error_log_text(),
 {
     pipe my $rd, my $wr or die "pipe: $!";
     my $m = watch_memory(sub {
-        map { get_async(url($img{ $kinds[$_ % @kinds] }), $wr) } 0 .. 7;
+        map { get_async(url($img{ $kinds[$_ % @kinds] }, undef, '&w=2048'),
+                        $wr) } 0 .. 7;
     });
     close $wr;
     my @lines = <$rd>;
@@ -131,9 +134,10 @@ like(error_log_text(),
 }
 
 # ---- vhost pv_render_memory: PreviewMaxRenderMemory 64M, 4 render slots.
-# A progressive 4000x3000 JPEG keeps 34 MiB of DCT coefficients: two such
-# estimates do not fit in 64 MiB, so a process renders them one at a time
-# (the slots alone would let four run).
+# A progressive 4000x3000 JPEG keeps 34 MiB of DCT coefficients in a
+# 1024 px box (libvips'; at 256 px the JPEG fast path holds far less:
+# t/36): two such estimates do not fit in 64 MiB, so a process renders
+# them one at a time (the slots alone would let four run).
 {
     my ($dir, $rel) = fixture_dir('pv27');
     run('vips', 'gaussnoise', "$dir/n.v", 4000, 3000);
@@ -145,7 +149,7 @@ like(error_log_text(),
     my @ids = map { add_image($dbh, $uid, "$rel/prog.jpg") } 1 .. $n;
     my @lines;
     pipe my $rd, my $wr or die "pipe: $!";
-    my @pids = map { get_async(url($_, 'pv_render_memory', '&w=256'), $wr) }
+    my @pids = map { get_async(url($_, 'pv_render_memory', '&w=1024'), $wr) }
                @ids;
     close $wr;
     @lines = <$rd>;

@@ -11,9 +11,23 @@
 #   found there, whatever the EXIF orientation (1-8) the file is stored in;
 # - colour: a patch of a Display P3 photo (an iPhone's profile) comes out
 #   as its sRGB value, not as its P3 numbers read as sRGB.
+# And each again in a 64 px box (1/8 of 1200x900 covers it: the JPEG fast
+# path's, in every orientation; the PNG fast path's): the size and the
+# PSNR bound (%MAIN64).
 # Fixtures are made by vips, cjpeg (4:2:2) and exiftool at test time. The
 # Display P3 profile is libvips' built-in "p3" (icc_export
 # --output-profile p3 embeds it, as an iPhone embeds its own).
+#
+# Then the fast paths' geometry (the fixtures above are too small for the
+# JPEG one at 256 px): per-pixel noise, every sample independent, so that
+# a misplaced or misweighted output sample shows, 1001x757 in a 64 px box
+# and 2100x1580 in a 256 px one (the JPEG fast path's 1/8 scale, the PNG
+# fast path's box), grey, colour 4:2:0 and 4:4:4, progressive 4:2:0 and
+# 4:4:4, PNG RGB and grey, each out as JPEG, PNG and WebP: the size is
+# libvips' own, PSNR against the same reference at least main's less
+# 0.5 dB (%NOISE_MAIN). And the fast path's JPEG is about the size
+# libvips' jpegsave makes of the same pixels at the same quality
+# (optimised Huffman tables): within 2 %.
 use strict;
 use warnings FATAL => 'all';
 
@@ -43,8 +57,8 @@ my %MAIN = (
 my @order = qw(j420 j422 j444 grey cmyk prog restart o1 o2 o3 o4 o5 o6 o7 o8
                p3 png png16 pal alpha);
 
-my ($W, $H) = (1200, 900);    # displayed size of every fixture
-my ($OW, $OH) = (256, 192);   # its preview in a 256 px box
+our ($W, $H) = (1200, 900);    # displayed size of every fixture
+our ($OW, $OH) = (256, 192);   # its preview in a 256 px box
 # the marker block: displayed top-left quadrant, this colour (sRGB)
 my @MARK = (20, 210, 240);
 my ($MX0, $MY0, $MX1, $MY1) = (120, 90, 480, 360);
@@ -52,7 +66,41 @@ my ($MX0, $MY0, $MX1, $MY1) = (120, 90, 480, 360);
 my @PATCH = (230, 40, 40);
 my ($PX0, $PY0, $PX1, $PY1) = (720, 540, 1080, 810);
 
-plan tests => 4 * @order + 2;
+# The same fixtures in a 64 px box, where 1/8 of each JPEG covers it:
+# the JPEG fast path's, every kind and orientation (CMYK stays libvips').
+# main's PSNR as %NOISE_MAIN's below (p3: main kept its P3 numbers).
+my %MAIN64 = (
+    j420 => 19.41, j422 => 19.30, j444 => 19.36, grey => 30.67, cmyk => 20.18,
+    prog => 19.41, restart => 19.41, o1 => 19.36, o2 => 19.36, o3 => 19.37,
+    o4 => 19.37, o5 => 19.35, o6 => 19.35, o7 => 19.35, o8 => 19.35,
+    p3 => 18.13, png => 19.42, png16 => 19.42, pal => 19.67, alpha => 23.60,
+);
+
+# main's PSNR (dB) of each noise fixture, box and output format: the
+# module's renderer at 25d8d29 (libvips alone, before either fast path)
+# on this test's fixtures (seeded: the figures repeat), the same reference
+# and PSNR code. Keys: fixture-box-format.
+my %NOISE_MAIN = (
+    'grey-64-jpeg' => 39.30, 'grey-64-png' => 43.34, 'grey-64-webp' => 38.50,
+    'c420-64-jpeg' => 39.30, 'c420-64-png' => 43.50, 'c420-64-webp' => 38.64,
+    'c444-64-jpeg' => 39.36, 'c444-64-png' => 43.52, 'c444-64-webp' => 38.68,
+    'p420-64-jpeg' => 39.30, 'p420-64-png' => 43.50, 'p420-64-webp' => 38.64,
+    'p444-64-jpeg' => 39.36, 'p444-64-png' => 43.52, 'p444-64-webp' => 38.68,
+    'rgb-64-jpeg' => 39.59, 'rgb-64-png' => 45.29, 'rgb-64-webp' => 38.70,
+    'gpng-64-jpeg' => 39.52, 'gpng-64-png' => 45.42, 'gpng-64-webp' => 38.89,
+    'grey-256-jpeg' => 33.96, 'grey-256-png' => 34.57, 'grey-256-webp' => 33.29,
+    'c420-256-jpeg' => 34.03, 'c420-256-png' => 34.54, 'c420-256-webp' => 33.32,
+    'c444-256-jpeg' => 33.98, 'c444-256-png' => 34.54, 'c444-256-webp' => 33.31,
+    'p420-256-jpeg' => 34.03, 'p420-256-png' => 34.54, 'p420-256-webp' => 33.32,
+    'p444-256-jpeg' => 33.98, 'p444-256-png' => 34.54, 'p444-256-webp' => 33.31,
+    'rgb-256-jpeg' => 35.04, 'rgb-256-png' => 41.42, 'rgb-256-webp' => 35.05,
+    'gpng-256-jpeg' => 35.25, 'gpng-256-png' => 41.45, 'gpng-256-webp' => 35.64,
+);
+my @noise = qw(grey c420 c444 p420 p444 rgb gpng);
+my @nsizes = ([64, 1001, 757], [256, 2100, 1580]);
+my @nfmts = qw(jpeg png webp);
+
+plan tests => 6 * @order + 2 + 2 * @noise * @nsizes * @nfmts + 1;
 
 my $tmp = File::Temp->newdir;
 my ($dir, $rel) = fixture_dir('pv35');
@@ -276,6 +324,109 @@ for my $name (@order) {
        "P3 patch: sRGB (@got) for (@PATCH), stored as P3 (@raw)");
 }
 
+# ---- the same at 64 px: the fast paths
+
+# GET image $id's preview ($query), sized $want ("WxH"), JPEG, PNG or
+# WebP ($fmt); then its PSNR against $ref, at least $main less 0.5 dB:
+# two tests under $key.
+sub size_and_psnr {
+    my ($key, $id, $query, $want, $fmt, $ref, $main) = @_;
+    my $r = preview($id, token => $tok, query => $query);
+    my $i = $r->code == 200 ? image_info($r->content) : {};
+    my $got = $r->code . ' ' . ($i->{width} // 0) . 'x' . ($i->{height} // 0);
+    if (!is($got, "200 $want", "$key: 200, $want")) {
+        fail("$key: PSNR (no preview)");
+        return;
+    }
+    my $out = "$tmp/out-$key.$fmt";
+    open my $fh, '>:raw', $out or die "$out: $!";
+    print {$fh} $r->content;
+    close $fh;
+    vips('colourspace', $out, "$tmp/o-$key.v", 'srgb');
+    my $p = psnr("$tmp/o-$key.v", $ref->());
+    $report{$key} = $p;
+    cmp_ok($p, '>=', $main - 0.5,
+           sprintf('%s: PSNR %.2f dB, main %.2f', $key, $p, $main));
+}
+
+for my $name (@order) {
+    my $id = add_image($dbh, $uid, "$rel/$file{$name}");
+    local ($OW, $OH) = (64, 48);
+    size_and_psnr("$name-64", $id, 'w=64&h=64&format=jpeg', '64x48', 'jpeg',
+                  sub { reference($name) }, $MAIN64{$name});
+}
+
+# ---- pixel noise
+# The size libvips gives each: a JPEG from its 1/8 scale's whole blocks
+# (262x197 for 2100x1580), a PNG from the whole image.
+sub noise_size {
+    my ($name, $box, $w, $h) = @_;
+    return "64x48" if $box == 64;
+    return $name =~ /png$|^rgb$/ ? "256x193" : "256x192";
+}
+
+for my $sz (@nsizes) {
+    my ($box, $w, $h) = @$sz;
+    my $b = "$tmp/noise$box";
+    for my $c (1 .. 3) {
+        vips('gaussnoise', "$b-n$c.v", $w, $h, '--mean', 128, '--sigma', 50,
+             '--seed', 50 + $box + $c);
+    }
+    vips('bandjoin', "$b-n1.v $b-n2.v $b-n3.v", "$b-n.v");
+    vips('cast', "$b-n.v", "$b-u.v", 'uchar');
+    vips('copy', "$b-u.v", "$b-c.v", '--interpretation', 'srgb');
+    vips('cast', "$b-n1.v", "$b-g1.v", 'uchar');
+    vips('copy', "$b-g1.v", "$b-g.v", '--interpretation', 'b-w');
+    my %how = (
+        grey => ["$b-g.v", 'jpg', 'Q=85'],
+        c420 => ["$b-c.v", 'jpg', 'Q=85'],
+        c444 => ["$b-c.v", 'jpg', 'Q=85,subsample-mode=off'],
+        p420 => ["$b-c.v", 'jpg', 'Q=85,interlace'],
+        p444 => ["$b-c.v", 'jpg', 'Q=85,interlace,subsample-mode=off'],
+        rgb  => ["$b-c.v", 'png', ''],
+        gpng => ["$b-g.v", 'png', ''],
+    );
+    for my $name (@noise) {
+        my ($from, $ext, $opt) = @{ $how{$name} };
+        my $f = "n$box-$name";
+        vips('copy', $from, "$dir/$f.$ext" . ($opt ? "[$opt]" : ''));
+        $file{$f} = "$f.$ext";
+        my $id = add_image($dbh, $uid, "$rel/$f.$ext");
+        my $want = noise_size($name, $box, $w, $h);
+        my ($ow, $oh) = split /x/, $want;
+        local ($OW, $OH, $W, $H) = ($ow, $oh, $w, $h);
+        my $ref = reference($f);
+        for my $fmt (@nfmts) {
+            my $key = "$name-$box-$fmt";
+            size_and_psnr($key, $id, "w=$box&h=$box&format=$fmt", $want, $fmt,
+                          sub { $ref }, $NOISE_MAIN{$key});
+        }
+    }
+}
+
+# The fast path's JPEG against libvips' jpegsave of its very pixels (its
+# PNG answer) at the same quality, with optimised Huffman tables as
+# main's saver writes them: the same bytes give the same size.
+{
+    my $id = add_image($dbh, $uid, "$rel/$file{'n256-c420'}");
+    my %got;
+    for my $fmt (qw(jpeg png)) {
+        my $r = preview($id, token => $tok,
+                        query => "w=256&h=256&format=$fmt&q=80");
+        $got{$fmt} = $r->code == 200 ? $r->content : '';
+    }
+    open my $fh, '>:raw', "$tmp/px.png" or die "px.png: $!";
+    print {$fh} $got{png};
+    close $fh;
+    vips('copy', "$tmp/px.png",
+         "$tmp/px.jpg\[Q=80,strip,optimize-coding\]");
+    my $vips = -s "$tmp/px.jpg";
+    my $ours = length $got{jpeg};
+    ok($ours > 0 && abs($ours - $vips) <= 0.02 * $vips,
+       "fast path JPEG $ours B, libvips jpegsave of its pixels $vips B: within 2 %");
+}
+
 if ($ENV{PV_QUALITY_REPORT}) {
-    diag sprintf("%-8s %.2f", $_, $report{$_} // -1) for @order;
+    diag sprintf("%-16s %.2f", $_, $report{$_} // -1)
+        for @order, sort grep { /-\d+/ } keys %report;
 }

@@ -414,10 +414,12 @@ START_TEST(status_strings)
                      "past its deadline");
     ck_assert_str_eq(pv_image_status_str(PV_IMAGE_NO_ENCODER), "no encoder");
     ck_assert_str_eq(pv_image_status_str(PV_IMAGE_FAILED), "failed");
+    ck_assert_str_eq(pv_image_status_str(PV_IMAGE_BUSY),
+                     "no memory to render it");
     ck_assert_str_eq(pv_image_status_str(APR_EGENERAL), "unknown");
     /* the neighbours of the range are no statuses */
     ck_assert_str_eq(pv_image_status_str(PV_IMAGE_STATUS_BASE), "unknown");
-    ck_assert_str_eq(pv_image_status_str(PV_IMAGE_DEADLINE + 1), "unknown");
+    ck_assert_str_eq(pv_image_status_str(PV_IMAGE_BUSY + 1), "unknown");
     ck_assert_int_ne(PV_IMAGE_NOT_FOUND, APR_ENOENT);
     ck_assert_str_eq(pv_image_format_mime(PV_FORMAT_WEBP), "image/webp");
     ck_assert_str_eq(pv_image_format_mime(PV_FORMAT_AVIF), "image/avif");

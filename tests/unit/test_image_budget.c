@@ -101,7 +101,9 @@ static pv_image_estimate_t *estimate(const pv_image_info_t *i,
 
 START_TEST(jpeg_coefficients_exact)
 {
-    pv_render_req_t r = req_box(256, 256, PV_FIT_INSIDE, PV_FORMAT_JPEG);
+    /* cover: libvips' path (an "inside" box this small is the JPEG fast
+     * path's, below) */
+    pv_render_req_t r = req_box(256, 256, PV_FIT_COVER, PV_FORMAT_JPEG);
     pv_image_info_t *i = info_of("jpegload", 10000, 10000, 3, 1);
     pv_image_estimate_t *e;
 
@@ -136,7 +138,7 @@ END_TEST
 
 START_TEST(jpeg_worst_case)
 {
-    pv_render_req_t r = req_box(256, 256, PV_FIT_INSIDE, PV_FORMAT_JPEG);
+    pv_render_req_t r = req_box(256, 256, PV_FIT_COVER, PV_FORMAT_JPEG);
     pv_image_info_t *i = info_of("jpegload", 4000, 3000, 3, 1);
     pv_image_estimate_t *e;
     apr_uint64_t full = APR_UINT64_C(3) * 500 * 375 * 128;
@@ -284,11 +286,48 @@ END_TEST
 /* The issue's bombs against the default bound, and the same size
  * streamed: JPEG baseline and PNG without interlace stay allowed up to
  * the largest default box (2048), RGBA included. */
+START_TEST(jpeg_fast_estimate)
+{
+    pv_image_info_t *i = info_of("jpegload", 5120, 2880, 3, 1);
+    pv_image_estimate_t *e;
+    pv_render_req_t r = req_box(256, 256, PV_FIT_INSIDE, PV_FORMAT_JPEG);
+
+    /* progressive 4:4:4 (the bench's big.jpg): the fast path's planes,
+     * 2 bytes a block, not libjpeg's 128 */
+    i->interlaced = 1;
+    i->size = 4600000;
+    i->header = jpeg_header(5120, 2880, 3, "111111", 1);
+    e = estimate(i, r);
+    ck_assert_int_eq(e->jpeg_fast, 1);
+    ck_assert_int_eq(e->shrink, 8);
+    ck_assert_uint_eq(e->file, 4600000);
+    ck_assert_uint_ge(e->held, APR_UINT64_C(3) * 640 * 360 * 2);
+    ck_assert_uint_lt(e->total, 24 * MiB);
+    ck_assert_uint_gt(e->fallback, APR_UINT64_C(3) * 640 * 360 * 128);
+    ck_assert_uint_gt(e->fallback, 4 * e->total);
+    /* libvips' own for what the fast path does not take: a 2048 box,
+     * cover, a header of another size, CMYK */
+    ck_assert_int_eq(
+        estimate(i, req_box(2048, 2048, PV_FIT_INSIDE, PV_FORMAT_JPEG))
+            ->jpeg_fast,
+        0);
+    ck_assert_int_eq(
+        estimate(i, req_box(256, 256, PV_FIT_COVER, PV_FORMAT_JPEG))->jpeg_fast,
+        0);
+    i->header = jpeg_header(5120, 2872, 3, "111111", 1);
+    ck_assert_int_eq(estimate(i, r)->jpeg_fast, 0);
+    i->header = jpeg_header(5120, 2880, 4, "11111111", 1);
+    i->bands = 4;
+    ck_assert_int_eq(estimate(i, r)->jpeg_fast, 0);
+}
+END_TEST
+
 START_TEST(default_bound_decisions)
 {
     static const int boxes[] = {64, 256, 2048};
     pv_image_header_t *heif;
     pv_image_info_t *png16i, *prog, *gifi, *avif, *base, *png8, *pnga;
+    pv_image_estimate_t *e;
     int b;
 
     png16i = info_of("pngload", 10000, 10000, 4, 2);
@@ -315,8 +354,14 @@ START_TEST(default_bound_decisions)
 
         ck_assert_uint_gt(estimate(png16i, r)->total,
                           PV_IMAGE_DEFAULT_MAX_MEMORY);
-        ck_assert_uint_gt(estimate(prog, r)->total,
+        /* the JPEG fast path (64, 256) holds little; libvips would not */
+        e = estimate(prog, r);
+        ck_assert_uint_gt(e->jpeg_fast ? e->fallback : e->total,
                           PV_IMAGE_DEFAULT_MAX_MEMORY);
+        ck_assert_int_eq(e->jpeg_fast, boxes[b] <= 256);
+        if (e->jpeg_fast) {
+            ck_assert_uint_lt(e->total, 32 * MiB);
+        }
         ck_assert_uint_gt(estimate(gifi, r)->total,
                           PV_IMAGE_DEFAULT_MAX_MEMORY);
         ck_assert_uint_gt(estimate(avif, r)->total,
@@ -396,6 +441,12 @@ static void make_fixtures(const char *dir)
                       TRUE, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_OFF,
                       NULL)) {
         die_vips("prog444");
+    }
+    snprintf(p, sizeof(p), "%s/big444.jpg", dir);
+    if (vips_jpegsave(noise(VIPS_OBJECT(scope), 5120, 2880, 0), p, "interlace",
+                      TRUE, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_OFF,
+                      NULL)) {
+        die_vips("big444");
     }
     snprintf(p, sizeof(p), "%s/png16i.png", dir);
     if (vips_cast_ushort(noise(VIPS_OBJECT(scope), 2000, 1500, 1), &t[0],
@@ -511,10 +562,27 @@ static void calibrated(const char *name, pv_render_req_t r, int dominated)
 START_TEST(calibration_progressive_jpeg)
 {
     /* fit=cover: libjpeg's whole-image coefficients, as calibrated (an
-     * "inside" box this small takes the JPEG fast path, which holds a
-     * fraction of the estimate; the estimate stays libvips' bound) */
+     * "inside" box this small takes the JPEG fast path, estimated at what
+     * it holds: calibration_fast_jpeg) */
     calibrated("prog444.jpg", req_box(256, 256, PV_FIT_COVER, PV_FORMAT_JPEG),
                1);
+}
+END_TEST
+
+/* The JPEG fast path: DC planes (progressive), TurboJPEG at 1/8 (baseline
+ * 4:2:0, turned by EXIF 6), each output format. */
+START_TEST(calibration_fast_jpeg)
+{
+    static const pv_image_format_e fmts[] = {PV_FORMAT_JPEG, PV_FORMAT_PNG,
+                                             PV_FORMAT_WEBP};
+    int k;
+
+    for (k = 0; k < 3; k++) {
+        calibrated("prog444.jpg", req_box(256, 256, PV_FIT_INSIDE, fmts[k]), 0);
+        calibrated("rotated.jpg", req_box(256, 256, PV_FIT_INSIDE, fmts[k]), 0);
+        calibrated("big444.jpg", req_box(256, 256, PV_FIT_INSIDE, fmts[k]), 0);
+    }
+    calibrated("big444.jpg", req_box(64, 64, PV_FIT_INSIDE, PV_FORMAT_JPEG), 0);
 }
 END_TEST
 
@@ -601,6 +669,7 @@ Suite *pv_test_image_budget_suite(void)
     tcase_add_test(tc, jpeg_coefficients_exact);
     tcase_add_test(tc, jpeg_worst_case);
     tcase_add_test(tc, jpeg_load_shrink);
+    tcase_add_test(tc, jpeg_fast_estimate);
     tcase_add_test(tc, whole_frame_loaders);
     tcase_add_test(tc, output_side);
     tcase_add_test(tc, refusals);
@@ -613,6 +682,7 @@ Suite *pv_test_image_budget_suite(void)
     tcase_add_checked_fixture(cal, setup_pool, teardown_pool);
     tcase_set_timeout(cal, 120);
     tcase_add_test(cal, calibration_progressive_jpeg);
+    tcase_add_test(cal, calibration_fast_jpeg);
     tcase_add_test(cal, calibration_interlaced_png);
     tcase_add_test(cal, calibration_gif);
     tcase_add_test(cal, calibration_lossless_webp);
