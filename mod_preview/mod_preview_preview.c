@@ -355,14 +355,17 @@ static int source_refused(request_rec *r, apr_uint64_t id,
 }
 
 /* The database's path resolved under PreviewStorageRoot and held open
- * (pv_source_open(): any refusal is a 404 and a warning); a source refused
+ * (pv_source_open(), or beneath the root this process holds open:
+ * pv_source_open_at(); any refusal is a 404 and a warning); a source refused
  * on its size alone is answered by the probe (413/415) before any ETag, as
  * for any other source it refuses. */
 static int open_source(pv_preview_req_t *pr)
 {
     request_rec *r = pr->r;
     pv_image_limits_t *limits = &pr->render.limits;
+    pv_source_root_t *sr;
     pv_source_error_t e;
+    apr_status_t rv;
     apr_off_t size;
 
     if (!pr->c->storage_root) {
@@ -370,8 +373,12 @@ static int open_source(pv_preview_req_t *pr)
                       PVLOGNO(0908) "no PreviewStorageRoot for this server");
         return send_server_error(r);
     }
-    if (pv_source_open(&pr->src, &e, pr->c->storage_root, pr->img->path,
-                       pr->img->path_len, r->pool) != APR_SUCCESS) {
+    sr = pv_server_get(r->server)->source_root;
+    rv = sr ? pv_source_open_at(&pr->src, &e, sr, pr->img->path,
+                                pr->img->path_len, r->pool)
+            : pv_source_open(&pr->src, &e, pr->c->storage_root, pr->img->path,
+                             pr->img->path_len, r->pool);
+    if (rv != APR_SUCCESS) {
         return source_refused(r, pr->id, &e);
     }
     limits->max_bytes = (apr_off_t)pr->c->max_source_bytes;
