@@ -15,8 +15,8 @@
 #include "pv_db.h"
 #include "pv_token.h"
 
-/* The request note PV_NOTE_OWNER: hit, miss or off (not kept: cache off,
- * legacy token, the shared cache down). */
+/* The request note PV_NOTE_OWNER: front (this process's front), hit, miss
+ * or off (not kept: cache off, legacy token, the shared cache down). */
 #define PV_NOTE_OWNER "preview-owner"
 
 /* post_config: each ring key's namespace keyed once, for the servers with

@@ -304,7 +304,7 @@ apr_status_t pv_owner_image_lookup(pv_db_image_t **pout, const char **perr,
                                   r->pool);
     }
     if (front_answer(pout, r, ns, claims, image_id, now) == APR_SUCCESS) {
-        apr_table_setn(r->notes, PV_NOTE_OWNER, "hit");
+        apr_table_setn(r->notes, PV_NOTE_OWNER, "front");
         return APR_SUCCESS;
     }
     /* Before the generation is read: a logout that writes a new one after
