@@ -10,7 +10,7 @@
  * generation's expiry, so it revokes no later than the shared cache.
  *
  * A fixed table (bounded memory, the oldest entry of a slot replaced),
- * its slots guarded by a few mutexes (threads of one process). */
+ * its slots guarded by a few read-write locks (threads of one process). */
 #ifndef PV_OWNER_FRONT_H
 #define PV_OWNER_FRONT_H
 

@@ -8,7 +8,7 @@
  * memo's: the ownership query checks ver at every request.
  *
  * A fixed table (bounded memory, a slot's entry replaced), guarded by a
- * few mutexes (threads of one process). */
+ * few read-write locks (threads of one process). */
 #ifndef PV_TOKEN_MEMO_H
 #define PV_TOKEN_MEMO_H
 

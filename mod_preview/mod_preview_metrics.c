@@ -122,9 +122,8 @@ void pv_metrics_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
      * counters show what servers named alike counted). */
     for (sv = s; sv; sv = sv->next) {
         pv_srv_conf_get(sv)->server->metrics =
-            pv_srv_conf_get(sv)->metrics
-                ? slot_of(base, n, label_of(sv, ptemp))
-                : NULL;
+            pv_srv_conf_get(sv)->metrics ? slot_of(base, n, label_of(sv, ptemp))
+                                         : NULL;
     }
     slots = base;
     nslots = n;

@@ -164,6 +164,7 @@ typedef struct pv_preview_req_t {
     pv_image_format_e fmt, fmt_alpha;
     int fmt_known, allowed, vary;
     pv_cache_key_t key;
+    const char *hexkey; /* pv_cache_key() of key: the ETag's and entry's */
     const char *etag;
     pv_cache_t *cache;
     const char *ckey; /* NULL: no cache, nothing to store */
@@ -486,7 +487,8 @@ static int negotiate(pv_preview_req_t *pr)
         return rc;
     }
     make_key(pr);
-    if (pv_cache_etag(&pr->etag, &pr->key, r->pool) != APR_SUCCESS) {
+    if (pv_cache_key(&pr->hexkey, &pr->key, r->pool) != APR_SUCCESS ||
+        pv_cache_etag_of_key(&pr->etag, pr->hexkey, r->pool) != APR_SUCCESS) {
         return send_server_error(r);
     }
     /* A browser keeps the preview no longer than the token that fetched
@@ -520,12 +522,11 @@ static int send_hit(pv_preview_req_t *pr)
     request_rec *r = pr->r;
     apr_file_t *cfile = NULL;
     apr_finfo_t cfinfo;
-    const char *key;
 
     pr->cache = pv_server_get(r->server)->cache;
     /* The entry lives in its image's folder (preview-cache --image). */
-    if (!pr->cache || pv_cache_key(&key, &pr->key, r->pool) != APR_SUCCESS ||
-        pv_cache_entry_id(&pr->ckey, pr->id, key, r->pool) != APR_SUCCESS) {
+    if (!pr->cache || pv_cache_entry_id(&pr->ckey, pr->id, pr->hexkey,
+                                        r->pool) != APR_SUCCESS) {
         pv_metrics_cache(PV_METRICS_OF(r), PV_METRICS_CACHE_OFF);
         pr->ckey = NULL;
         return OK;

@@ -3,11 +3,12 @@
 #include <string.h>
 
 #include <apr_strings.h>
-#include <apr_thread_mutex.h>
+#include <apr_thread_rwlock.h>
 
 #include "pv_owner_front.h"
 
-/* Mutexes over the slots: threads of one process rarely wait for one. */
+/* Read-write locks over the slots: readers (hits) never wait for each
+ * other, only for a writer of the same stripe. */
 #define FRONT_LOCKS 32
 
 typedef struct front_slot_t {
@@ -17,7 +18,7 @@ typedef struct front_slot_t {
 } front_slot_t;
 
 struct pv_owner_front_t {
-    apr_thread_mutex_t *locks[FRONT_LOCKS];
+    apr_thread_rwlock_t *locks[FRONT_LOCKS];
     front_slot_t *slots;
 };
 
@@ -35,7 +36,7 @@ static apr_size_t slot_of(const void *ns, apr_uint64_t user, apr_uint64_t image)
     return (apr_size_t)(h % PV_OWNER_FRONT_SLOTS);
 }
 
-static apr_thread_mutex_t *lock_of(pv_owner_front_t *f, apr_size_t slot)
+static apr_thread_rwlock_t *lock_of(pv_owner_front_t *f, apr_size_t slot)
 {
     return f->locks[slot % FRONT_LOCKS];
 }
@@ -54,7 +55,7 @@ apr_status_t pv_owner_front_create(pv_owner_front_t **pout, apr_pool_t *p)
 
     f->slots = apr_pcalloc(p, sizeof(*f->slots) * PV_OWNER_FRONT_SLOTS);
     for (i = 0; i < FRONT_LOCKS && rv == APR_SUCCESS; i++) {
-        rv = apr_thread_mutex_create(&f->locks[i], APR_THREAD_MUTEX_DEFAULT, p);
+        rv = apr_thread_rwlock_create(&f->locks[i], p);
     }
     if (rv != APR_SUCCESS) {
         goto cleanup;
@@ -74,7 +75,7 @@ apr_status_t pv_owner_front_get(pv_owner_front_entry_t *out,
     apr_status_t rv = APR_NOTFOUND;
     char path[PV_OWNER_PATH_MAX];
 
-    if (apr_thread_mutex_lock(lock_of(f, i)) != APR_SUCCESS) {
+    if (apr_thread_rwlock_rdlock(lock_of(f, i)) != APR_SUCCESS) {
         return APR_NOTFOUND;
     }
     if (s->used && same_key(&s->e, ns, user, image) && s->e.expires > now) {
@@ -84,7 +85,7 @@ apr_status_t pv_owner_front_get(pv_owner_front_entry_t *out,
         }
         rv = APR_SUCCESS;
     }
-    apr_thread_mutex_unlock(lock_of(f, i));
+    apr_thread_rwlock_unlock(lock_of(f, i));
     /* The copy outside the lock: the pool is this thread's alone. */
     if (rv == APR_SUCCESS && out->path) {
         out->path = apr_pstrmemdup(p, path, out->path_len);
@@ -102,7 +103,7 @@ apr_status_t pv_owner_front_put(pv_owner_front_t *f,
                     memchr(e->path, '\0', e->path_len))) {
         return APR_EINVAL;
     }
-    if (apr_thread_mutex_lock(lock_of(f, i)) != APR_SUCCESS) {
+    if (apr_thread_rwlock_wrlock(lock_of(f, i)) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     s->e = *e;
@@ -111,7 +112,7 @@ apr_status_t pv_owner_front_put(pv_owner_front_t *f,
         s->e.path = s->path;
     }
     s->used = 1;
-    apr_thread_mutex_unlock(lock_of(f, i));
+    apr_thread_rwlock_unlock(lock_of(f, i));
     return APR_SUCCESS;
 }
 
@@ -121,13 +122,13 @@ void pv_owner_front_drop(pv_owner_front_t *f, const void *ns, apr_uint64_t user,
     apr_size_t i = slot_of(ns, user, image);
     front_slot_t *s = &f->slots[i];
 
-    if (apr_thread_mutex_lock(lock_of(f, i)) != APR_SUCCESS) {
+    if (apr_thread_rwlock_wrlock(lock_of(f, i)) != APR_SUCCESS) {
         return;
     }
     if (s->used && same_key(&s->e, ns, user, image)) {
         s->used = 0;
     }
-    apr_thread_mutex_unlock(lock_of(f, i));
+    apr_thread_rwlock_unlock(lock_of(f, i));
 }
 
 apr_uint32_t pv_owner_epoch_read(const apr_uint32_t *epochs, apr_uint64_t user)

@@ -1,7 +1,7 @@
 /* Tokens a process verified lately (see pv_token_memo.h). */
 #include <string.h>
 
-#include <apr_thread_mutex.h>
+#include <apr_thread_rwlock.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -18,7 +18,7 @@ typedef struct memo_slot_t {
 } memo_slot_t;
 
 struct pv_token_memo_t {
-    apr_thread_mutex_t *locks[MEMO_LOCKS];
+    apr_thread_rwlock_t *locks[MEMO_LOCKS];
     apr_uint64_t seed; /* random: a client cannot aim at one slot */
     memo_slot_t *slots;
 };
@@ -34,7 +34,7 @@ apr_status_t pv_token_memo_create(pv_token_memo_t **pout, apr_pool_t *p)
     }
     m->slots = apr_pcalloc(p, sizeof(*m->slots) * PV_TOKEN_MEMO_SLOTS);
     for (i = 0; i < MEMO_LOCKS && rv == APR_SUCCESS; i++) {
-        rv = apr_thread_mutex_create(&m->locks[i], APR_THREAD_MUTEX_DEFAULT, p);
+        rv = apr_thread_rwlock_create(&m->locks[i], p);
     }
     if (rv != APR_SUCCESS) {
         goto cleanup;
@@ -72,7 +72,7 @@ static int memo_get(pv_token_claims_t *claims, pv_token_memo_t *m,
     apr_int64_t leeway = pv_token_verifier_leeway(v);
     int found = 0;
 
-    if (apr_thread_mutex_lock(m->locks[i % MEMO_LOCKS]) != APR_SUCCESS) {
+    if (apr_thread_rwlock_rdlock(m->locks[i % MEMO_LOCKS]) != APR_SUCCESS) {
         return 0;
     }
     if (s->v == v && s->len == len && now >= s->verified_at &&
@@ -81,7 +81,7 @@ static int memo_get(pv_token_claims_t *claims, pv_token_memo_t *m,
         *claims = s->claims;
         found = 1;
     }
-    apr_thread_mutex_unlock(m->locks[i % MEMO_LOCKS]);
+    apr_thread_rwlock_unlock(m->locks[i % MEMO_LOCKS]);
     return found;
 }
 
@@ -91,7 +91,7 @@ static void memo_put(pv_token_memo_t *m, const pv_token_verifier_t *v,
 {
     memo_slot_t *s = &m->slots[i];
 
-    if (apr_thread_mutex_lock(m->locks[i % MEMO_LOCKS]) != APR_SUCCESS) {
+    if (apr_thread_rwlock_wrlock(m->locks[i % MEMO_LOCKS]) != APR_SUCCESS) {
         return;
     }
     s->v = v;
@@ -99,7 +99,7 @@ static void memo_put(pv_token_memo_t *m, const pv_token_verifier_t *v,
     s->claims = *claims;
     s->len = len;
     memcpy(s->token, token, len);
-    apr_thread_mutex_unlock(m->locks[i % MEMO_LOCKS]);
+    apr_thread_rwlock_unlock(m->locks[i % MEMO_LOCKS]);
 }
 
 pv_token_result_e pv_token_memo_verify(pv_token_claims_t *claims,
