@@ -101,7 +101,8 @@ typedef struct pv_srv_conf {
     /* PreviewOwnerCacheTimeout, seconds an ownership answer is kept in
      * the shared cache; 0: not kept. */
     apr_int64_t owner_cache_timeout;
-    int login_from_remote_user;    /* PreviewLoginFromRemoteUser */
+    int login_from_remote_user; /* PreviewLoginFromRemoteUser */
+    int metrics; /* PreviewMetrics: this server's requests counted */
     const char *cookie_name;       /* PreviewCookieName */
     apr_int64_t max_source_pixels; /* PreviewMaxSourcePixels */
     apr_int64_t max_source_bytes;  /* PreviewMaxSourceBytes */

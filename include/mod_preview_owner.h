@@ -3,7 +3,9 @@
  * preview whose answer is there costs no database round trip; a logout
  * through the module makes every kept answer of that user unreachable on
  * every node that shares the cache (a new generation per user, part of
- * every answer's key) before it answers 204. Keys and values: pv_owner.h. */
+ * every answer's key) before it answers 204. Keys and values: pv_owner.h.
+ * Each process keeps the answers it used last in a front of its own
+ * (pv_owner_front.h), used only while the user's generation holds. */
 #ifndef MOD_PREVIEW_OWNER_H
 #define MOD_PREVIEW_OWNER_H
 
@@ -13,13 +15,17 @@
 #include "pv_db.h"
 #include "pv_token.h"
 
-/* The request note PV_NOTE_OWNER: hit, miss or off (not kept: cache off,
- * legacy token, the shared cache down). */
+/* The request note PV_NOTE_OWNER: front (this process's front), hit, miss
+ * or off (not kept: cache off, legacy token, the shared cache down). */
 #define PV_NOTE_OWNER "preview-owner"
 
 /* post_config: each ring key's namespace keyed once, for the servers with
  * the owner cache on. */
 int pv_owner_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* child_init: this process's front of the owner cache (pv_owner_front.h),
+ * when some server has the owner cache on. */
+void pv_owner_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* pv_db_image_lookup() for the preview, through the owner cache when it
  * is on for this server: the same statuses, *pout the same row. A token

@@ -15,7 +15,9 @@
 #include "pv_metrics.h"
 #include "pv_password.h"
 #include "pv_slots.h"
+#include "pv_source.h"
 #include "pv_token.h"
+#include "pv_token_memo.h"
 
 typedef struct pv_server_t {
     /* post_config (pconf, inherited by the children) */
@@ -32,6 +34,12 @@ typedef struct pv_server_t {
     pv_budget_t *render_budget;
     pv_slots_t *login_slots;
     pv_cache_t *cache; /* NULL too: no PreviewCacheDir */
+    /* PreviewStorageRoot held open (pv_source.h); NULL too: no root, or
+     * no openat2 here */
+    pv_source_root_t *source_root;
+    /* tokens this process verified lately (pv_token_memo.h), one for
+     * every server; NULL: none */
+    pv_token_memo_t *token_memo;
 } pv_server_t;
 
 /* The group of s; valid from check_config on (its fields are filled by
@@ -44,8 +52,9 @@ const pv_server_t *pv_server_get(const server_rec *s);
 
 /* child_init, after libvips and the preview caches: the database pools
  * (MariaDB's library started once, before the worker threads), the render
- * and login slots, the per-user tables, the render budgets and each
- * server's cache. What cannot be made is logged at crit and left NULL. */
+ * and login slots, the per-user tables, the render budgets, each
+ * server's cache and its storage root held open; the token memo. What cannot be
+ * made is logged at crit and left NULL. */
 void pv_server_child_init(apr_pool_t *pchild, server_rec *s);
 
 #endif /* MOD_PREVIEW_SERVER_H */

@@ -138,6 +138,10 @@ apr_status_t pv_cache_key(const char **pout, const pv_cache_key_t *k,
 apr_status_t pv_cache_etag(const char **pout, const pv_cache_key_t *k,
                            apr_pool_t *p);
 
+/* The same ETag from a key pv_cache_key() made (one digest for both). */
+apr_status_t pv_cache_etag_of_key(const char **pout, const char *key,
+                                  apr_pool_t *p);
+
 /* The entry id that open, store and single flight take: "<image>/<key>",
  * the image folder (a hash of image_id) and the key of pv_cache_key(). */
 apr_status_t pv_cache_entry_id(const char **pout, apr_uint64_t image_id,

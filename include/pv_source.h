@@ -67,4 +67,25 @@ apr_status_t pv_source_open(pv_source_t **pout, pv_source_error_t *perr,
                             const char *root, const char *path, apr_size_t len,
                             apr_pool_t *p);
 
+/* The root held open in a process (an O_PATH descriptor), so that a
+ * source is opened beneath it in one call (openat2, RESOLVE_BENEATH: no
+ * component may leave it, symlinks included) instead of an open and a
+ * readlink of /proc. */
+typedef struct pv_source_root_t pv_source_root_t;
+
+/* root: absolute and resolved (realpath). Closed with p. APR_ENOTIMPL:
+ * no openat2 or no /proc here (pv_source_open() alone then). */
+apr_status_t pv_source_root_open(pv_source_root_t **pout, const char *root,
+                                 apr_pool_t *p);
+
+/* pv_source_open() under root, the same answers: a regular file that
+ * openat2 reaches beneath the held root, while the root's path still
+ * names the inode held (looked at once a second), is opened that way;
+ * anything else (the root replaced or mounted over since: from then on,
+ * a symlink openat2 refuses, any error) is decided by pv_source_open()
+ * itself. Safe from any thread. */
+apr_status_t pv_source_open_at(pv_source_t **pout, pv_source_error_t *perr,
+                               pv_source_root_t *root, const char *path,
+                               apr_size_t len, apr_pool_t *p);
+
 #endif /* PV_SOURCE_H */

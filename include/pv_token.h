@@ -94,6 +94,9 @@ apr_status_t pv_token_verifier_make(pv_token_verifier_t **pout,
  * contexts are reused (a context is created only when more threads verify
  * at once than ever before). jansson allocates while it parses the header
  * and, once the signature matched, the claims. Thread-safe. */
+/* The leeway v applies (seconds, PreviewClockSkew as clamped). */
+apr_int64_t pv_token_verifier_leeway(const pv_token_verifier_t *v);
+
 pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
                                   const pv_token_verifier_t *v,
                                   const char *token, apr_size_t len,

@@ -84,6 +84,7 @@ static int pv_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void pv_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pv_socache_child_init(pchild, s);
+    pv_owner_child_init(pchild, s);
     pv_preview_child_init(pchild, s);
     pv_preview_cache_child_init(pchild, s);
     pv_server_child_init(pchild, s);
@@ -111,7 +112,8 @@ static void pv_child_init(apr_pool_t *pchild, server_rec *s)
  *   counters' shared block (mod_preview_metrics.h), kept across restarts;
  *   then one shared size counter (anonymous shm) per distinct PreviewCacheDir.
  * - optional_fn_retrieve: mod_ssl's ssl_is_https, for the cookie's Secure.
- * - child_init: the shared cache's mutex attached; libvips started (the core's
+ * - child_init: the shared cache's mutex attached; the owner cache's
+ *   front made (per process); libvips started (the core's
  *   log already goes to httpd); the preview caches (one per folder,
  *   probed: child_init runs as the httpd user already) and their sweeper
  *   thread (it keeps each folder under PreviewCacheMaxSize where no

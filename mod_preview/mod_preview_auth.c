@@ -141,8 +141,9 @@ static int authenticate(pv_token_claims_t *claims, pv_auth_source_e *psrc,
                                     "tokens cannot be verified");
         return pv_http_server_error(r);
     }
-    res = pv_token_verify(claims, verifier, tok, len,
-                          apr_time_sec(r->request_time));
+    res =
+        pv_token_memo_verify(claims, pv_server_get(r->server)->token_memo,
+                             verifier, tok, len, apr_time_sec(r->request_time));
     if (res != PV_TOKEN_OK) {
         pv_metrics_token_refused(PV_METRICS_OF(r),
                                  pv_metrics_token_reason(res));

@@ -529,6 +529,12 @@ static const char *set_login_from_remote_user(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+static const char *set_metrics(cmd_parms *cmd, void *dummy, int on)
+{
+    pv_cmd_srv(cmd)->metrics = on ? 1 : 0;
+    return NULL;
+}
+
 /* PreviewLoginOrigins, PreviewCORSOrigins <origin> ...: each one checked
  * and kept canonical, so that a request's Origin is compared as text.
  * cmd->info: the offset of the list in pv_srv_conf. No "*": a login
@@ -847,6 +853,8 @@ const command_rec pv_cmds[] = {
                    "and the longest wait for one"),
     AP_INIT_FLAG("PreviewLoginFromRemoteUser", set_login_from_remote_user, NULL,
                  PV_SRV, "On: GET login trusts r->user of another module"),
+    AP_INIT_FLAG("PreviewMetrics", set_metrics, NULL, PV_SRV,
+                 "Off: this server's requests are not counted"),
     AP_INIT_ITERATE("PreviewLoginOrigins", set_origin,
                     (void *)APR_OFFSETOF(pv_srv_conf, login_origins), PV_SRV,
                     "origins (scheme://host[:port]) of other sites whose "

@@ -31,6 +31,7 @@ void *pv_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->login_limit_cache_size = PV_UNSET;
     c->owner_cache_timeout = PV_UNSET;
     c->login_from_remote_user = PV_UNSET;
+    c->metrics = PV_UNSET;
     c->max_source_pixels = PV_UNSET;
     c->max_source_bytes = PV_UNSET;
     c->max_renders = PV_UNSET;
@@ -92,6 +93,7 @@ void *pv_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     PV_MERGE_PTR(image_query);
     PV_MERGE_PTR(logout_query);
     PV_MERGE_NUM(login_from_remote_user);
+    PV_MERGE_NUM(metrics);
     PV_MERGE_PTR(login_origins);
     PV_MERGE_PTR(cors_origins);
     PV_MERGE_PTR(cookie_name);
@@ -202,6 +204,7 @@ static void pv_srv_conf_apply_defaults(pv_srv_conf *c)
     PV_DEFAULT_PTR(socache, PV_DEFAULT_SOCACHE);
     PV_DEFAULT_NUM(owner_cache_timeout, 0);
     PV_DEFAULT_NUM(login_from_remote_user, 0);
+    PV_DEFAULT_NUM(metrics, 1);
     PV_DEFAULT_PTR(cookie_name, PV_DEFAULT_COOKIE_NAME);
     PV_DEFAULT_NUM(max_source_pixels, PV_DEFAULT_MAX_SOURCE_PIXELS);
     PV_DEFAULT_NUM(max_source_bytes, PV_DEFAULT_MAX_SOURCE_BYTES);

@@ -118,9 +118,12 @@ void pv_metrics_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         claimed[j] = 1;
         pv_metrics_reset(&base[j], l);
     }
+    /* PreviewMetrics Off: nothing of this server is counted (its label's
+     * counters show what servers named alike counted). */
     for (sv = s; sv; sv = sv->next) {
         pv_srv_conf_get(sv)->server->metrics =
-            slot_of(base, n, label_of(sv, ptemp));
+            pv_srv_conf_get(sv)->metrics ? slot_of(base, n, label_of(sv, ptemp))
+                                         : NULL;
     }
     slots = base;
     nslots = n;

@@ -1,22 +1,34 @@
 /* PreviewOwnerCacheTimeout: the preview's ownership answer through the
  * shared cache, and the logout's new generation (mod_preview_owner.h). */
+#include <string.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
 #include "apr_hash.h"
 #include "apr_strings.h"
 
+#include "mod_preview_kept.h"
 #include "mod_preview_owner.h"
 #include "mod_preview_socache.h"
 #include "pv_keyring.h"
 #include "pv_log.h"
 #include "pv_owner.h"
+#include "pv_owner_front.h"
 
 APLOG_USE_MODULE(preview);
 
 /* Each ring key's namespace (pv_key_t * -> pv_owner_ns_t *), made in
  * post_config, read-only afterwards. */
 static apr_hash_t *owner_ns_by_key;
+
+/* The logout epochs (pv_owner_front.h), node-wide shared memory kept
+ * across restarts; NULL: none (every front entry is then checked against
+ * the shared store). */
+static apr_uint32_t *owner_epochs;
+
+/* This process's front of the owner cache (child_init); NULL: none. */
+static pv_owner_front_t *owner_front;
 
 int pv_owner_post_config(apr_pool_t *pconf, server_rec *s)
 {
@@ -48,7 +60,34 @@ int pv_owner_post_config(apr_pool_t *pconf, server_rec *s)
                          sizeof(k), ns);
         }
     }
+    owner_epochs = NULL;
+    if (apr_hash_count(owner_ns_by_key)) {
+        void *mem = NULL;
+        int fresh;
+
+        if (pv_kept_shm(&mem, &fresh, s, "owner-epochs",
+                        sizeof(apr_uint32_t) * PV_OWNER_EPOCHS) !=
+            APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         PVLOGNO(1524) "owner cache: no shared memory for "
+                                       "the logout epochs; each hit reads "
+                                       "its user's generation again");
+        }
+        owner_epochs = mem;
+    }
     return OK;
+}
+
+void pv_owner_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    owner_front = NULL;
+    if (owner_ns_by_key && apr_hash_count(owner_ns_by_key) &&
+        pv_owner_front_create(&owner_front, pchild) != APR_SUCCESS) {
+        owner_front = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     PVLOGNO(1525) "owner cache: no front in this process; "
+                                   "each hit reads the shared cache");
+    }
 }
 
 static const pv_owner_ns_t *owner_ns_of_key(const pv_key_t *key)
@@ -69,17 +108,18 @@ static const pv_owner_ns_t *owner_ns_of(const pv_srv_conf *c,
 }
 
 /* The user's current generation, or a new one stored now (none was there,
- * or what was there did not check out). PV_SOCACHE_DOWN: not kept. */
-static apr_status_t owner_gen(pv_owner_gen_t *g, request_rec *r,
+ * or what was there did not check out): its key and bytes too (the
+ * front's check). PV_SOCACHE_DOWN: not kept. */
+static apr_status_t owner_gen(pv_owner_gen_t *g, unsigned char *key,
+                              unsigned char *buf, request_rec *r,
                               const pv_owner_ns_t *ns, apr_uint64_t user,
                               apr_interval_time_t timeout, apr_time_t now)
 {
-    unsigned char key[PV_OWNER_KEY_LEN], buf[PV_OWNER_GEN_LEN];
-    unsigned int len = sizeof(buf);
+    unsigned int len = PV_OWNER_GEN_LEN;
     apr_status_t rv;
 
     pv_owner_gen_key(key, ns, user);
-    rv = pv_socache_retrieve(r, 0, key, sizeof(key), buf, &len);
+    rv = pv_socache_retrieve(r, 0, key, PV_OWNER_KEY_LEN, buf, &len);
     if (rv == PV_SOCACHE_DOWN) {
         return rv;
     }
@@ -98,13 +138,14 @@ static apr_status_t owner_gen(pv_owner_gen_t *g, request_rec *r,
         return APR_EGENERAL;
     }
     pv_owner_gen_encode(buf, ns, key, g);
-    return pv_socache_store(r, 0, key, sizeof(key), g->expires, buf,
-                            sizeof(buf));
+    return pv_socache_store(r, 0, key, PV_OWNER_KEY_LEN, g->expires, buf,
+                            PV_OWNER_GEN_LEN);
 }
 
-/* The kept answer. APR_SUCCESS: *pout; anything else: ask the database. */
-static apr_status_t owner_answer_get(pv_db_image_t **pout, request_rec *r,
-                                     const pv_owner_ns_t *ns,
+/* The kept answer. APR_SUCCESS: *pout, and *pexpires when it ends;
+ * anything else: ask the database. */
+static apr_status_t owner_answer_get(pv_db_image_t **pout, apr_time_t *pexpires,
+                                     request_rec *r, const pv_owner_ns_t *ns,
                                      const unsigned char *key,
                                      apr_interval_time_t timeout,
                                      apr_time_t now)
@@ -131,6 +172,7 @@ static apr_status_t owner_answer_get(pv_db_image_t **pout, request_rec *r,
     img->path = a->path;
     img->path_len = a->path_len;
     *pout = img;
+    *pexpires = a->expires;
     return APR_SUCCESS;
 }
 
@@ -152,6 +194,92 @@ static void owner_answer_put(request_rec *r, const pv_owner_ns_t *ns,
     }
 }
 
+/* The row a token older than the user's last logout through the module
+ * gets: pv_auth_check_user() refuses it, whatever a replica still says. */
+static pv_db_image_t *revoked_row(request_rec *r, apr_uint32_t min_version)
+{
+    pv_db_image_t *img = apr_pcalloc(r->pool, sizeof(*img));
+
+    img->token_version = min_version;
+    return img;
+}
+
+/* Whether the generation a front entry was made under still holds: on a
+ * store of this machine alone (shmcb), no logout of its user was written
+ * since (the epoch it saw is unchanged); on a shared store, the bytes
+ * read back now are the very ones checked then (a logout on any node
+ * wrote new ones). */
+static int front_gen_holds(request_rec *r, const pv_owner_front_entry_t *e)
+{
+    unsigned char buf[PV_OWNER_GEN_LEN];
+    unsigned int len = sizeof(buf);
+
+    if (owner_epochs && pv_socache_local()) {
+        return pv_owner_epoch_read(owner_epochs, e->user) == e->epoch;
+    }
+    return pv_socache_retrieve(r, 0, e->gen_key, PV_OWNER_KEY_LEN, buf, &len) ==
+               APR_SUCCESS &&
+           len == PV_OWNER_GEN_LEN &&
+           memcmp(buf, e->gen_raw, PV_OWNER_GEN_LEN) == 0;
+}
+
+/* The answer from this process's front. APR_SUCCESS: *pout; else the
+ * shared cache is asked. */
+static apr_status_t front_answer(pv_db_image_t **pout, request_rec *r,
+                                 const pv_owner_ns_t *ns,
+                                 const pv_token_claims_t *claims,
+                                 apr_uint64_t image_id, apr_time_t now)
+{
+    pv_owner_front_entry_t e;
+    pv_db_image_t *img;
+
+    if (!owner_front ||
+        pv_owner_front_get(&e, owner_front, ns, claims->sub, image_id, now,
+                           r->pool) != APR_SUCCESS) {
+        return APR_NOTFOUND;
+    }
+    if (!front_gen_holds(r, &e)) {
+        pv_owner_front_drop(owner_front, ns, claims->sub, image_id);
+        return APR_NOTFOUND;
+    }
+    if (claims->has_ver && claims->ver < e.min_version) {
+        *pout = revoked_row(r, e.min_version);
+        return APR_SUCCESS;
+    }
+    img = apr_pcalloc(r->pool, sizeof(*img));
+    img->token_version = e.token_version;
+    img->path = e.path;
+    img->path_len = e.path_len;
+    *pout = img;
+    return APR_SUCCESS;
+}
+
+/* Keep an answer in the front, no longer than its generation. */
+static void front_keep(const pv_owner_ns_t *ns, apr_uint64_t user,
+                       apr_uint64_t image_id, const pv_owner_gen_t *g,
+                       const unsigned char *gen_key,
+                       const unsigned char *gen_raw, apr_uint32_t epoch,
+                       const pv_db_image_t *img, apr_time_t expires)
+{
+    pv_owner_front_entry_t e;
+
+    if (!owner_front) {
+        return;
+    }
+    e.ns = ns;
+    e.user = user;
+    e.image = image_id;
+    memcpy(e.gen_key, gen_key, PV_OWNER_KEY_LEN);
+    memcpy(e.gen_raw, gen_raw, PV_OWNER_GEN_LEN);
+    e.epoch = epoch;
+    e.min_version = g->min_version;
+    e.token_version = img->token_version;
+    e.path = img->path;
+    e.path_len = img->path ? img->path_len : 0;
+    e.expires = expires < g->expires ? expires : g->expires;
+    pv_owner_front_put(owner_front, &e);
+}
+
 apr_status_t pv_owner_image_lookup(pv_db_image_t **pout, const char **perr,
                                    request_rec *r, const pv_srv_conf *c,
                                    pv_db_pool_t *db,
@@ -159,17 +287,33 @@ apr_status_t pv_owner_image_lookup(pv_db_image_t **pout, const char **perr,
                                    apr_uint64_t image_id)
 {
     apr_interval_time_t timeout = apr_time_from_sec(c->owner_cache_timeout);
-    apr_time_t now = apr_time_now();
-    unsigned char key[PV_OWNER_KEY_LEN];
+    apr_time_t now = apr_time_now(), expires;
+    unsigned char key[PV_OWNER_KEY_LEN], gen_key[PV_OWNER_KEY_LEN];
+    unsigned char gen_raw[PV_OWNER_GEN_LEN];
     const pv_owner_ns_t *ns = NULL;
+    apr_uint32_t epoch = 0;
     pv_owner_gen_t g;
     pv_db_image_t *img;
     apr_status_t rv;
 
     /* Legacy tokens carry no ver and are on their way out: not kept. */
     if (timeout <= 0 || claims->legacy || !pv_socache_enabled() ||
-        !(ns = owner_ns_of(c, claims)) ||
-        owner_gen(&g, r, ns, claims->sub, timeout, now) != APR_SUCCESS) {
+        !(ns = owner_ns_of(c, claims))) {
+        apr_table_setn(r->notes, PV_NOTE_OWNER, "off");
+        return pv_db_image_lookup(pout, perr, db, image_id, claims->sub,
+                                  r->pool);
+    }
+    if (front_answer(pout, r, ns, claims, image_id, now) == APR_SUCCESS) {
+        apr_table_setn(r->notes, PV_NOTE_OWNER, "front");
+        return APR_SUCCESS;
+    }
+    /* Before the generation is read: a logout that writes a new one after
+     * this read leaves this epoch behind. */
+    if (owner_epochs) {
+        epoch = pv_owner_epoch_read(owner_epochs, claims->sub);
+    }
+    if (owner_gen(&g, gen_key, gen_raw, r, ns, claims->sub, timeout, now) !=
+        APR_SUCCESS) {
         apr_table_setn(r->notes, PV_NOTE_OWNER, "off");
         return pv_db_image_lookup(pout, perr, db, image_id, claims->sub,
                                   r->pool);
@@ -177,14 +321,15 @@ apr_status_t pv_owner_image_lookup(pv_db_image_t **pout, const char **perr,
     if (claims->has_ver && claims->ver < g.min_version) {
         /* Logged out through the module since: refused whatever a replica
          * still says. */
-        img = apr_pcalloc(r->pool, sizeof(*img));
-        img->token_version = g.min_version;
-        *pout = img;
+        *pout = revoked_row(r, g.min_version);
         apr_table_setn(r->notes, PV_NOTE_OWNER, "hit");
         return APR_SUCCESS;
     }
     pv_owner_entry_key(key, ns, claims->sub, image_id, g.gen);
-    if (owner_answer_get(pout, r, ns, key, timeout, now) == APR_SUCCESS) {
+    if (owner_answer_get(pout, &expires, r, ns, key, timeout, now) ==
+        APR_SUCCESS) {
+        front_keep(ns, claims->sub, image_id, &g, gen_key, gen_raw, epoch,
+                   *pout, expires);
         apr_table_setn(r->notes, PV_NOTE_OWNER, "hit");
         return APR_SUCCESS;
     }
@@ -194,6 +339,8 @@ apr_status_t pv_owner_image_lookup(pv_db_image_t **pout, const char **perr,
      * behind the primary may still answer the old token_version. */
     if (rv == APR_SUCCESS && img->token_version >= g.min_version) {
         owner_answer_put(r, ns, key, img, now + timeout);
+        front_keep(ns, claims->sub, image_id, &g, gen_key, gen_raw, epoch, img,
+                   now + timeout);
     }
     if (rv == APR_SUCCESS) {
         *pout = img;
@@ -235,7 +382,12 @@ void pv_owner_logout(request_rec *r, const pv_srv_conf *c, apr_uint64_t user,
                                         "to PreviewOwnerCacheTimeout "
                                         "(%" APR_INT64_T_FMT " s)",
                           user, c->owner_cache_timeout);
-            return;
+            break;
         }
+    }
+    /* After the new generations are written, even when one was not: the
+     * fronts of this machine's processes read them again. */
+    if (owner_epochs) {
+        pv_owner_epoch_bump(owner_epochs, user);
     }
 }

@@ -169,6 +169,7 @@ typedef struct pv_preview_req_t {
     pv_image_format_e fmt, fmt_alpha;
     int fmt_known, allowed, vary;
     pv_cache_key_t key;
+    const char *hexkey; /* pv_cache_key() of key: the ETag's and entry's */
     const char *etag;
     pv_cache_t *cache;
     const char *ckey; /* NULL: no cache, nothing to store */
@@ -361,14 +362,17 @@ static int source_refused(request_rec *r, apr_uint64_t id,
 }
 
 /* The database's path resolved under PreviewStorageRoot and held open
- * (pv_source_open(): any refusal is a 404 and a warning); a source refused
+ * (pv_source_open(), or beneath the root this process holds open:
+ * pv_source_open_at(); any refusal is a 404 and a warning); a source refused
  * on its size alone is answered by the probe (413/415) before any ETag, as
  * for any other source it refuses. */
 static int open_source(pv_preview_req_t *pr)
 {
     request_rec *r = pr->r;
     pv_image_limits_t *limits = &pr->render.limits;
+    pv_source_root_t *sr;
     pv_source_error_t e;
+    apr_status_t rv;
     apr_off_t size;
 
     if (!pr->c->storage_root) {
@@ -376,8 +380,12 @@ static int open_source(pv_preview_req_t *pr)
                       PVLOGNO(0908) "no PreviewStorageRoot for this server");
         return send_server_error(r);
     }
-    if (pv_source_open(&pr->src, &e, pr->c->storage_root, pr->img->path,
-                       pr->img->path_len, r->pool) != APR_SUCCESS) {
+    sr = pv_server_get(r->server)->source_root;
+    rv = sr ? pv_source_open_at(&pr->src, &e, sr, pr->img->path,
+                                pr->img->path_len, r->pool)
+            : pv_source_open(&pr->src, &e, pr->c->storage_root, pr->img->path,
+                             pr->img->path_len, r->pool);
+    if (rv != APR_SUCCESS) {
         return source_refused(r, pr->id, &e);
     }
     limits->max_bytes = (apr_off_t)pr->c->max_source_bytes;
@@ -485,7 +493,8 @@ static int negotiate(pv_preview_req_t *pr)
         return rc;
     }
     make_key(pr);
-    if (pv_cache_etag(&pr->etag, &pr->key, r->pool) != APR_SUCCESS) {
+    if (pv_cache_key(&pr->hexkey, &pr->key, r->pool) != APR_SUCCESS ||
+        pv_cache_etag_of_key(&pr->etag, pr->hexkey, r->pool) != APR_SUCCESS) {
         return send_server_error(r);
     }
     /* A browser keeps the preview no longer than the token that fetched
@@ -519,12 +528,11 @@ static int send_hit(pv_preview_req_t *pr)
     request_rec *r = pr->r;
     apr_file_t *cfile = NULL;
     apr_finfo_t cfinfo;
-    const char *key;
 
     pr->cache = pv_server_get(r->server)->cache;
     /* The entry lives in its image's folder (preview-cache --image). */
-    if (!pr->cache || pv_cache_key(&key, &pr->key, r->pool) != APR_SUCCESS ||
-        pv_cache_entry_id(&pr->ckey, pr->id, key, r->pool) != APR_SUCCESS) {
+    if (!pr->cache || pv_cache_entry_id(&pr->ckey, pr->id, pr->hexkey,
+                                        r->pool) != APR_SUCCESS) {
         pv_metrics_cache(PV_METRICS_OF(r), PV_METRICS_CACHE_OFF);
         pr->ckey = NULL;
         return OK;

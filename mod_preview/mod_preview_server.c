@@ -4,6 +4,7 @@
 /* <stddef.h> before any APR header: APR_OFFSETOF() is offsetof() only then,
  * else pointer arithmetic on a null pointer (undefined). */
 #include <stddef.h>
+#include <string.h>
 
 #include "httpd.h"
 #include "http_config.h"
@@ -129,6 +130,50 @@ static void make_budgets(server_rec *s, apr_pool_t *pchild)
     }
 }
 
+/* Each PreviewStorageRoot opened once per process, shared by the servers
+ * that name it. Without openat2 or /proc: NULL, sources opened by path. */
+static void open_storage_roots(server_rec *s, apr_pool_t *pchild)
+{
+    server_rec *sv, *prev;
+
+    for (sv = s; sv; sv = sv->next) {
+        const char *root = pv_srv_conf_get(sv)->storage_root;
+        pv_source_root_t *sr = NULL;
+
+        for (prev = s; root && prev != sv; prev = prev->next) {
+            const char *other = pv_srv_conf_get(prev)->storage_root;
+
+            if (other && !strcmp(other, root)) {
+                sr = group_of(prev)->source_root;
+                break;
+            }
+        }
+        if (root && prev == sv &&
+            pv_source_root_open(&sr, root, pchild) != APR_SUCCESS) {
+            sr = NULL;
+        }
+        group_of(sv)->source_root = sr;
+    }
+}
+
+/* One memo of verified tokens per process (its entries name their
+ * verifier): without it, every token is verified in full. */
+static void make_token_memo(server_rec *s, apr_pool_t *pchild)
+{
+    pv_token_memo_t *memo = NULL;
+    server_rec *sv;
+
+    if (pv_token_memo_create(&memo, pchild) != APR_SUCCESS) {
+        memo = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     PVLOGNO(1526) "no token memo in this process: every "
+                                   "token is verified in full");
+    }
+    for (sv = s; sv; sv = sv->next) {
+        group_of(sv)->token_memo = memo;
+    }
+}
+
 void pv_server_child_init(apr_pool_t *pchild, server_rec *s)
 {
     server_rec *sv;
@@ -146,4 +191,6 @@ void pv_server_child_init(apr_pool_t *pchild, server_rec *s)
         group_of(sv)->cache =
             c->cache_dir ? pv_preview_cache_of(c->cache_dir) : NULL;
     }
+    open_storage_roots(s, pchild);
+    make_token_memo(s, pchild);
 }

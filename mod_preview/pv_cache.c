@@ -178,6 +178,15 @@ apr_status_t pv_cache_etag(const char **pout, const pv_cache_key_t *k,
     if ((rv = pv_cache_key(&key, k, p)) != APR_SUCCESS) {
         return rv;
     }
+    return pv_cache_etag_of_key(pout, key, p);
+}
+
+apr_status_t pv_cache_etag_of_key(const char **pout, const char *key,
+                                  apr_pool_t *p)
+{
+    if (!key || strlen(key) != PV_CACHE_KEY_LEN) {
+        return APR_EINVAL;
+    }
     *pout = apr_psprintf(p, "\"%.32s\"", key);
     return APR_SUCCESS;
 }

@@ -1,12 +1,17 @@
 /* A preview's source resolved under the storage root and held open: the
  * path rules, the under-root rule, and the two ways to open it (O_PATH and
- * /proc, else realpath()). */
+ * /proc, else realpath()), and the held root's one call (openat2). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/openat2.h>
+#endif
 
 #include <apr_strings.h>
 
@@ -215,3 +220,119 @@ apr_status_t pv_source_open(pv_source_t **pout, pv_source_error_t *perr,
 cleanup:
     return rv;
 }
+
+struct pv_source_root_t {
+    const char *path;
+    int fd;
+    struct stat st; /* the directory held */
+    /* The second its path was last found naming it; 1 once it did not
+     * (then sources are opened by path for good). */
+    apr_uint32_t checked_at, stale;
+};
+
+#if defined(__linux__) && defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+/* O_PATH beneath dirfd: -1 with errno when refused or unsupported. */
+static int open_beneath(int dirfd, const char *path)
+{
+    struct open_how how;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+apr_status_t pv_source_root_open(pv_source_root_t **pout, const char *root,
+                                 apr_pool_t *p)
+{
+    pv_source_root_t *sr = apr_pcalloc(p, sizeof(*sr));
+    char link[PATH_MAX];
+    const char *proc;
+    apr_status_t rv = APR_ENOTIMPL;
+    int fd;
+
+    sr->fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (sr->fd < 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    keep_fd(sr->fd, p);
+    /* The names handed on are /proc links, and openat2 must exist. */
+    if (fstat(sr->fd, &sr->st) != 0 ||
+        fd_link(&proc, link, sizeof(link), sr->fd, p) <= 0 ||
+        strcmp(link, root) != 0) {
+        goto cleanup;
+    }
+    fd = open_beneath(sr->fd, ".");
+    if (fd < 0) {
+        goto cleanup;
+    }
+    close(fd);
+    sr->path = apr_pstrdup(p, root);
+    *pout = sr;
+    rv = APR_SUCCESS;
+cleanup:
+    return rv;
+}
+
+/* The root's path still names the directory held (not renamed, replaced
+ * or mounted over since it was opened), looked at once a second at most:
+ * a stat() per request would cost a third of what openat2 saves. */
+static int root_unchanged(pv_source_root_t *sr)
+{
+    apr_uint32_t now = (apr_uint32_t)time(NULL);
+    struct stat st;
+
+    if (__atomic_load_n(&sr->stale, __ATOMIC_RELAXED)) {
+        return 0;
+    }
+    if (__atomic_load_n(&sr->checked_at, __ATOMIC_RELAXED) == now) {
+        return 1;
+    }
+    if (stat(sr->path, &st) != 0 || st.st_dev != sr->st.st_dev ||
+        st.st_ino != sr->st.st_ino) {
+        __atomic_store_n(&sr->stale, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    __atomic_store_n(&sr->checked_at, now, __ATOMIC_RELAXED);
+    return 1;
+}
+
+apr_status_t pv_source_open_at(pv_source_t **pout, pv_source_error_t *perr,
+                               pv_source_root_t *sr, const char *path,
+                               apr_size_t len, apr_pool_t *p)
+{
+    pv_source_t *src;
+    const char *why = NULL;
+    int fd;
+
+    if (pv_source_check_path(&why, path, len) != APR_SUCCESS ||
+        !root_unchanged(sr) || (fd = open_beneath(sr->fd, path)) < 0) {
+        return pv_source_open(pout, perr, sr->path, path, len, p);
+    }
+    src = apr_pcalloc(p, sizeof(*src));
+    if (fstat(fd, &src->st) != 0 || !S_ISREG(src->st.st_mode)) {
+        close(fd);
+        return pv_source_open(pout, perr, sr->path, path, len, p);
+    }
+    keep_fd(fd, p);
+    src->name = apr_psprintf(p, "/proc/self/fd/%d", fd);
+    *pout = src;
+    return APR_SUCCESS;
+}
+#else
+apr_status_t pv_source_root_open(pv_source_root_t **pout, const char *root,
+                                 apr_pool_t *p)
+{
+    (void)pout;
+    (void)root;
+    (void)p;
+    return APR_ENOTIMPL;
+}
+
+apr_status_t pv_source_open_at(pv_source_t **pout, pv_source_error_t *perr,
+                               pv_source_root_t *sr, const char *path,
+                               apr_size_t len, apr_pool_t *p)
+{
+    return pv_source_open(pout, perr, sr->path, path, len, p);
+}
+#endif

@@ -652,6 +652,11 @@ static pv_token_result_e jws_claims(jws_t *t, const pv_token_verifier_t *v,
     return check_claims(&t->c, t->payload, v, now);
 }
 
+apr_int64_t pv_token_verifier_leeway(const pv_token_verifier_t *v)
+{
+    return v->leeway;
+}
+
 pv_token_result_e pv_token_verify(pv_token_claims_t *claims,
                                   const pv_token_verifier_t *v,
                                   const char *token, apr_size_t len,

@@ -1,10 +1,11 @@
 #!/usr/bin/perl
 # The table of tests/bench/run: reads its results file ("key value" lines)
 # and prints each figure beside its reference, with the ratio and the target.
-#   table.pl RESULTS CORES
+#   table.pl [--hit] RESULTS CORES    (--hit: section 1 only)
 use strict;
 use warnings;
 
+my $hit_only = @ARGV && $ARGV[0] eq '--hit' ? shift @ARGV : 0;
 my ($file, $cores) = @ARGV;
 die "usage: table.pl RESULTS CORES\n" unless defined $cores;
 my %r;
@@ -78,6 +79,22 @@ row('  httpd CPU per request', defined cpu_ms('hitoc') ? cpu_ms('hitoc') * 1000 
     'hit, owner cache off', defined cpu_ms('hit') ? cpu_ms('hit') * 1000 : undef, 'us', '', $r{'hit.na'});
 row('  MariaDB CPU per request', db_us('hitoc'), 'us', 'hit, owner cache off', db_us('hit'), 'us', '',
     $r{'hit.na'});
+# Counting on and off (PreviewMetrics Off), five interleaved rounds each:
+# the medians.
+sub median {
+    my @v = sort { $a <=> $b } grep { defined } @_;
+    return undef unless @v == 5;
+    return $v[2];
+}
+my $rounds = sub {    # PREFIX, KIND: the median of rps or us per request
+    my ($p, $kind) = @_;
+    return median(map { $kind eq 'rps' ? $r{"$p$_.rps"} : defined cpu_ms("$p$_") ? cpu_ms("$p$_") * 1000 : undef }
+        1 .. 5);
+};
+row('  counting on, requests/s (median of 5 rounds)' . $bad->('occ3'), $rounds->('occ', 'rps'), 'req/s',
+    'PreviewMetrics Off, interleaved', $rounds->('ocn', 'rps'), 'req/s', '>= 0.97', $r{'hit.na'});
+row('  counting on, httpd CPU per request', $rounds->('occ', 'us'), 'us', 'PreviewMetrics Off, interleaved',
+    $rounds->('ocn', 'us'), 'us', '', $r{'hit.na'});
 row('hit, MariaDB query cache on, requests/s' . $bad->('hitqc'), $r{'hitqc.rps'}, 'req/s',
     'static file, same httpd', $r{'static.rps'}, 'req/s', '', $r{'hit.na'});
 row('  httpd CPU per request', defined cpu_ms('hitqc') ? cpu_ms('hitqc') * 1000 : undef, 'us',
@@ -85,6 +102,7 @@ row('  httpd CPU per request', defined cpu_ms('hitqc') ? cpu_ms('hitqc') * 1000 
 row('  MariaDB CPU per request', db_us('hitqc'), 'us', 'hit, MariaDB defaults', db_us('hit'), 'us', '',
     $r{'hit.na'});
 
+my $sec2 = scalar @rows;
 my $floor = have('djpeg.baseline.ms') ? 1000 / $r{'djpeg.baseline.ms'} * $cores : undef;
 section('2. render, no cache, -> 256 px JPEG q80 (Pillow: the origin app\'s code, one process per core)');
 row('4032x3024 baseline JPEG, requests/s' . $bad->('base'), $r{'base.rps'}, 'req/s',
@@ -146,6 +164,7 @@ section('5. token verification (core micro-benchmark, HS256)');
 row('verifications/s, 1 thread', $r{'verify.1t'}, '/s', '', undef, '', '');
 row("verifications/s, 2 threads", $r{'verify.2t'}, '/s', '1 thread', $r{'verify.1t'}, '/s', '');
 
+splice(@rows, $sec2) if $hit_only;
 my @head = ('figure', 'value', 'reference', 'value', 'ratio', 'target');
 my @w = map { length } @head;
 for my $row (@rows) {
@@ -162,9 +181,12 @@ for my $row (@rows) {
     printf $fmt, @$row;
 }
 
+exit 0 if $hit_only;
+
 # Details: every wrk run, then what httpd logged
 print "\nwrk runs (requests wrk completed, p50 / p99 latency, non-2xx + socket errors; requests the server logged):\n";
-for my $n (qw(static hit hitqc base prog png base1024 base2048 nginx mem)) {
+my @rounds = map { ("occ$_", "ocn$_") } 1 .. 5;
+for my $n (qw(static hit hitoc), @rounds, qw(hitqc base prog png base1024 base2048 nginx mem)) {
     next unless have("$n.req");
     printf "  %-7s %8d requests  %8s / %-8s  %d errors  %8d logged\n", $n, $r{"$n.req"}, $r{"$n.p50"},
         $r{"$n.p99"}, $r{"$n.bad"} // 0, $r{"$n.served"} // 0;
@@ -175,14 +197,14 @@ if (have('growth.req')) {
     printf "          RSS (MB) after each 5 s round: %s\n", $r{'growth.trail'} if have('growth.trail');
 }
 print "status and preview-cache note of what httpd logged per run (renders must say off):\n";
-for my $n (qw(static hit hitqc base prog png base1024 base2048 mem)) {
+for my $n (qw(static hit hitoc), @rounds, qw(hitqc base prog png base1024 base2048 mem)) {
     printf "  %-7s %s\n", $n, $r{"$n.notes"} if have("$n.notes");
 }
 for my $n (qw(base prog png base1024 base2048 mem)) {
     print "WARNING: the $n run was served from a cache: its figures are not renders\n"
         if ($r{"$n.notes"} // '') =~ / hit /;
 }
-for my $n (qw(hit hitqc)) {
+for my $n (qw(hit hitoc), @rounds, 'hitqc') {
     print "WARNING: the $n run was not all cache hits\n" if ($r{"$n.notes"} // '') =~ / (miss|off) /;
 }
 printf "djpeg start-up (exec, taken off the floor): %.2f ms; vipsthumbnail 1 invocation: %.0f ms CPU, %.0f ms wall,\n"

@@ -82,6 +82,7 @@ my @bad = (
                                         'PreviewLoginLimitCacheSize',
                                         'VirtualHost'],
     ['PreviewLoginFromRemoteUser maybe', 'PreviewLoginFromRemoteUser', 'On'],
+    ['PreviewMetrics maybe',            'PreviewMetrics', 'On'],
     ['PreviewCookieName "a;b"',         'PreviewCookieName', "'a;b'"],
     ['PreviewCookieName "a b"',         'PreviewCookieName', "'a b'"],
     ['PreviewCookieName pv=1',          'PreviewCookieName', "'pv=1'"],

@@ -80,12 +80,17 @@ static const char *key_of(const pv_cache_key_t *k)
     return key;
 }
 
+/* The ETag of these inputs; the one made from their key is the same. */
 static const char *etag_of(const pv_cache_key_t *k)
 {
-    const char *etag = NULL;
+    const char *etag = NULL, *again = NULL;
 
     ck_assert_int_eq(pv_cache_etag(&etag, k, pool), APR_SUCCESS);
     ck_assert_uint_eq(strlen(etag), PV_CACHE_ETAG_LEN);
+    ck_assert_int_eq(pv_cache_etag_of_key(&again, key_of(k), pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(again, etag);
+    ck_assert_int_eq(pv_cache_etag_of_key(&again, "abc", pool), APR_EINVAL);
     return etag;
 }
 

@@ -1,6 +1,8 @@
 /* pv_source: the path rules, the under-root rule, and opening a source
  * under a real root (regular files, symlinks in and out of it, missing
- * files, directories, FIFOs), with the reasons the glue logs. */
+ * files, directories, FIFOs), with the reasons the glue logs; each open
+ * test runs twice: by path (pv_source_open) and beneath the root held open
+ * (pv_source_open_at), which must answer alike. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +18,8 @@
 #include "pv_source.h"
 
 static apr_pool_t *pool;
+/* 1: the open tests go through pv_source_open_at() (their loop index) */
+static int via_root;
 static char base[] = "/tmp/pv_source_XXXXXX";
 static const char *root;
 
@@ -103,11 +107,18 @@ static apr_status_t open_rel(pv_source_t **src, pv_source_error_t *e,
                              const char *rel)
 {
     memset(e, 0, sizeof(*e));
+    if (via_root) {
+        pv_source_root_t *sr = NULL;
+
+        ck_assert_int_eq(pv_source_root_open(&sr, root, pool), APR_SUCCESS);
+        return pv_source_open_at(src, e, sr, rel, strlen(rel), pool);
+    }
     return pv_source_open(src, e, root, rel, strlen(rel), pool);
 }
 
 START_TEST(open_regular_and_inner_symlink)
 {
+    via_root = _i;
     pv_source_t *src = NULL;
     pv_source_error_t e;
     struct stat st;
@@ -142,6 +153,7 @@ END_TEST
 
 START_TEST(open_refused)
 {
+    via_root = _i;
     static const struct {
         const char *rel, *why;
     } v[] = {
@@ -172,6 +184,7 @@ END_TEST
 
 START_TEST(open_missing)
 {
+    via_root = _i;
     pv_source_t *src = NULL;
     pv_source_error_t e;
 
@@ -195,6 +208,7 @@ END_TEST
 
 START_TEST(open_loop_is_refused_not_missing)
 {
+    via_root = _i;
     pv_source_t *src = NULL;
     pv_source_error_t e;
 
@@ -226,6 +240,38 @@ START_TEST(descriptor_closed_with_pool)
 }
 END_TEST
 
+/* Beneath the held root: an absolute symlink to a file inside the root is
+ * refused by openat2 and accepted by the path check, as before; a root
+ * replaced since it was opened is read by its path again. */
+START_TEST(open_at_falls_back_to_the_path_rules)
+{
+    pv_source_root_t *sr = NULL;
+    pv_source_t *src = NULL;
+    pv_source_error_t e;
+    const char *moved = apr_pstrcat(pool, base, "/moved", NULL);
+
+    ck_assert_int_eq(pv_source_root_open(&sr, root, pool), APR_SUCCESS);
+    ck_assert_int_eq(symlink(apr_pstrcat(pool, root, "/a.jpg", NULL),
+                             apr_pstrcat(pool, root, "/abs", NULL)),
+                     0);
+    ck_assert_int_eq(pv_source_open_at(&src, &e, sr, "abs", 3, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(src->st.st_size, 5);
+    /* The held root renamed away, a new one at its path: the new one's
+     * file, not the old one's. */
+    ck_assert_int_eq(rename(root, moved), 0);
+    ck_assert_int_eq(mkdir(root, 0700), 0);
+    put("root/a.jpg", "123456789");
+    sleep(1); /* the root is looked at once a second */
+    ck_assert_int_eq(pv_source_open_at(&src, &e, sr, "a.jpg", 5, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(src->st.st_size, 9);
+    ck_assert_int_eq(pv_source_open_at(&src, &e, sr, "sub/b.png", 9, pool),
+                     APR_FROM_OS_ERROR(ENOENT));
+    ck_assert_int_eq(e.missing, 1);
+}
+END_TEST
+
 Suite *pv_test_source_suite(void)
 {
     Suite *s = suite_create("source");
@@ -234,11 +280,12 @@ Suite *pv_test_source_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, under_root_rule);
     tcase_add_test(tc, path_rules);
-    tcase_add_test(tc, open_regular_and_inner_symlink);
-    tcase_add_test(tc, open_refused);
-    tcase_add_test(tc, open_missing);
-    tcase_add_test(tc, open_loop_is_refused_not_missing);
+    tcase_add_loop_test(tc, open_regular_and_inner_symlink, 0, 2);
+    tcase_add_loop_test(tc, open_refused, 0, 2);
+    tcase_add_loop_test(tc, open_missing, 0, 2);
+    tcase_add_loop_test(tc, open_loop_is_refused_not_missing, 0, 2);
     tcase_add_test(tc, descriptor_closed_with_pool);
+    tcase_add_test(tc, open_at_falls_back_to_the_path_rules);
     suite_add_tcase(s, tc);
     return s;
 }
