@@ -324,10 +324,14 @@ static void sink_init(j_compress_ptr ci)
 static boolean sink_grow(j_compress_ptr ci)
 {
     jpeg_sink_t *s = (jpeg_sink_t *)ci->dest;
-    unsigned char *more;
+    unsigned char *more = NULL;
 
-    if (s->size > SIZE_MAX / 2 || !(more = realloc(s->buf, s->size * 2))) {
-        ERREXIT(ci, JERR_OUT_OF_MEMORY);
+    if (s->size <= SIZE_MAX / 2) {
+        more = realloc(s->buf, s->size * 2);
+    }
+    if (!more) {
+        ERREXIT(ci, JERR_OUT_OF_MEMORY); /* jpeg_fail: no return */
+        return FALSE;
     }
     s->mgr.next_output_byte = more + s->size;
     s->mgr.free_in_buffer = s->size;
