@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "pv_image_budget.h"
+#include "pv_jpeg_dc.h"
 #include "pv_png_fast.h"
 
 /* Largest coordinate libvips takes (VIPS_MAX_COORD): a box side left
@@ -305,24 +306,19 @@ static void estimate_jpeg_fast(pv_image_estimate_t *e,
     apr_uint64_t w = (apr_uint64_t)h->width, ht = (apr_uint64_t)h->height;
     apr_uint64_t w8 = ceil_div(w, 8), h8 = ceil_div(ht, 8), side, px, sum;
     apr_uint64_t b = h->u.jpeg.components == 1 ? 1 : 3;
-    int c, hmax = 1, vmax = 1;
 
-    for (c = 0; c < h->u.jpeg.components; c++) {
-        hmax = h->u.jpeg.h[c] > hmax ? h->u.jpeg.h[c] : hmax;
-        vmax = h->u.jpeg.v[c] > vmax ? h->u.jpeg.v[c] : vmax;
-    }
     /* the preview's longer side bounds either side as stored */
     side = rw > rh ? rw : rh;
     px = rw * rh * b;
     e->shrink = 8;
     e->file = (apr_uint64_t)info->size;
-    e->held = w8 * h8 * b + 64 * w;
-    for (c = 0; c < h->u.jpeg.components; c++) {
-        apr_uint64_t blocks =
-            ceil_div(w, 8 * (apr_uint64_t)hmax) * h->u.jpeg.h[c] *
-            ceil_div(ht, 8 * (apr_uint64_t)vmax) * h->u.jpeg.v[c];
-        e->held += blocks * (c > 0 && hmax == 2 && vmax == 2 ? 6 : 2);
-    }
+    /* What the decoder says it allocates (DC planes, 4:2:0 chroma, the
+     * 1/8 image, its state and Huffman lookups), checked against this
+     * before it decodes: the two cannot drift apart. */
+    e->held =
+        pv_jpeg_dc_memory((apr_uint32_t)w, (apr_uint32_t)ht,
+                          h->u.jpeg.components, h->u.jpeg.h, h->u.jpeg.v) +
+        64 * w;
     e->pipeline = side * h8 * b + 64 * (w8 + h8 + rw + rh) + side * b * 4;
     e->output = px * (info->orientation > 1 ? 2 : 1);
     if (req->format == PV_FORMAT_JPEG) {
