@@ -10,6 +10,8 @@
 
 #include <apr_strings.h>
 #include <vips/vips.h>
+/* vips_vector_set_enabled() (pv_image_init): not in vips.h */
+#include <vips/vector.h>
 
 #include "pv_fast_jpeg.h"
 #include "pv_image.h"
@@ -179,6 +181,15 @@ apr_status_t pv_image_init(int threads)
         vips_cache_set_max_files(0);
         /* Loaders libvips has not fuzzed stay off even if named. */
         vips_block_untrusted_set(TRUE);
+        /* No orc (libvips' run-time compiled SIMD): liborc's code memory
+         * (orc_code_allocate_codemem, orc_code_free) is corrupted by
+         * renders that compile and free programs in several threads at
+         * once, and with the operation cache off every reduce compiles
+         * its own. The bench's render mix (16 threads) crashed a child
+         * with it twice in two minutes, ASan naming
+         * orc_code_allocate_codemem under vips_reducev; three minutes
+         * without it, none. libvips' C paths give the same pixels. */
+        vips_vector_set_enabled(FALSE);
         /* Setting it also stops glibc from raising it (and the trim
          * threshold) on its own. */
         if (!mallopt(M_MMAP_THRESHOLD, PV_MMAP_THRESHOLD)) {

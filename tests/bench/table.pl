@@ -160,6 +160,8 @@ row(have('growth.req') ? 'after ' . num($r{'growth.req'}, 'mixed requests') : 'a
 push @rows, ['  growth', defined $growth ? sprintf('%+.1f %%', $growth) : 'n/a', '', '', '', '<= 5 %']
     if !$r{'mem.na'};
 
+# Children that died of a signal during the whole run (httpd's AH00052).
+push @rows, ['httpd children that crashed (AH00052), whole run', $r{'httpd.crashed'} // 'n/a', '', '', '', '0'];
 section('5. token verification (core micro-benchmark, HS256)');
 row('verifications/s, 1 thread', $r{'verify.1t'}, '/s', '', undef, '', '');
 row("verifications/s, 2 threads", $r{'verify.2t'}, '/s', '1 thread', $r{'verify.1t'}, '/s', '');

@@ -18,6 +18,7 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 #include <vips/vips.h>
+#include <vips/vector.h>
 
 #include "pv_image.h"
 #include "image_tests.h"
@@ -811,7 +812,9 @@ static void *render_thread(void *arg)
     return NULL;
 }
 
-/* Renders in several threads at once (a worker MPM's case). */
+/* Renders in several threads at once (a worker MPM's case), with orc
+ * off: liborc's code memory does not survive threads that compile and
+ * free their programs at once (pv_image_init). */
 START_TEST(render_threads)
 {
     render_job_t jobs[4] = {{NULL, PV_FORMAT_JPEG, 0},
@@ -821,6 +824,8 @@ START_TEST(render_threads)
     pthread_t th[4];
     int i;
 
+    ck_assert_int_eq(pv_image_init(1), PV_IMAGE_OK);
+    ck_assert_msg(!vips_vector_isenabled(), "orc is on");
     jobs[0].path = jobs[1].path = fx("photo.jpg");
     jobs[2].path = jobs[3].path = fx("alpha.png");
     for (i = 0; i < 4; i++) {
