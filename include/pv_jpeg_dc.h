@@ -65,10 +65,4 @@ apr_status_t pv_jpeg_dc_decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
                                apr_size_t len, apr_uint64_t max_alloc,
                                apr_pool_t *p);
 
-/* The same checks up to the first scan only: *pout's sizes, bands,
- * orientation and ICC profile, pixels NULL; nothing decoded or allocated
- * but the result. For a file another decoder will decode. */
-apr_status_t pv_jpeg_dc_header(pv_jpeg_dc_t **pout, const unsigned char *buf,
-                               apr_size_t len, apr_pool_t *p);
-
 #endif /* PV_JPEG_DC_H */

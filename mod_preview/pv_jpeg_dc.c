@@ -89,7 +89,6 @@ typedef struct {
     apr_pool_t *pool;
     apr_uint64_t max_alloc;
     int frame, progressive, scans, eoi;
-    int header_only; /* stop at the first scan (pv_jpeg_dc_header) */
     int width, height, ncomp, hmax, vmax, mcux, mcuy;
     int restart;
     int jfif, adobe, adobe_transform;
@@ -477,9 +476,6 @@ static apr_status_t read_sof(dec_t *d, unsigned m, const uint8_t *s,
     }
     d->mcux = ceil_div(d->width, 8L * d->hmax);
     d->mcuy = ceil_div(d->height, 8L * d->vmax);
-    if (d->header_only) {
-        return APR_SUCCESS;
-    }
     if (pv_jpeg_dc_memory((apr_uint32_t)d->width, (apr_uint32_t)d->height,
                           d->ncomp, hs, vs) > d->max_alloc) {
         return APR_ENOSPC;
@@ -1347,11 +1343,6 @@ static apr_status_t read_sos(dec_t *d, const uint8_t *s, apr_size_t n)
     if (!d->frame || n < 1) {
         return APR_EINVAL;
     }
-    if (d->header_only) {
-        d->scans++;
-        d->eoi = 1;
-        return APR_SUCCESS;
-    }
     memset(&sc, 0, sizeof(sc));
     sc.n = s[0];
     if (sc.n < 1 || sc.n > 4 || n != 4 + 2 * (apr_size_t)sc.n ||
@@ -1686,7 +1677,7 @@ static apr_status_t segment(dec_t *d, unsigned m)
 
 static apr_status_t decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
                            apr_size_t len, apr_uint64_t max_alloc,
-                           int header_only, apr_pool_t *p)
+                           apr_pool_t *p)
 {
     dec_t *d = calloc(1, sizeof(*d));
     pv_jpeg_dc_t *out;
@@ -1701,7 +1692,6 @@ static apr_status_t decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
     d->end = buf + len;
     d->pool = p;
     d->max_alloc = max_alloc;
-    d->header_only = header_only;
     d->orientation = 1;
     if (len < 4 || buf[0] != 0xFF || buf[1] != 0xD8) {
         FAIL(APR_EINVAL);
@@ -1735,12 +1725,7 @@ static apr_status_t decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
     if ((rv = take_icc(d, out)) != APR_SUCCESS) {
         goto cleanup;
     }
-    if (header_only) {
-        out->width = ceil_div(d->width, 8);
-        out->height = ceil_div(d->height, 8);
-        out->bands = d->ncomp == 1 ? 1 : 3;
-    }
-    else if ((rv = make_output(d, out)) != APR_SUCCESS) {
+    if ((rv = make_output(d, out)) != APR_SUCCESS) {
         goto cleanup;
     }
     *pout = out;
@@ -1758,11 +1743,5 @@ apr_status_t pv_jpeg_dc_decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
                                apr_size_t len, apr_uint64_t max_alloc,
                                apr_pool_t *p)
 {
-    return decode(pout, buf, len, max_alloc, 0, p);
-}
-
-apr_status_t pv_jpeg_dc_header(pv_jpeg_dc_t **pout, const unsigned char *buf,
-                               apr_size_t len, apr_pool_t *p)
-{
-    return decode(pout, buf, len, 0, 1, p);
+    return decode(pout, buf, len, max_alloc, p);
 }
