@@ -134,6 +134,11 @@ typedef struct pv_image_info_t {
  * Not thread-safe; libvips is never shut down (it cannot restart). */
 apr_status_t pv_image_init(int threads);
 
+/* Whether this thread holds the lock every libvips operation of a render
+ * is built and unreffed under (orc programs are compiled and freed only
+ * there: see pv_image.c). For tests. */
+int pv_image_pipeline_held(void);
+
 /* Whether this libvips can write format f (AVIF needs libheif with an
  * AV1 encoder): checked once by a tiny encode, then remembered. Call from
  * start-up code to refuse a PreviewFormats it cannot honour. */

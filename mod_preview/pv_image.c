@@ -165,6 +165,40 @@ static GLogWriterOutput vips_log_writer(GLogLevelFlags level,
     return G_LOG_WRITER_HANDLED;
 }
 
+/* Every libvips operation of a render is built, and unreffed, under this
+ * one lock. liborc 0.4.33 (Debian 12's) hands out and takes back its code
+ * memory without a lock of its own: orc_code_region_get_free_chunk() lets
+ * go of orc's mutex before the chunk it found is marked used, and
+ * orc_code_chunk_free() takes none (upstream's fix, "orccodemem: Fix for
+ * potential race in codemem alloc/free", is in 0.4.34). libvips' reduce,
+ * conv and smartcrop compile their programs in their builds and free them
+ * when they go, so with the operation cache off renders in several
+ * threads at once corrupted that memory: the bench's render mix crashed a
+ * child twice in two minutes, ASan naming orc_code_allocate_codemem under
+ * vips_reducev. Pixels are computed outside the lock (the save, and the
+ * copies render_finish() makes), so renders still run side by side; the
+ * unit test render_orc_locked checks that every orc compile and free of
+ * its renders comes under it. */
+static GMutex pipeline_lock;
+static __thread int pipeline_held;
+
+static void pipeline_take(void)
+{
+    g_mutex_lock(&pipeline_lock);
+    pipeline_held++;
+}
+
+static void pipeline_give(void)
+{
+    pipeline_held--;
+    g_mutex_unlock(&pipeline_lock);
+}
+
+int pv_image_pipeline_held(void)
+{
+    return pipeline_held > 0;
+}
+
 apr_status_t pv_image_init(int threads)
 {
     if (!vips_started) {
@@ -181,15 +215,9 @@ apr_status_t pv_image_init(int threads)
         vips_cache_set_max_files(0);
         /* Loaders libvips has not fuzzed stay off even if named. */
         vips_block_untrusted_set(TRUE);
-        /* No orc (libvips' run-time compiled SIMD): liborc's code memory
-         * (orc_code_allocate_codemem, orc_code_free) is corrupted by
-         * renders that compile and free programs in several threads at
-         * once, and with the operation cache off every reduce compiles
-         * its own. The bench's render mix (16 threads) crashed a child
-         * with it twice in two minutes, ASan naming
-         * orc_code_allocate_codemem under vips_reducev; three minutes
-         * without it, none. libvips' C paths give the same pixels. */
-        vips_vector_set_enabled(FALSE);
+        /* orc, libvips' run-time compiled SIMD, stays on: every program
+         * is compiled and freed under pipeline_lock. */
+        vips_vector_set_enabled(TRUE);
         /* Setting it also stops glibc from raising it (and the trim
          * threshold) on its own. */
         if (!mallopt(M_MMAP_THRESHOLD, PV_MMAP_THRESHOLD)) {
@@ -650,7 +678,9 @@ typedef struct {
     VipsArrayDouble *white;
     void *buf;
     size_t len;
-    int fast; /* answered before libvips' pipeline (or refused) */
+    int fast;             /* answered before libvips' pipeline (or refused) */
+    int turn;             /* render_finish() turns it upright (and crops) */
+    VipsInteresting crop; /* render_finish()'s crop, or NONE */
 } render_t;
 
 static apr_status_t render_check(const pv_render_req_t *req)
@@ -782,14 +812,22 @@ static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
     return PV_IMAGE_OK;
 }
 
-/* Into the box: shrink-on-load for a JPEG the box allows it for, else
- * libvips' thumbnail on the source. */
+/* libvips' thumbnail as main's render asked for it (fit inside or cover
+ * the box, turned upright), built so that no pixel is computed under
+ * pipeline_lock: thumbnail computes a rotated or cropped image whole
+ * inside its build (vips_image_copy_memory before vips_autorot and
+ * vips_smartcrop), so such a build is asked for upright-less and uncropped
+ * with the box thumbnail itself would have used, and render_finish() does
+ * those two steps as thumbnail does them, outside the lock. A cover of a
+ * source thumbnail loads itself (no JPEG shrink of ours) is left to
+ * thumbnail whole: its shrunk size, which picks the cover's axis, is
+ * thumbnail's own to know. */
 static apr_status_t render_thumbnail(render_t *r, apr_pool_t *p)
 {
     const pv_render_req_t *req = r->req;
     VipsInteresting crop = VIPS_INTERESTING_NONE;
     VipsImage **t;
-    int tw, th, shrink;
+    int tw, th, bw, bh, shrink, swap;
 
     /* A missing side is unbounded: the other one sets the scale. */
     tw = req->width ? req->width : VIPS_MAX_COORD;
@@ -797,6 +835,10 @@ static apr_status_t render_thumbnail(render_t *r, apr_pool_t *p)
     if (req->fit == PV_FIT_COVER && req->width && req->height) {
         crop = VIPS_INTERESTING_ATTENTION;
     }
+    /* thumbnail's target for a source it will turn: the box turned */
+    swap = vips_image_get_orientation_swap(r->src.header);
+    bw = swap ? th : tw;
+    bh = swap ? tw : th;
 
     r->scope = vips_image_new();
     t = r->t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 8);
@@ -811,28 +853,96 @@ static apr_status_t render_thumbnail(render_t *r, apr_pool_t *p)
                                       crop != VIPS_INTERESTING_NONE);
     }
     if (shrink > 1) {
-        /* The shrunk image keeps the orientation tag, and
-         * vips_thumbnail_image() rotates by it as vips_thumbnail() would. */
         if (vips_jpegload_source(r->src.source, &t[0], "shrink", shrink,
                                  "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                 PV_FAIL_ON, NULL) ||
-            vips_thumbnail_image(t[0], &t[1], tw, "height", th, "size",
-                                 VIPS_SIZE_DOWN, "crop", crop, NULL)) {
+                                 PV_FAIL_ON, NULL)) {
             drain_vips_error("thumbnail", r->path);
             return PV_IMAGE_CORRUPT;
         }
+        if (crop != VIPS_INTERESTING_NONE) {
+            /* vips_thumbnail_calculate_shrink() in crop mode: the axis
+             * that shrinks less; an open other side makes fit-inside
+             * shrink by that axis alone, by the same quotient. */
+            double hs = (double)t[0]->Xsize / bw, vs = (double)t[0]->Ysize / bh;
+            if (hs < vs) {
+                bh = VIPS_MAX_COORD;
+            }
+            else {
+                bw = VIPS_MAX_COORD;
+            }
+            r->crop = crop;
+        }
+        if (vips_thumbnail_image(t[0], &t[1], bw, "height", bh, "size",
+                                 VIPS_SIZE_DOWN, "no_rotate", TRUE, NULL)) {
+            drain_vips_error("thumbnail", r->path);
+            return PV_IMAGE_CORRUPT;
+        }
+        r->turn = 1;
     }
     /* libvips 8.14's thumbnail_source does not pass its own "fail_on" on
      * to the loader; the loader option string does reach it. */
-    else if (vips_thumbnail_source(r->src.source, &t[1], tw, "height", th,
-                                   "size", VIPS_SIZE_DOWN, "crop", crop,
-                                   "fail_on", PV_FAIL_ON, "option_string",
-                                   PV_FAIL_ON_OPTION, NULL)) {
-        drain_vips_error("thumbnail", r->path);
-        return PV_IMAGE_CORRUPT;
+    else {
+        /* a cover is thumbnail's whole: turned and cropped in its build */
+        int whole = crop != VIPS_INTERESTING_NONE;
+        if (vips_thumbnail_source(r->src.source, &t[1], whole ? tw : bw,
+                                  "height", whole ? th : bh, "size",
+                                  VIPS_SIZE_DOWN, "crop", crop, "no_rotate",
+                                  !whole, "fail_on", PV_FAIL_ON,
+                                  "option_string", PV_FAIL_ON_OPTION, NULL)) {
+            drain_vips_error("thumbnail", r->path);
+            return PV_IMAGE_CORRUPT;
+        }
+        r->turn = !whole;
+    }
+    /* the orientation the box was turned for is the one to turn by */
+    if (r->turn && vips_image_get_orientation_swap(t[1]) != swap) {
+        return PV_IMAGE_FAILED;
     }
     r->img = t[1];
     return PV_IMAGE_OK;
+}
+
+/* What render_thumbnail() left out, as libvips' thumbnail does it: each
+ * step on a copy in memory (the load is sequential), turned upright by
+ * the orientation tag, then the cover's crop of the box (smaller where
+ * the image is), chosen by attention. The copies are computed outside
+ * pipeline_lock; smartcrop's build, which compiles as it measures, under
+ * it. */
+static apr_status_t render_finish(render_t *r)
+{
+    VipsImage **t;
+    int cw, ch;
+    apr_status_t rv = PV_IMAGE_OK;
+
+    if (!r->turn) {
+        return PV_IMAGE_OK;
+    }
+    t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 4);
+    if (vips_image_get_orientation(r->img) != 1) {
+        if (!(t[0] = vips_image_copy_memory(r->img)) ||
+            vips_autorot(t[0], &t[1], NULL)) {
+            drain_vips_error("thumbnail", r->path);
+            return PV_IMAGE_CORRUPT;
+        }
+        r->img = t[1];
+    }
+    if (r->crop == VIPS_INTERESTING_NONE) {
+        return PV_IMAGE_OK;
+    }
+    cw = VIPS_MIN(r->req->width, r->img->Xsize);
+    ch = VIPS_MIN(r->req->height, r->img->Ysize);
+    if (!(t[2] = vips_image_copy_memory(r->img))) {
+        drain_vips_error("thumbnail", r->path);
+        return PV_IMAGE_CORRUPT;
+    }
+    pipeline_take();
+    if (vips_smartcrop(t[2], &t[3], cw, ch, "interesting", r->crop, NULL)) {
+        drain_vips_error("thumbnail", r->path);
+        rv = PV_IMAGE_CORRUPT;
+    }
+    pipeline_give();
+    r->img = t[3];
+    return rv;
 }
 
 /* An embedded profile's numbers into sRGB. libvips 8.14's thumbnail
@@ -1010,6 +1120,27 @@ static apr_status_t render_fast(render_t *r, pv_image_out_t **pout,
     return PV_IMAGE_OK;
 }
 
+/* The pipeline from the source to the saver's input: built under
+ * pipeline_lock, which render_finish() leaves for the pixels it
+ * computes. */
+static apr_status_t render_build(render_t *r, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    pipeline_take();
+    rv = render_thumbnail(r, p);
+    pipeline_give();
+    if (rv != PV_IMAGE_OK || (rv = render_finish(r)) != PV_IMAGE_OK) {
+        return rv;
+    }
+    pipeline_take();
+    if ((rv = render_colour(r)) == PV_IMAGE_OK) {
+        rv = render_strip(r);
+    }
+    pipeline_give();
+    return rv;
+}
+
 /* The JPEG fast path declined a file its header let it take: libvips'
  * estimate of the render, within the bound, and the caller's budget
  * grown to it. */
@@ -1051,9 +1182,7 @@ apr_status_t pv_image_render(pv_image_out_t **pout, const char *path,
         goto cleanup;
     }
     if ((rv = render_fallback_memory(&r)) != PV_IMAGE_OK ||
-        (rv = render_thumbnail(&r, p)) != PV_IMAGE_OK ||
-        (rv = render_colour(&r)) != PV_IMAGE_OK ||
-        (rv = render_strip(&r)) != PV_IMAGE_OK ||
+        (rv = render_build(&r, p)) != PV_IMAGE_OK ||
         (rv = render_save(&r, p)) != PV_IMAGE_OK) {
         goto cleanup;
     }
@@ -1064,8 +1193,11 @@ cleanup:
     if (r.white) {
         vips_area_unref(VIPS_AREA(r.white));
     }
+    /* the pipeline's operations, and their orc programs, go here */
+    pipeline_take();
     VIPS_UNREF(r.scope);
     src_close(&r.src);
+    pipeline_give();
     /* Hand the arenas' free pages (decoder strips, libvips regions) back
      * now, so that a thread's idle heap does not hold its last render;
      * the fast path's large blocks are mappings of their own, already

@@ -3,6 +3,7 @@
  * libvips itself (no binary file in the repository), in a temp dir. */
 #include <check.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
+#include <orc/orc.h>
 #include <vips/vips.h>
 #include <vips/vector.h>
 
@@ -812,9 +814,116 @@ static void *render_thread(void *arg)
     return NULL;
 }
 
-/* Renders in several threads at once (a worker MPM's case), with orc
- * off: liborc's code memory does not survive threads that compile and
- * free their programs at once (pv_image_init). */
+/* liborc's compile and free as libvips calls them, through its PLT (the
+ * test binary's definitions come first): counted, any call outside the
+ * render's lock noted, then passed on to liborc's own. */
+static OrcCompileResult (*real_orc_compile)(OrcProgram *);
+static void (*real_orc_free)(OrcProgram *);
+static int orc_calls, orc_unlocked;
+
+__attribute__((constructor)) static void orc_watch_init(void)
+{
+    *(void **)&real_orc_compile = dlsym(RTLD_NEXT, "orc_program_compile");
+    *(void **)&real_orc_free = dlsym(RTLD_NEXT, "orc_program_free");
+}
+
+static void orc_seen(void)
+{
+    __atomic_add_fetch(&orc_calls, 1, __ATOMIC_RELAXED);
+    if (!pv_image_pipeline_held()) {
+        __atomic_add_fetch(&orc_unlocked, 1, __ATOMIC_RELAXED);
+    }
+}
+
+OrcCompileResult orc_program_compile(OrcProgram *program)
+{
+    orc_seen();
+    return real_orc_compile(program);
+}
+
+void orc_program_free(OrcProgram *program)
+{
+    orc_seen();
+    real_orc_free(program);
+}
+
+typedef struct {
+    int ok;
+    int seed;
+} orc_job_t;
+
+/* libvips' paths of a render (shrink-on-load and reduce, turned upright,
+ * cover crops by attention, a PNG, WebP out) over and over */
+static void *orc_thread(void *arg)
+{
+    static const struct {
+        const char *name;
+        int w, h, cover, ow, oh;
+        pv_image_format_e f;
+    } cases[] = {
+        {"photo.jpg", 600, 0, 0, 600, 800, PV_FORMAT_JPEG},
+        {"photo.jpg", 200, 150, 1, 200, 150, PV_FORMAT_JPEG},
+        {"photo.jpg", 90, 160, 1, 90, 160, PV_FORMAT_WEBP},
+        {"alpha.png", 37, 0, 0, 37, 0, PV_FORMAT_PNG},
+        {"alpha.png", 30, 30, 1, 30, 30, PV_FORMAT_JPEG},
+        {"small.jpg", 70, 0, 0, 70, 0, PV_FORMAT_JPEG},
+    };
+    orc_job_t *job = arg;
+    apr_pool_t *p;
+    int i;
+
+    apr_pool_create_unmanaged(&p);
+    job->ok = 1;
+    for (i = 0; i < 12; i++) {
+        size_t c = (size_t)(i + job->seed) % (sizeof(cases) / sizeof(*cases));
+        pv_render_req_t r =
+            req_box(cases[c].w, cases[c].h,
+                    cases[c].cover ? PV_FIT_COVER : PV_FIT_INSIDE, cases[c].f);
+        pv_image_out_t *o = NULL;
+
+        if (pv_image_render(&o, fx(cases[c].name), &r, p) != PV_IMAGE_OK ||
+            o->width != cases[c].ow ||
+            (cases[c].oh && o->height != cases[c].oh)) {
+            job->ok = 0;
+        }
+        apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+/* Every orc program of these renders, in four threads at once, is
+ * compiled and freed under the render's lock (pv_image.c: liborc 0.4.33
+ * corrupts its code memory otherwise), and there are such programs:
+ * orc is on. */
+START_TEST(render_orc_locked)
+{
+    orc_job_t jobs[4];
+    pthread_t th[4];
+    int i;
+
+    ck_assert_msg(vips_vector_isenabled(), "orc is off");
+    ck_assert_ptr_nonnull(real_orc_compile);
+    ck_assert_ptr_nonnull(real_orc_free);
+    __atomic_store_n(&orc_calls, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&orc_unlocked, 0, __ATOMIC_RELAXED);
+    for (i = 0; i < 4; i++) {
+        jobs[i].seed = i;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, orc_thread, &jobs[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(jobs[i].ok, "thread %d failed", i);
+    }
+    ck_assert_int_gt(__atomic_load_n(&orc_calls, __ATOMIC_RELAXED), 40);
+    ck_assert_int_eq(__atomic_load_n(&orc_unlocked, __ATOMIC_RELAXED), 0);
+    ck_assert(!pv_image_pipeline_held());
+}
+END_TEST
+
+/* Renders in several threads at once (a worker MPM's case), with orc on
+ * (its programs compiled and freed under the render's lock: see
+ * render_orc_locked). */
 START_TEST(render_threads)
 {
     render_job_t jobs[4] = {{NULL, PV_FORMAT_JPEG, 0},
@@ -825,7 +934,7 @@ START_TEST(render_threads)
     int i;
 
     ck_assert_int_eq(pv_image_init(1), PV_IMAGE_OK);
-    ck_assert_msg(!vips_vector_isenabled(), "orc is on");
+    ck_assert_msg(vips_vector_isenabled(), "orc is off");
     jobs[0].path = jobs[1].path = fx("photo.jpg");
     jobs[2].path = jobs[3].path = fx("alpha.png");
     for (i = 0; i < 4; i++) {
@@ -1134,6 +1243,7 @@ Suite *pv_test_image_suite(void)
     tcase_add_test(tc, render_gif_first_frame);
     tcase_add_test(tc, render_grey_and_avif_input);
     tcase_add_test(tc, render_threads);
+    tcase_add_test(tc, render_orc_locked);
     tcase_add_test(tc, render_deadline);
     tcase_add_test(tc, bomb_refused_fast);
     tcase_add_test(tc, limits);
