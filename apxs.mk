@@ -15,7 +15,7 @@ MODSDIR    ?= $(shell $(APXS) -q SYSCONFDIR)/mods-available
 B         := build
 comma     := ,
 
-PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt libturbojpeg libjpeg lcms2 libdeflate
+PKGS      := apr-1 apr-util-1 openssl jansson vips libmariadb libxcrypt libjpeg lcms2 libdeflate
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 WARN      := -Wall -Wextra -Werror
@@ -36,7 +36,7 @@ UNIT_OBJ  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%.o)
 UNIT_BIN  := $(B)/unit/pv_unit
 # libjpeg: test_jpeg_dc writes its fixtures with it (the core encodes the
 # fast path's JPEGs with it, for its optimised Huffman tables).
-UNIT_LIBS := $(shell pkg-config --libs check libjpeg 2>/dev/null)
+UNIT_LIBS := $(shell pkg-config --libs check libjpeg libturbojpeg 2>/dev/null)
 # X(b64url) X(cache) ...: the suites tests/unit/main.c runs, one per file.
 UNIT_LIST := $(foreach f,$(UNIT_SRC),X($(f:tests/unit/test_%.c=%)))
 
