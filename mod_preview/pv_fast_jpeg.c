@@ -19,6 +19,7 @@
 #include "pv_fast_jpeg.h"
 #include "pv_image_budget.h"
 #include "pv_jpeg_dc.h"
+#include "pv_scratch.h"
 
 /* vips_thumbnail's target for a missing side (VIPS_MAX_COORD). */
 #define OPEN_SIDE 10000000
@@ -410,15 +411,12 @@ cleanup:
 
 /* ------------------------------------------------------------- input */
 
-static apr_status_t free_buffer(void *data)
-{
-    free(data);
-    return APR_SUCCESS;
-}
-
 /* The whole file (size bytes) from the descriptor libvips' probe read;
- * any short read is left to libvips. malloc: a block past glibc's mmap
- * threshold is its own mapping, given back on free. */
+ * any short read is left to libvips. A block of pv_scratch: the last
+ * render's, already faulted in, where one fits (a fresh one past glibc's
+ * mmap threshold is a mapping of its own, faulted in page by page). Never
+ * a mapping of the file itself: a file truncated under it would be a
+ * SIGBUS in the server. */
 static apr_status_t read_whole(unsigned char **pbuf, int fd, apr_off_t size,
                                apr_pool_t *p)
 {
@@ -428,10 +426,9 @@ static apr_status_t read_whole(unsigned char **pbuf, int fd, apr_off_t size,
     if (size <= 0 || (apr_uint64_t)size > (apr_uint64_t)SIZE_MAX) {
         return APR_EINVAL;
     }
-    if (!(buf = malloc((size_t)size))) {
+    if (pv_scratch_palloc((void **)&buf, (apr_size_t)size, p) != APR_SUCCESS) {
         return APR_ENOMEM;
     }
-    apr_pool_cleanup_register(p, buf, free_buffer, apr_pool_cleanup_null);
     while (got < (apr_size_t)size) {
         ssize_t n = pread(fd, buf + got, (size_t)size - got, (off_t)got);
         if (n < 0 && errno == EINTR) {
