@@ -28,7 +28,8 @@
 
 /* A block of at least size bytes, 64-byte aligned, its contents
  * undefined (a kept block holds what its last user left): the smallest
- * kept one that fits, else a new one. APR_ENOMEM. */
+ * kept one that fits and is at most half as large again as size (rounded
+ * up to a quarter of its power of two), else a new one. APR_ENOMEM. */
 apr_status_t pv_scratch_take(void **pout, apr_size_t size);
 
 /* Give back a block of pv_scratch_take() (NULL: nothing): kept while the

@@ -72,10 +72,15 @@ apr_status_t pv_scratch_take(void **pout, apr_size_t size)
     head_t *h = NULL;
     void *mem;
     int i, best = -1;
+    /* Not much larger than asked: a block is resident as far as its
+     * largest user wrote it, so a small request in a large block would
+     * hold more than its render counts (and a large one then find no
+     * block). */
+    apr_size_t most = rounded(size) + rounded(size) / 2;
 
     pthread_mutex_lock(&keep_mutex);
     for (i = 0; i < kept_n; i++) {
-        if (kept[i]->size >= size &&
+        if (kept[i]->size >= size && kept[i]->size <= most &&
             (best < 0 || kept[i]->size < kept[best]->size)) {
             best = i;
         }
