@@ -76,23 +76,28 @@ END_TEST
 START_TEST(smallest_that_fits)
 {
     void *s = take(100 * KIB), *m = take(1 * MIB), *l = take(4 * MIB);
+    void *got[5];
+    int i;
 
     pv_scratch_give(l);
     pv_scratch_give(s);
     pv_scratch_give(m);
-    ck_assert_ptr_eq(take(900 * KIB), m);
+    ck_assert_ptr_eq(got[0] = take(900 * KIB), m);
     /* none much larger than asked: s is 112 KiB */
-    ck_assert_ptr_ne(take(50 * KIB), s);
-    ck_assert_ptr_eq(take(80 * KIB), s);
-    ck_assert_ptr_ne(take(2 * MIB), l);
-    ck_assert_ptr_eq(take(3 * MIB), l);
+    ck_assert_ptr_ne(got[1] = take(50 * KIB), s);
+    ck_assert_ptr_eq(got[2] = take(80 * KIB), s);
+    ck_assert_ptr_ne(got[3] = take(2 * MIB), l);
+    ck_assert_ptr_eq(got[4] = take(3 * MIB), l);
     ck_assert_int_eq(pv_scratch_kept(NULL), 0);
+    for (i = 0; i < 5; i++) {
+        pv_scratch_give(got[i]);
+    }
 }
 END_TEST
 
 START_TEST(count_bounded)
 {
-    void *b[PV_SCRATCH_KEEP + 2];
+    void *b[PV_SCRATCH_KEEP + 2], *got[PV_SCRATCH_KEEP];
     apr_size_t bytes;
     int i, j, n = PV_SCRATCH_KEEP + 2;
 
@@ -107,14 +112,17 @@ START_TEST(count_bounded)
     ck_assert_uint_eq(bytes, (apr_size_t)PV_SCRATCH_KEEP * 64 * KIB);
     /* the two given back first were freed: what comes out is the rest */
     for (i = 0; i < PV_SCRATCH_KEEP; i++) {
-        void *t = take(64 * KIB);
         int found = 0;
+        got[i] = take(64 * KIB);
         for (j = 2; j < n; j++) {
-            found |= t == b[j];
+            found |= got[i] == b[j];
         }
         ck_assert_msg(found, "block %d is not one of the last kept", i);
     }
     ck_assert_int_eq(pv_scratch_kept(NULL), 0);
+    for (i = 0; i < PV_SCRATCH_KEEP; i++) {
+        pv_scratch_give(got[i]);
+    }
 }
 END_TEST
 
@@ -132,8 +140,10 @@ START_TEST(bytes_bounded)
     ck_assert_int_eq(pv_scratch_kept(&bytes), 2);
     ck_assert_uint_eq(bytes, 24 * MIB);
     /* the oldest, a, went */
-    ck_assert_ptr_eq(take(12 * MIB), b);
-    ck_assert_ptr_eq(take(12 * MIB), c);
+    ck_assert_ptr_eq(a = take(12 * MIB), b);
+    ck_assert_ptr_eq(b = take(12 * MIB), c);
+    pv_scratch_give(a);
+    pv_scratch_give(b);
 }
 END_TEST
 
