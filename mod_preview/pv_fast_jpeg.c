@@ -19,6 +19,7 @@
 #include "pv_fast_jpeg.h"
 #include "pv_image_budget.h"
 #include "pv_jpeg_dc.h"
+#include "pv_scratch.h"
 
 /* vips_thumbnail's target for a missing side (VIPS_MAX_COORD). */
 #define OPEN_SIDE 10000000
@@ -132,20 +133,29 @@ static uint8_t clamp_round(int32_t acc)
     return (uint8_t)(acc < 0 ? 0 : acc > 255 ? 255 : acc);
 }
 
+/* The columns' pass in chunks of this many bytes of a row: a loop of
+ * fixed length, which gcc's -O2 makes vector operations of (its cost
+ * model vectorises no loop of unknown length); 25 % off the resize of a
+ * 504x378 image to 256x192, the same bytes. */
+#define CHUNK 16
+
 /* in (iw x ih, b bands) to out (ow x oh), sx and sy source samples to an
  * output one: rows first, then columns. */
 static void resize(uint8_t *out, int ow, int oh, const uint8_t *in, int iw,
                    int ih, int b, double sx, double sy, apr_pool_t *p)
 {
     taps_t *tx = make_taps(iw, ow, sx, p), *ty = make_taps(ih, oh, sy, p);
-    uint8_t *mid = apr_palloc(p, (size_t)ow * (size_t)ih * (size_t)b);
-    int32_t *acc = apr_palloc(p, sizeof(*acc) * (size_t)ow * (size_t)b);
-    int x, y, k, c;
     size_t rowb = (size_t)ow * (size_t)b;
+    /* mid's rows padded to whole chunks, the padding zero (summed, never
+     * written out) */
+    size_t stride = (rowb + CHUNK - 1) / CHUNK * CHUNK;
+    uint8_t *mid = apr_palloc(p, stride * (size_t)ih);
+    int x, y, k, c;
 
     for (y = 0; y < ih; y++) {
         const uint8_t *src = in + (size_t)y * (size_t)iw * (size_t)b;
-        uint8_t *dst = mid + (size_t)y * rowb;
+        uint8_t *dst = mid + (size_t)y * stride;
+        memset(dst + rowb, 0, stride - rowb);
         for (x = 0; x < ow; x++) {
             const taps_t *t = &tx[x];
             const uint8_t *s = src + (size_t)t->first * (size_t)b;
@@ -173,17 +183,23 @@ static void resize(uint8_t *out, int ow, int oh, const uint8_t *in, int iw,
     }
     for (y = 0; y < oh; y++) {
         const taps_t *t = &ty[y];
-        size_t i;
-        memset(acc, 0, sizeof(*acc) * rowb);
-        for (k = 0; k < t->n; k++) {
-            const uint8_t *s = mid + (size_t)(t->first + k) * rowb;
-            int32_t wk = t->w[k];
-            for (i = 0; i < rowb; i++) {
-                acc[i] += wk * s[i];
+        const uint8_t *top = mid + (size_t)t->first * stride;
+        uint8_t *row = out + (size_t)y * rowb;
+        size_t i, j;
+        for (i = 0; i < stride; i += CHUNK) {
+            int32_t acc[CHUNK] = {0};
+            uint8_t px[CHUNK];
+            const uint8_t *s = top + i;
+            for (k = 0; k < t->n; k++, s += stride) {
+                int32_t wk = t->w[k];
+                for (j = 0; j < CHUNK; j++) {
+                    acc[j] += wk * s[j];
+                }
             }
-        }
-        for (i = 0; i < rowb; i++) {
-            out[(size_t)y * rowb + i] = clamp_round(acc[i]);
+            for (j = 0; j < CHUNK; j++) {
+                px[j] = clamp_round(acc[j]);
+            }
+            memcpy(row + i, px, rowb - i < CHUNK ? rowb - i : CHUNK);
         }
     }
 }
@@ -410,15 +426,12 @@ cleanup:
 
 /* ------------------------------------------------------------- input */
 
-static apr_status_t free_buffer(void *data)
-{
-    free(data);
-    return APR_SUCCESS;
-}
-
 /* The whole file (size bytes) from the descriptor libvips' probe read;
- * any short read is left to libvips. malloc: a block past glibc's mmap
- * threshold is its own mapping, given back on free. */
+ * any short read is left to libvips. A block of pv_scratch: the last
+ * render's, already faulted in, where one fits (a fresh one past glibc's
+ * mmap threshold is a mapping of its own, faulted in page by page). Never
+ * a mapping of the file itself: a file truncated under it would be a
+ * SIGBUS in the server. */
 static apr_status_t read_whole(unsigned char **pbuf, int fd, apr_off_t size,
                                apr_pool_t *p)
 {
@@ -428,10 +441,9 @@ static apr_status_t read_whole(unsigned char **pbuf, int fd, apr_off_t size,
     if (size <= 0 || (apr_uint64_t)size > (apr_uint64_t)SIZE_MAX) {
         return APR_EINVAL;
     }
-    if (!(buf = malloc((size_t)size))) {
+    if (pv_scratch_palloc((void **)&buf, (apr_size_t)size, p) != APR_SUCCESS) {
         return APR_ENOMEM;
     }
-    apr_pool_cleanup_register(p, buf, free_buffer, apr_pool_cleanup_null);
     while (got < (apr_size_t)size) {
         ssize_t n = pread(fd, buf + got, (size_t)size - got, (off_t)got);
         if (n < 0 && errno == EINTR) {

@@ -7,12 +7,15 @@
 #include <string.h>
 
 #include "pv_jpeg_dc.h"
+#include "pv_scratch.h"
 
 #define NCOMP_MAX   3
 #define NTABLES     4
 #define MAX_MARKERS 4096 /* segments before EOI: real files have dozens */
 #define MAX_SCANS   256  /* libjpeg's default scan limit is 0 (none) */
 #define LOOK_BITS   9
+/* a plane's start in its block (a cache line) */
+#define PLANE_ALIGN 64
 #define SKIP_BITS   12
 /* a skip entry: the bits to drop (bits 0-5: a shift count as it is), how
  * far k moves (6-11), the block's end (bit 12) */
@@ -88,6 +91,7 @@ typedef struct {
     const uint8_t *p;
     apr_pool_t *pool;
     apr_uint64_t max_alloc;
+    uint8_t *px; /* the output's bytes, after the planes in their block */
     int frame, progressive, scans, eoi;
     int width, height, ncomp, hmax, vmax, mcux, mcuy;
     int restart;
@@ -417,7 +421,57 @@ apr_uint64_t pv_jpeg_dc_memory(apr_uint32_t w, apr_uint32_t h, int components,
            (components == 1 ? 1 : 3);
     /* the decoder's state, its Huffman tables' lookups (some 200 KB) */
     sum += sizeof(dec_t);
+    /* each plane's fence and start aligned (planes()) */
+    sum += 2 * PLANE_ALIGN * (2 * (apr_uint64_t)components);
     return sum;
+}
+
+static apr_size_t fenced(apr_size_t n)
+{
+    return n ? (n + 2 * PLANE_ALIGN - 1) / PLANE_ALIGN * PLANE_ALIGN : 0;
+}
+
+/* Every plane of the frame, and the output after them, in one block of
+ * pv_scratch (kept for the next file: no fresh pages to fault in), given
+ * back with the pool; the planes zeroed, a fence of PLANE_ALIGN bytes or
+ * more after each (an overrun is ASan's, as between malloc'd blocks).
+ * The bytes are at most pv_jpeg_dc_memory()'s (less the state's). */
+static apr_status_t planes(dec_t *d)
+{
+    apr_size_t sz[2 * NCOMP_MAX], total = 0, out;
+    uint8_t *b;
+    int i;
+
+    for (i = 0; i < d->ncomp; i++) {
+        comp_t *c = &d->c[i];
+        apr_size_t blocks = (apr_size_t)c->pw * (apr_size_t)c->ph;
+        sz[2 * i] = fenced(blocks * sizeof(int16_t));
+        sz[2 * i + 1] = i > 0 && d->hmax == 2 && d->vmax == 2 && !d->progressive
+                            ? fenced(blocks * 4)
+                            : 0;
+        total += sz[2 * i] + sz[2 * i + 1];
+    }
+    out = (apr_size_t)ceil_div(d->width, 8) *
+          (apr_size_t)ceil_div(d->height, 8) * (d->ncomp == 1 ? 1 : 3);
+    if (pv_scratch_palloc((void **)&b, total + out, d->pool) != APR_SUCCESS) {
+        return APR_ENOMEM;
+    }
+    memset(b, 0, total);
+    for (i = 0; i < d->ncomp; i++) {
+        comp_t *c = &d->c[i];
+        apr_size_t blocks = (apr_size_t)c->pw * (apr_size_t)c->ph;
+        c->dc = (int16_t *)(void *)b;
+        pv_scratch_fence(b + blocks * sizeof(int16_t),
+                         sz[2 * i] - blocks * sizeof(int16_t));
+        b += sz[2 * i];
+        c->s2 = sz[2 * i + 1] ? b : NULL;
+        if (c->s2) {
+            pv_scratch_fence(b + blocks * 4, sz[2 * i + 1] - blocks * 4);
+        }
+        b += sz[2 * i + 1];
+    }
+    d->px = b;
+    return APR_SUCCESS;
 }
 
 static apr_status_t read_sof(dec_t *d, unsigned m, const uint8_t *s,
@@ -486,18 +540,8 @@ static apr_status_t read_sof(dec_t *d, unsigned m, const uint8_t *s,
         c->hb = ceil_div((long)d->height * c->v, 8L * d->vmax);
         c->pw = d->mcux * c->h;
         c->ph = d->mcuy * c->v;
-        c->dc = calloc((size_t)c->pw * (size_t)c->ph, sizeof(int16_t));
-        if (!c->dc) {
-            return APR_ENOMEM;
-        }
-        if (i > 0 && d->hmax == 2 && d->vmax == 2 && !d->progressive) {
-            c->s2 = calloc((size_t)c->pw * (size_t)c->ph, 4);
-            if (!c->s2) {
-                return APR_ENOMEM;
-            }
-        }
     }
-    return APR_SUCCESS;
+    return planes(d);
 }
 
 /* ------------------------------------------------------ APP segments */
@@ -1456,12 +1500,6 @@ static void chroma_420_row(const comp_t *c, int y, int w, int *colsum,
     }
 }
 
-static apr_status_t pixels_free(void *data)
-{
-    free(data);
-    return APR_SUCCESS;
-}
-
 /* Each block's DC coefficient replaced by its 1/8 sample, in place. */
 static void to_samples(dec_t *d)
 {
@@ -1539,9 +1577,7 @@ static apr_status_t make_output(dec_t *d, pv_jpeg_dc_t *out)
         }
     }
     to_samples(d);
-    if (!(px = malloc((size_t)w * (size_t)h * (size_t)bands))) {
-        return APR_ENOMEM;
-    }
+    px = d->px;
     out->width = w;
     out->height = h;
     out->bands = bands;
@@ -1561,9 +1597,6 @@ static apr_status_t make_output(dec_t *d, pv_jpeg_dc_t *out)
         colsum = apr_palloc(d->pool, sizeof(int) * (size_t)d->c[1].wb);
         ycc_rows(d, px, w, h, colsum, rows, rows + w);
     }
-    /* registered once written: the pool's cleanup only frees it */
-    apr_pool_cleanup_register(d->pool, out->pixels, pixels_free,
-                              apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
@@ -1679,15 +1712,17 @@ static apr_status_t decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
                            apr_size_t len, apr_uint64_t max_alloc,
                            apr_pool_t *p)
 {
-    dec_t *d = calloc(1, sizeof(*d));
+    dec_t *d;
     pv_jpeg_dc_t *out;
     apr_status_t rv = APR_SUCCESS;
     unsigned m;
-    int i, steps;
+    int steps;
 
-    if (!d) {
+    /* pv_scratch: kept, faulted in, for the next file */
+    if (pv_scratch_take((void **)&d, sizeof(*d)) != APR_SUCCESS) {
         return APR_ENOMEM;
     }
+    memset(d, 0, sizeof(*d));
     d->b = d->p = buf;
     d->end = buf + len;
     d->pool = p;
@@ -1731,11 +1766,7 @@ static apr_status_t decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
     *pout = out;
 
 cleanup:
-    for (i = 0; i < NCOMP_MAX; i++) {
-        free(d->c[i].dc);
-        free(d->c[i].s2);
-    }
-    free(d);
+    pv_scratch_give(d);
     return rv;
 }
 
