@@ -681,6 +681,7 @@ typedef struct {
     int fast;             /* answered before libvips' pipeline (or refused) */
     int turn;             /* render_finish() turns it upright (and crops) */
     VipsInteresting crop; /* render_finish()'s crop, or NONE */
+    pv_png_fast_image_t *png; /* render_png_decode()'s boxes, or NULL */
 } render_t;
 
 static apr_status_t render_check(const pv_render_req_t *req)
@@ -745,29 +746,41 @@ static unsigned char *read_whole(int fd, apr_size_t size)
  * estimate chose it (pv_image_estimate: within the render's bound):
  * decoded and box-reduced by pv_png_fast (2x the box kept, as libvips'
  * resize keeps for its last, Lanczos step), then resized by libvips to
- * the exact size the libvips path gives. Not PV_IMAGE_OK: not taken (any
- * doubt or error), the caller renders with libvips as before. */
-static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
+ * the exact size the libvips path gives. The decode is here, before
+ * pipeline_lock (r->png; NULL on any doubt or error: the caller renders
+ * with libvips as before). */
+static void render_png_decode(render_t *r, apr_pool_t *p)
+{
+    const pv_image_info_t *info = r->info;
+    int factor = r->est->png_fast;
+    pv_png_fast_image_t *img = NULL;
+    unsigned char *buf;
+
+    if (!factor || !(buf = read_whole(r->src.fd, (apr_size_t)info->size))) {
+        return;
+    }
+    if (pv_png_fast_decode(&img, buf, (apr_size_t)info->size, factor,
+                           r->est->png_fast_raw, p) == APR_SUCCESS &&
+        img->width == (info->raw_width + factor - 1) / factor &&
+        img->height == (info->raw_height + factor - 1) / factor) {
+        r->png = img;
+    }
+    free(buf);
+}
+
+/* The pipeline on render_png_decode()'s boxes; not PV_IMAGE_OK: none. */
+static apr_status_t render_png_fast(render_t *r)
 {
     const pv_image_info_t *info = r->info;
     const pv_render_req_t *req = r->req;
     int factor = r->est->png_fast, ow, oh, alpha;
-    pv_png_fast_image_t *img = NULL;
-    unsigned char *buf;
+    pv_png_fast_image_t *img = r->png;
     VipsImage **t, *in;
     double s;
 
-    if (!factor || !(buf = read_whole(r->src.fd, (apr_size_t)info->size))) {
+    if (!img) {
         return PV_IMAGE_UNSUPPORTED;
     }
-    if (pv_png_fast_decode(&img, buf, (apr_size_t)info->size, factor,
-                           r->est->png_fast_raw, p) != APR_SUCCESS ||
-        img->width != (info->raw_width + factor - 1) / factor ||
-        img->height != (info->raw_height + factor - 1) / factor) {
-        free(buf);
-        return PV_IMAGE_UNSUPPORTED;
-    }
-    free(buf);
     /* The size vips_thumbnail gives the whole image (fit inside, down). */
     s = VIPS_MAX((double)info->raw_width /
                      (req->width ? req->width : VIPS_MAX_COORD),
@@ -822,7 +835,7 @@ static apr_status_t render_png_fast(render_t *r, apr_pool_t *p)
  * source thumbnail loads itself (no JPEG shrink of ours) is left to
  * thumbnail whole: its shrunk size, which picks the cover's axis, is
  * thumbnail's own to know. */
-static apr_status_t render_thumbnail(render_t *r, apr_pool_t *p)
+static apr_status_t render_thumbnail(render_t *r)
 {
     const pv_render_req_t *req = r->req;
     VipsInteresting crop = VIPS_INTERESTING_NONE;
@@ -843,7 +856,7 @@ static apr_status_t render_thumbnail(render_t *r, apr_pool_t *p)
     r->scope = vips_image_new();
     t = r->t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(r->scope), 8);
 
-    if (render_png_fast(r, p) == PV_IMAGE_OK) {
+    if (render_png_fast(r) == PV_IMAGE_OK) {
         r->img = t[1];
         return PV_IMAGE_OK;
     }
@@ -1127,8 +1140,10 @@ static apr_status_t render_build(render_t *r, apr_pool_t *p)
 {
     apr_status_t rv;
 
+    /* the PNG fast path's decode is pixels: before the lock */
+    render_png_decode(r, p);
     pipeline_take();
-    rv = render_thumbnail(r, p);
+    rv = render_thumbnail(r);
     pipeline_give();
     if (rv != PV_IMAGE_OK || (rv = render_finish(r)) != PV_IMAGE_OK) {
         return rv;
