@@ -1,21 +1,18 @@
 /* A JPEG decoder that keeps only each block's DC coefficient: the image at
  * 1/8 scale, one pixel a block, for previews whose box that size still
  * covers. Baseline and extended sequential files are Huffman-decoded in
- * full (AC codes parsed for their length only, two at a time by one table
- * lookup where both are short, except 4:2:0 chroma: its values too, also
- * two a lookup); progressive files read their DC scans and skip the AC
- * scans to the next marker.
+ * full (AC codes parsed for their length only, every symbol whose code
+ * lies in the next 12 bits by one table lookup); progressive files read
+ * their DC scans and skip the AC scans to the next marker.
  *
  * The output matches libjpeg-turbo's scale 1/8 (its 1x1 IDCT, replicating
  * upsampling and YCbCr to RGB) bit for bit for 4:4:4, 4:2:2, 4:4:0 and
- * greyscale, with or without restart markers, sequential or progressive,
- * and for sequential 4:2:0, whose chroma libjpeg decodes with a 2x2 IDCT
- * that uses AC coefficients: those blocks are decoded in full here too
- * (a block whose run goes past its 64th coefficient, which libjpeg puts
- * at the last place without a warning, is an error here).
- * Progressive 4:2:0 chroma has only its DC (the AC scans are skipped),
- * upsampled by libjpeg's triangle filter: close, not identical (the unit
- * test states the measured bound).
+ * greyscale, with or without restart markers, sequential or progressive.
+ * At 4:2:0, libjpeg decodes chroma with a 2x2 IDCT that uses AC
+ * coefficients; here that chroma has only its DC, upsampled by libjpeg's
+ * triangle filter: close, not identical (the unit test states the measured
+ * bound), for 16 % less CPU than decoding those blocks' values (a 12 Mpx
+ * photo's decode: 13.9 -> 11.6 ms).
  *
  * A strict parser of hostile bytes: every read bounds-checked, Huffman
  * tables validated before use, and anything libjpeg would warn about (a

@@ -285,9 +285,9 @@ static apr_uint64_t png_fast_raw(const pv_image_info_t *info)
 
 /* What the JPEG fast path holds at its peak (pv_fast_jpeg.c), an upper
  * bound from the frame header: the whole file; the decoder's planes (a DC
- * coefficient of 2 bytes a block of the MCU grid and, for 4:2:0 chroma,
- * a 2x2 sum of 4 more), its 1/8 image and libjpeg's rows when TurboJPEG
- * decodes (64 bytes a source column); the resize's
+ * coefficient of 2 bytes a block of the MCU grid), its 1/8 image and
+ * libjpeg's rows when TurboJPEG decodes (64 bytes a source column); the
+ * resize's
  * rows (its output width by the 1/8 height) and filters, the preview
  * and its upright copy; the encoder: libjpeg's whole-image coefficients
  * (optimised tables take two passes, 128 bytes a block and component)
@@ -312,8 +312,8 @@ static void estimate_jpeg_fast(pv_image_estimate_t *e,
     px = rw * rh * b;
     e->shrink = 8;
     e->file = (apr_uint64_t)info->size;
-    /* What the decoder says it allocates (DC planes, 4:2:0 chroma, the
-     * 1/8 image, its state and Huffman lookups), checked against this
+    /* What the decoder says it allocates (DC planes, the 1/8 image, its
+     * state and Huffman lookups), checked against this
      * before it decodes: the two cannot drift apart. */
     e->held =
         pv_jpeg_dc_memory((apr_uint32_t)w, (apr_uint32_t)ht,

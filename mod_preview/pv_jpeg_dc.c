@@ -22,20 +22,6 @@
 #define SKIP_TOTAL(e) ((int)((e)&63))
 #define SKIP_ADV(e)   ((int)((e) >> 6 & 63))
 #define SKIP_END      0x1000u
-/* a decode entry (4:2:0 chroma, whose AC values are needed): as a skip
- * entry, the bits to drop (bits 0-5) and k's move (6-11) up to the last
- * symbol's place (the end of block: at it), then a value A known from the
- * entry's bits alone (48-63) for place k + PA, and a value B to take from
- * the buffer (its SB bits at bit OB, 0 bits: zero) for place k + PB.
- * Places are zigzag ones; a missing value is a zero at k + 31, a place
- * not reached yet. */
-#define DEC_END     (1ull << 12)
-#define DEC_PA(e)   ((int)((e) >> 16 & 31))
-#define DEC_PB(e)   ((int)((e) >> 21 & 31))
-#define DEC_OB(e)   ((int)((e) >> 26 & 31))
-#define DEC_SB(e)   ((int)((e) >> 32 & 15))
-#define DEC_A(e)    ((int16_t)(uint16_t)((e) >> 48))
-#define DEC_NOWHERE 31
 
 typedef struct {
     int defined;
@@ -51,28 +37,19 @@ typedef struct {
 /* An AC table with the lookups of the sequential block decoders. */
 typedef struct {
     huff_t h;
-    /* AC only, by the next SKIP_BITS bits: skip[0] skips the next two
-     * symbols when both codes lie in those bits (the first with its extra
-     * bits), else one; skip[1] always one (near the block's end, where a
-     * second symbol may be the next block's). 0: a code longer than
-     * SKIP_BITS. */
+    /* AC only, by the next SKIP_BITS bits: skip[0] skips every symbol
+     * whose code lies in those bits, with their extra bits (the last one's
+     * may lie past them), up to an end of block; skip[1] one symbol (for
+     * the block's last places, where a later symbol in the same bits may be
+     * the next block's). 0: a code longer than SKIP_BITS. */
     uint16_t skip[2][1 << SKIP_BITS];
-    /* AC only, by the next SKIP_BITS bits: the symbols of skip[0] with
-     * their values (DEC_*); 0 for a code longer than SKIP_BITS */
-    uint64_t dec[1 << SKIP_BITS];
 } ac_huff_t;
 
 typedef struct {
     int id, h, v, tq;
-    int wb, hb;  /* blocks holding image data (libjpeg width_in_blocks) */
-    int pw, ph;  /* blocks of the MCU grid (padded to whole MCUs) */
-    int16_t *dc; /* pw * ph DC coefficients */
-    /* baseline 4:2:0 chroma: libjpeg's 2x2 IDCT of each block, 2pw x 2ph
-     * samples (its scale 1/8 output of such a component) */
-    uint8_t *s2;
-    /* for that IDCT: row 0's steps, and each odd row's step times its
-     * odd-part constant, at columns 0, 1, 3, 5, 7 (idct_2x2) */
-    int32_t q0[5], qodd[5][4];
+    int wb, hb;      /* blocks holding image data (libjpeg width_in_blocks) */
+    int pw, ph;      /* blocks of the MCU grid (padded to whole MCUs) */
+    int16_t *dc;     /* pw * ph DC coefficients */
     int dc_pred;     /* predictor of the current scan (int: libjpeg's) */
     int8_t bits[64]; /* libjpeg's coef_bits: -1, or the last Al */
     int td, ta;
@@ -142,56 +119,6 @@ static inline int extend(unsigned v, int s)
     return (int)v + (m & (int)(1u - (1u << s)));
 }
 
-/* The decode entry (DEC_*) of the SKIP_BITS bits idx, from lk (length <<
- * 8 | symbol of the code there, 0: longer): the symbols of its skip entry,
- * the second one only when the first is no end of block and its value
- * and the second code lie in those bits. */
-static uint64_t dec_entry(const uint16_t *lk, uint32_t idx)
-{
-    const uint32_t mask = (1u << SKIP_BITS) - 1;
-    int l1 = lk[idx] >> 8, r1 = lk[idx] >> 4 & 15, s1 = lk[idx] & 15;
-    int t1 = l1 + s1, a = 0, pa = DEC_NOWHERE, pb = DEC_NOWHERE, ob = 0, sb = 0,
-        total = t1, adv = r1 + 1;
-    uint64_t e = 0;
-    uint32_t e2;
-
-    if (!lk[idx]) {
-        return 0;
-    }
-    if (!s1 && r1 != 15) {
-        /* end of block */
-        return (uint64_t)l1 | DEC_END | (uint64_t)DEC_NOWHERE << 16 |
-               (uint64_t)DEC_NOWHERE << 21;
-    }
-    if (s1 && t1 <= SKIP_BITS) {
-        a = extend((idx >> (SKIP_BITS - t1)) & ((1u << s1) - 1), s1);
-        pa = r1;
-    }
-    else if (s1) {
-        pb = r1;
-        ob = l1;
-        sb = s1;
-    }
-    if (t1 < SKIP_BITS && (e2 = lk[(idx << t1) & mask]) != 0 &&
-        (int)(e2 >> 8) <= SKIP_BITS - t1) {
-        int l2 = (int)(e2 >> 8), r2 = (int)(e2 >> 4 & 15), s2 = (int)(e2 & 15);
-        if (!s2 && r2 != 15) {
-            e |= DEC_END;
-            total = t1 + l2;
-        }
-        else {
-            pb = r1 + 1 + r2;
-            ob = t1 + l2;
-            sb = s2;
-            total = t1 + l2 + s2;
-            adv = r1 + 1 + r2 + 1;
-        }
-    }
-    return e | (uint64_t)total | (uint64_t)adv << 6 | (uint64_t)pa << 16 |
-           (uint64_t)pb << 21 | (uint64_t)ob << 26 | (uint64_t)sb << 32 |
-           (uint64_t)(uint16_t)(int16_t)a << 48;
-}
-
 /* The AC lookups (see ac_huff_t) from the canonical codes. */
 static void skip_build(ac_huff_t *t, const uint8_t *counts, const uint8_t *vals,
                        const uint32_t *code)
@@ -212,26 +139,31 @@ static void skip_build(ac_huff_t *t, const uint8_t *counts, const uint8_t *vals,
         }
     }
     for (idx = 0; idx <= mask; idx++) {
-        unsigned one, two, e2;
+        unsigned one, all, e2;
         int t1;
 
-        t->dec[idx] = dec_entry(lk, idx);
         if (!lk[idx]) {
             t->skip[0][idx] = t->skip[1][idx] = 0;
             continue;
         }
         one = skip_one(lk[idx] >> 8, lk[idx] & 0xFF);
-        two = one;
+        all = one;
         t1 = SKIP_TOTAL(one);
-        if (!(one & SKIP_END) && t1 < SKIP_BITS &&
-            (e2 = lk[(idx << t1) & mask]) != 0 &&
-            (int)(e2 >> 8) <= SKIP_BITS - t1) {
-            unsigned s2 = skip_one(e2 >> 8, e2 & 0xFF);
-            two = (unsigned)(t1 + SKIP_TOTAL(s2)) |
-                  (unsigned)(SKIP_ADV(one) + SKIP_ADV(s2)) << 6 |
-                  (s2 & SKIP_END);
+        /* the next symbols while their codes lie in the bits, k's move
+         * within its 6 bits (a run of 16s, ZRL codes, moves it far) */
+        while (!(all & SKIP_END) && t1 < SKIP_BITS &&
+               (e2 = lk[(idx << t1) & mask]) != 0 &&
+               (int)(e2 >> 8) <= SKIP_BITS - t1) {
+            unsigned next = skip_one(e2 >> 8, e2 & 0xFF);
+            if (SKIP_ADV(all) + SKIP_ADV(next) > 63) {
+                break;
+            }
+            all = (unsigned)(t1 + SKIP_TOTAL(next)) |
+                  (unsigned)(SKIP_ADV(all) + SKIP_ADV(next)) << 6 |
+                  (next & SKIP_END);
+            t1 = SKIP_TOTAL(all);
         }
-        t->skip[0][idx] = (uint16_t)two;
+        t->skip[0][idx] = (uint16_t)all;
         t->skip[1][idx] = (uint16_t)one;
     }
 }
@@ -412,17 +344,13 @@ apr_uint64_t pv_jpeg_dc_memory(apr_uint32_t w, apr_uint32_t h, int components,
     for (i = 0; i < components; i++) {
         sum += mx * hs[i] * my * vs[i] * sizeof(int16_t);
     }
-    /* 4:2:0 chroma at 2x2 a block (baseline) */
-    if (components == 3 && hs[0] == 2 && vs[0] == 2) {
-        sum += 2 * mx * my * 4;
-    }
     /* the output, one byte a sample */
     sum += (((apr_uint64_t)w + 7) / 8) * (((apr_uint64_t)h + 7) / 8) *
            (components == 1 ? 1 : 3);
-    /* the decoder's state, its Huffman tables' lookups (some 200 KB) */
+    /* the decoder's state, its Huffman tables' lookups (some 80 KB) */
     sum += sizeof(dec_t);
     /* each plane's fence and start aligned (planes()) */
-    sum += 2 * PLANE_ALIGN * (2 * (apr_uint64_t)components);
+    sum += 2 * PLANE_ALIGN * (apr_uint64_t)components;
     return sum;
 }
 
@@ -438,18 +366,14 @@ static apr_size_t fenced(apr_size_t n)
  * The bytes are at most pv_jpeg_dc_memory()'s (less the state's). */
 static apr_status_t planes(dec_t *d)
 {
-    apr_size_t sz[2 * NCOMP_MAX], total = 0, out;
+    apr_size_t sz[NCOMP_MAX], total = 0, out;
     uint8_t *b;
     int i;
 
     for (i = 0; i < d->ncomp; i++) {
         comp_t *c = &d->c[i];
-        apr_size_t blocks = (apr_size_t)c->pw * (apr_size_t)c->ph;
-        sz[2 * i] = fenced(blocks * sizeof(int16_t));
-        sz[2 * i + 1] = i > 0 && d->hmax == 2 && d->vmax == 2 && !d->progressive
-                            ? fenced(blocks * 4)
-                            : 0;
-        total += sz[2 * i] + sz[2 * i + 1];
+        sz[i] = fenced((apr_size_t)c->pw * (apr_size_t)c->ph * sizeof(int16_t));
+        total += sz[i];
     }
     out = (apr_size_t)ceil_div(d->width, 8) *
           (apr_size_t)ceil_div(d->height, 8) * (d->ncomp == 1 ? 1 : 3);
@@ -459,16 +383,11 @@ static apr_status_t planes(dec_t *d)
     memset(b, 0, total);
     for (i = 0; i < d->ncomp; i++) {
         comp_t *c = &d->c[i];
-        apr_size_t blocks = (apr_size_t)c->pw * (apr_size_t)c->ph;
+        apr_size_t used =
+            (apr_size_t)c->pw * (apr_size_t)c->ph * sizeof(int16_t);
         c->dc = (int16_t *)(void *)b;
-        pv_scratch_fence(b + blocks * sizeof(int16_t),
-                         sz[2 * i] - blocks * sizeof(int16_t));
-        b += sz[2 * i];
-        c->s2 = sz[2 * i + 1] ? b : NULL;
-        if (c->s2) {
-            pv_scratch_fence(b + blocks * 4, sz[2 * i + 1] - blocks * 4);
-        }
-        b += sz[2 * i + 1];
+        pv_scratch_fence(b + used, sz[i] - used);
+        b += sz[i];
     }
     d->px = b;
     return APR_SUCCESS;
@@ -843,12 +762,18 @@ static inline apr_status_t block_seq(bits_t *br, comp_t *c, const huff_t *dct,
     }
     c->dc_pred = (int)dc;
     *out = (int16_t)dc;
-/* one skip entry's step (its bits: 27 at most), to slow for a longer code */
+/* one skip entry's step (its bits: 27 at most), to slow for a longer code;
+ * one symbol alone where the entry's would take k to the block's end or
+ * past it (the symbols after the one that gets there are the next
+ * block's bits) */
 #define SKIP_STEP()                                                            \
     do {                                                                       \
-        e = act->skip[k >= 48][buf >> (64 - SKIP_BITS)];                       \
+        e = act->skip[0][buf >> (64 - SKIP_BITS)];                             \
         if (!e) {                                                              \
             goto slow;                                                         \
+        }                                                                      \
+        if (k + SKIP_ADV(e) >= 64) {                                           \
+            e = act->skip[1][buf >> (64 - SKIP_BITS)];                         \
         }                                                                      \
         buf <<= SKIP_TOTAL(e);                                                 \
         bits -= SKIP_TOTAL(e);                                                 \
@@ -857,8 +782,7 @@ static inline apr_status_t block_seq(bits_t *br, comp_t *c, const huff_t *dct,
             goto done;                                                         \
         }                                                                      \
     } while (0)
-    /* two symbols an entry while the second is still this block's (a
-     * symbol moves k 16 at most), two entries a refill */
+    /* two entries a refill */
     for (k = 1;;) {
         unsigned e;
         NEED(54);
@@ -907,255 +831,6 @@ static inline uint8_t range_limit(long v)
     unsigned lo = (t - 256) >> 31, hi = (t - 640) >> 31;
 
     return (uint8_t)((t & -lo) | (255u & -(hi & ~lo)));
-}
-
-#define CONST_BITS    13
-#define PASS1_BITS    2
-#define DESCALE(x, n) (((x) + (1L << ((n)-1))) >> (n))
-
-/* The zigzag places of the coefficients jpeg_idct_2x2 reads: [row][col]
- * for rows and columns 0, 1, 3, 5, 7 (jpeg_natural_order inverted). */
-static const uint8_t zz_2x2[5][5] = {{0, 1, 6, 15, 28},
-                                     {2, 4, 13, 26, 42},
-                                     {9, 11, 24, 40, 53},
-                                     {20, 22, 38, 51, 60},
-                                     {35, 36, 49, 58, 63}};
-
-/* jidctred.c's odd-part constants for rows (and columns) 1, 3, 5, 7 */
-static const long odd_2x2[4] = {29692L, -10426L, 6967L, -5906L};
-
-/* The IDCT's multipliers of component c from its quantisation table (zigzag
- * order, as libjpeg's ISLOW multipliers: short): a coefficient times its
- * step times a constant is the coefficient times their product, which
- * fits 32 bits. */
-static void idct_2x2_steps(comp_t *c, const uint16_t *q)
-{
-    int i, j;
-
-    for (j = 0; j < 5; j++) {
-        c->q0[j] = (int16_t)q[zz_2x2[0][j]];
-        for (i = 0; i < 4; i++) {
-            c->qodd[j][i] =
-                (int32_t)((int16_t)q[zz_2x2[i + 1][j]] * odd_2x2[i]);
-        }
-    }
-}
-
-/* jidctred.c's jpeg_idct_2x2: rows and columns 0, 1, 3, 5, 7 of the block
- * (coef: zigzag order) to 2x2 samples, the first n of those rows and
- * columns only (the others all zero: their terms, left out, are zeros in
- * libjpeg's sums too). libjpeg's shortcuts for all-zero AC terms give the
- * same numbers as the full sums (the DC term is a multiple of the
- * divisor), so there are none here. Called with constant n, unrolled. */
-static inline __attribute__((always_inline)) void idct_2x2(const int16_t *coef,
-                                                           const comp_t *c,
-                                                           uint8_t *out,
-                                                           size_t stride, int n)
-{
-    int ws[2][5]; /* libjpeg's workspace is int */
-    int i, j, row;
-
-    for (j = 0; j < n; j++) {
-        long tmp10 = (long)((unsigned long)((long)coef[zz_2x2[0][j]] * c->q0[j])
-                            << (CONST_BITS + 2));
-        long tmp0 = 0;
-        for (i = 1; i < n; i++) {
-            tmp0 += (long)coef[zz_2x2[i][j]] * c->qodd[j][i - 1];
-        }
-        ws[0][j] = (int)DESCALE(tmp10 + tmp0, CONST_BITS - PASS1_BITS + 2);
-        ws[1][j] = (int)DESCALE(tmp10 - tmp0, CONST_BITS - PASS1_BITS + 2);
-    }
-    for (row = 0; row < 2; row++) {
-        const int *w = ws[row];
-        uint8_t *o = out + (size_t)row * stride;
-        long tmp10 = (long)((unsigned long)(long)w[0] << (CONST_BITS + 2));
-        long tmp0 = 0;
-        for (j = 1; j < n; j++) {
-            tmp0 += w[j] * odd_2x2[j - 1];
-        }
-        o[0] = range_limit(
-            (int)DESCALE(tmp10 + tmp0, CONST_BITS + PASS1_BITS + 3 + 2));
-        o[1] = range_limit(
-            (int)DESCALE(tmp10 - tmp0, CONST_BITS + PASS1_BITS + 3 + 2));
-    }
-}
-
-typedef int16_t zero_vec_t __attribute__((vector_size(16)));
-
-/* A sequential block whose AC values are needed (4:2:0 chroma): decoded
- * in full, as libjpeg's decode_mcu, into zigzag order, then its 2x2 IDCT.
- * The bit buffer in locals, as in block_seq(). */
-__attribute__((noinline)) static apr_status_t
-block_seq_2x2(bits_t *br, comp_t *c, const huff_t *dct, const ac_huff_t *act,
-              int16_t *out, uint8_t *s2, size_t stride)
-{
-    uint64_t buf = br->buf;
-    int bits = br->bits;
-    /* zigzag order; past 63 room for the zeros of places not reached and
-     * a run past the end (refused below). Cleared by vector stores: a
-     * memset() of it here is a "rep stos", slow to start. */
-    union {
-        int16_t c[64 + 32];
-        zero_vec_t v[64 / 8];
-    } u;
-    int16_t *coef = u.c;
-    int s, k, r;
-    long dc;
-
-    u.v[0] = u.v[1] = u.v[2] = u.v[3] = (zero_vec_t){0};
-    u.v[4] = u.v[5] = u.v[6] = u.v[7] = (zero_vec_t){0};
-/* the next symbol of table t into s (-1: a bad code) */
-#define DECODE(t)                                                              \
-    do {                                                                       \
-        unsigned e_ = (t)->look[buf >> (64 - LOOK_BITS)];                      \
-        if (e_) {                                                              \
-            buf <<= (e_ >> 8);                                                 \
-            bits -= (int)(e_ >> 8);                                            \
-            s = (int)(e_ & 0xFF);                                              \
-        }                                                                      \
-        else {                                                                 \
-            SYNC_OUT();                                                        \
-            s = huff_decode(br, (t));                                          \
-            SYNC_IN();                                                         \
-            NEED(16);                                                          \
-        }                                                                      \
-    } while (0)
-
-    NEED(32);
-    DECODE(dct);
-    if (s < 0) {
-        return APR_EINVAL;
-    }
-    dc = c->dc_pred;
-    if (s) {
-        dc += extend((unsigned)(buf >> (64 - s)), s);
-        buf <<= s;
-        bits -= s;
-    }
-    if (dc < INT16_MIN || dc > INT16_MAX) {
-        return APR_EINVAL;
-    }
-    c->dc_pred = (int)dc;
-    *out = (int16_t)dc;
-    coef[0] = (int16_t)dc;
-/* one symbol by huff_decode() (a code longer than the lookups): its value
- * stored, k past it; the end of block to done */
-#define ONE_SYMBOL()                                                           \
-    do {                                                                       \
-        DECODE(&act->h);                                                       \
-        if (s < 0) {                                                           \
-            return APR_EINVAL;                                                 \
-        }                                                                      \
-        r = s >> 4;                                                            \
-        s &= 15;                                                               \
-        if (s) {                                                               \
-            k += r;                                                            \
-            coef[k++] = (int16_t)extend((unsigned)(buf >> (64 - s)), s);       \
-            buf <<= s;                                                         \
-            bits -= s;                                                         \
-        }                                                                      \
-        else if (r != 15) {                                                    \
-            goto done;                                                         \
-        }                                                                      \
-        else {                                                                 \
-            k += 16;                                                           \
-        }                                                                      \
-    } while (0)
-/* one decode entry: its values stored (a zero where there is none, at a
- * place not reached yet, so still zero), k moved; to slow for a longer
- * code */
-#define DEC_STEP()                                                             \
-    do {                                                                       \
-        uint64_t e_ = act->dec[buf >> (64 - SKIP_BITS)];                       \
-        unsigned v_;                                                           \
-        int sb_;                                                               \
-        if (!e_) {                                                             \
-            goto slow;                                                         \
-        }                                                                      \
-        sb_ = DEC_SB(e_);                                                      \
-        v_ = (unsigned)(((buf << DEC_OB(e_)) >> 1) >> (63 - sb_));             \
-        coef[k + DEC_PA(e_)] = DEC_A(e_);                                      \
-        /* HUFF_EXTEND as extend(), 0 for 0 bits: (v_ << 1) >> sb_ is the      \
-         * value's top bit, 0 for none */                                      \
-        coef[k + DEC_PB(e_)] =                                                 \
-            (int16_t)((int)v_ + (((int)((v_ << 1) >> sb_) - 1) &               \
-                                 (int)(1u - (1u << sb_))));                    \
-        buf <<= (e_ & 63);                                                     \
-        bits -= (int)(e_ & 63);                                                \
-        k += (int)(e_ >> 6 & 63);                                              \
-        if (e_ & DEC_END) {                                                    \
-            goto done;                                                         \
-        }                                                                      \
-    } while (0)
-    /* two symbols an entry while both are this block's (k < 48: the
-     * first moves k 16 at most), two entries a refill (27 bits each at
-     * most); then one at a time */
-    for (k = 1; k < 48;) {
-        NEED(54);
-        DEC_STEP();
-        if (k >= 48) {
-            break;
-        }
-        DEC_STEP();
-        continue;
-    slow:
-        ONE_SYMBOL();
-    }
-#undef DEC_STEP
-    while (k < 64) {
-        unsigned e;
-        NEED(32);
-        if ((e = act->h.look[buf >> (64 - LOOK_BITS)]) != 0) {
-            /* the value's bits read beside the code's, not after */
-            int l = (int)(e >> 8), sym = (int)(e & 0xFF);
-            r = sym >> 4;
-            s = sym & 15;
-            if (s) {
-                k += r;
-                coef[k++] =
-                    (int16_t)extend((unsigned)((buf << l) >> (64 - s)), s);
-                buf <<= l + s;
-                bits -= l + s;
-                continue;
-            }
-            buf <<= l;
-            bits -= l;
-            if (r != 15) {
-                break;
-            }
-            k += 16;
-            continue;
-        }
-        ONE_SYMBOL();
-    }
-#undef ONE_SYMBOL
-done:
-    SYNC_OUT();
-#undef DECODE
-#undef NEED
-#undef SYNC_IN
-#undef SYNC_OUT
-    /* k: one past the last value's place. Past 64, a run went beyond the
-     * block (libjpeg would put its value at 63 without a word) */
-    if (br->bits < br->fake || k > 64) {
-        return APR_EINVAL;
-    }
-    /* k bounds the rows and columns with a nonzero term: the first place
-     * (zigzag) of row or column 3 is 6, of 5 15, of 7 28 (a photo's
-     * chroma rarely gets that far) */
-    if (k <= 6) {
-        idct_2x2(coef, c, s2, stride, 2);
-    }
-    else if (k <= 15) {
-        idct_2x2(coef, c, s2, stride, 3);
-    }
-    else if (k <= 28) {
-        idct_2x2(coef, c, s2, stride, 4);
-    }
-    else {
-        idct_2x2(coef, c, s2, stride, 5);
-    }
-    return APR_SUCCESS;
 }
 
 /* A progressive DC scan's block: first pass (Ah 0) or refinement. */
@@ -1308,12 +983,6 @@ static apr_status_t scan_block(dec_t *d, bits_t *br, const scan_t *sc,
 {
     int16_t *out = &c->dc[(size_t)by * (size_t)c->pw + (size_t)bx];
 
-    if (!d->progressive && c->s2) {
-        size_t stride = 2 * (size_t)c->pw;
-        return block_seq_2x2(br, c, &d->dc[c->td], &d->ac[c->ta], out,
-                             c->s2 + 2 * (size_t)by * stride + 2 * (size_t)bx,
-                             stride);
-    }
     if (!d->progressive) {
         return block_seq(br, c, &d->dc[c->td], &d->ac[c->ta], out);
     }
@@ -1323,9 +992,9 @@ static apr_status_t scan_block(dec_t *d, bits_t *br, const scan_t *sc,
 static apr_status_t decode_scan(dec_t *d, const scan_t *sc)
 {
     bits_t br;
-    long mcus, m, cols, rows;
+    long mcus, m, mx, my, cols, rows;
     int i, next_rst = 0;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
 
     memset(&br, 0, sizeof(br));
     br.p = d->p;
@@ -1343,8 +1012,9 @@ static apr_status_t decode_scan(dec_t *d, const scan_t *sc)
         rows = d->mcuy;
     }
     mcus = cols * rows;
-    for (m = 0; m < mcus; m++) {
-        long mx = m % cols, my = m / cols;
+    /* the MCU's column and row counted, not divided out of m (a
+     * division an MCU) */
+    for (m = 0, mx = 0, my = 0; m < mcus; m++) {
         if (d->restart && m > 0 && m % d->restart == 0) {
             if ((rv = restart(d, &br, next_rst++)) != APR_SUCCESS) {
                 return rv;
@@ -1352,23 +1022,23 @@ static apr_status_t decode_scan(dec_t *d, const scan_t *sc)
         }
         if (sc->n == 1) {
             rv = scan_block(d, &br, sc, sc->c[0], (int)mx, (int)my);
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
-            continue;
         }
-        for (i = 0; i < sc->n; i++) {
+        for (i = 0; sc->n > 1 && i < sc->n && rv == APR_SUCCESS; i++) {
             comp_t *c = sc->c[i];
             int x, y;
-            for (y = 0; y < c->v; y++) {
-                for (x = 0; x < c->h; x++) {
+            for (y = 0; y < c->v && rv == APR_SUCCESS; y++) {
+                for (x = 0; x < c->h && rv == APR_SUCCESS; x++) {
                     rv = scan_block(d, &br, sc, c, (int)mx * c->h + x,
                                     (int)my * c->v + y);
-                    if (rv != APR_SUCCESS) {
-                        return rv;
-                    }
                 }
             }
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (++mx == cols) {
+            mx = 0;
+            my++;
         }
     }
     if ((rv = end_of_data(&br)) != APR_SUCCESS) {
@@ -1437,9 +1107,7 @@ static apr_status_t read_sos(dec_t *d, const uint8_t *s, apr_size_t n)
             }
         }
         for (i = 0; i < sc.n; i++) {
-            comp_t *c = sc.c[i];
-            c->bits[0] = 0;
-            idct_2x2_steps(c, d->q[c->tq]);
+            sc.c[i]->bits[0] = 0;
         }
         return decode_scan(d, &sc);
     }
@@ -1493,7 +1161,18 @@ static void chroma_420_row(const comp_t *c, int y, int w, int *colsum,
     for (bx = 0; bx < c->wb; bx++) {
         colsum[bx] = 3 * r0[bx] + r1[bx];
     }
-    for (x = 0; x < w; x++) {
+    /* the first and last samples, whose neighbour is clamped to the edge,
+     * apart: the loop between has no branch (and is vectorised) */
+    for (x = 0; x < w && x < 2; x++) {
+        int n = x == 1 && c->wb > 1 ? 1 : 0;
+        row[x] = (uint8_t)((3 * colsum[0] + colsum[n] + 8) >> 4);
+    }
+    for (x = 2; x + 1 < w && (x >> 1) + 1 < c->wb; x += 2) {
+        int b = x >> 1;
+        row[x] = (uint8_t)((3 * colsum[b] + colsum[b - 1] + 8) >> 4);
+        row[x + 1] = (uint8_t)((3 * colsum[b] + colsum[b + 1] + 8) >> 4);
+    }
+    for (; x < w; x++) {
         int b = x >> 1, n = (x & 1) ? b + 1 : b - 1;
         n = n < 0 ? 0 : n >= c->wb ? c->wb - 1 : n;
         row[x] = (uint8_t)((3 * colsum[b] + colsum[n] + 8) >> 4);
@@ -1537,12 +1216,7 @@ static void ycc_rows(dec_t *d, uint8_t *px, int w, int h, int *colsum,
     }
     for (y = 0; y < h; y++) {
         const int16_t *ry = cy->dc + (size_t)y * (size_t)cy->pw;
-        if (cb->s2) {
-            /* libjpeg's own 4:2:0 samples at this scale */
-            memcpy(cbrow, cb->s2 + (size_t)y * 2 * (size_t)cb->pw, (size_t)w);
-            memcpy(crrow, cr->s2 + (size_t)y * 2 * (size_t)cr->pw, (size_t)w);
-        }
-        else if (fancy) {
+        if (fancy) {
             chroma_420_row(cb, y, w, colsum, cbrow);
             chroma_420_row(cr, y, w, colsum, crrow);
         }
