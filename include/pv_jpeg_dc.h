@@ -17,11 +17,12 @@
  * A strict parser of hostile bytes: every read bounds-checked, Huffman
  * tables validated before use, and anything libjpeg would warn about (a
  * truncated scan, extraneous bytes, a wrong restart marker, a bad code, a
- * bogus progression), anything it does not support, and anything this
+ * bogus progression), anything it does not support, anything this
  * decoder does not (arithmetic coding, 12-bit, CMYK/YCCK, RGB without
- * transform, 4:1:1...) is an error, never a partial image: the caller
- * then decodes the file with libjpeg as before. Pure: no libvips, no
- * I/O. */
+ * transform, 4:1:1...) and anything libjpeg would decode otherwise (a
+ * progressive file whose AC places 1 to 9 never come: libjpeg smooths
+ * its DC) is an error, never a partial image: the caller then decodes the
+ * file with libjpeg as before. Pure: no libvips, no I/O. */
 #ifndef PV_JPEG_DC_H
 #define PV_JPEG_DC_H
 

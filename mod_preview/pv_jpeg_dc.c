@@ -1382,6 +1382,25 @@ static apr_status_t segment(dec_t *d, unsigned m)
     return APR_EINVAL;
 }
 
+/* A progressive file in which a component's AC coefficients 1 to 9 never
+ * came (its DC scans alone, or AC scans of later places only): libjpeg
+ * (2.1's block smoothing) then estimates its DC from the neighbouring
+ * blocks', which its 1/8 output shows. Declined, for libjpeg to decode as
+ * it does; found by the differential fuzzer (tests/fuzz/fuzz_jpeg_dc.c). */
+static apr_status_t check_smoothing(const dec_t *d)
+{
+    int i, k;
+
+    for (i = 0; d->progressive && i < d->ncomp; i++) {
+        for (k = 1; k <= 9 && d->c[i].bits[k] < 0; k++) {
+        }
+        if (k > 9) {
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
                            apr_size_t len, apr_uint64_t max_alloc,
                            apr_pool_t *p)
@@ -1426,7 +1445,8 @@ static apr_status_t decode(pv_jpeg_dc_t **pout, const unsigned char *buf,
     if (!d->frame || !d->scans) {
         FAIL(APR_EINVAL);
     }
-    if ((rv = check_colour(d)) != APR_SUCCESS) {
+    if ((rv = check_smoothing(d)) != APR_SUCCESS ||
+        (rv = check_colour(d)) != APR_SUCCESS) {
         goto cleanup;
     }
     out = apr_pcalloc(p, sizeof(*out));

@@ -91,6 +91,9 @@ typedef struct {
     int optimize; /* optimised Huffman tables (libjpeg's optimize_coding) */
     int noise;    /* make_rgb()'s, 0: its default */
     int checker;  /* make_rgb()'s 2x2 checkerboard in blue */
+    /* progressive scans of this script (grey), instead of libjpeg's */
+    const jpeg_scan_info *scans;
+    int nscans;
 } spec_t;
 
 /* A JPEG of spec s (libjpeg), malloc'd into *pbuf. */
@@ -120,6 +123,10 @@ static unsigned long make_jpeg(unsigned char **pbuf, const spec_t *s)
     }
     if (s->progress) {
         jpeg_simple_progression(&ci);
+    }
+    if (s->scans) {
+        ci.scan_info = s->scans;
+        ci.num_scans = s->nscans;
     }
     ci.restart_interval = (unsigned)s->restart;
     ci.arith_code = s->arith ? TRUE : FALSE;
@@ -424,6 +431,48 @@ START_TEST(refused_kinds)
 }
 END_TEST
 
+/* Progressive files that never send a component's AC coefficients 1 to
+ * 9, whose DC libjpeg's block smoothing changes at 1/8: refused, left to
+ * libjpeg; with places 1 to 9 sent (but not the rest), identical bytes. */
+START_TEST(dc_smoothed_by_libjpeg)
+{
+    /* component, Ss, Se, Ah, Al */
+    static const jpeg_scan_info dc_only[] = {{1, {0}, 0, 0, 0, 0}};
+    static const jpeg_scan_info dc_al1[] = {{1, {0}, 0, 0, 0, 1}};
+    static const jpeg_scan_info from_10[] = {{1, {0}, 0, 0, 0, 0},
+                                             {1, {0}, 10, 63, 0, 0}};
+    static const jpeg_scan_info to_9[] = {{1, {0}, 0, 0, 0, 0},
+                                          {1, {0}, 1, 9, 0, 0}};
+    static const jpeg_scan_info only_9[] = {{1, {0}, 0, 0, 0, 0},
+                                            {1, {0}, 9, 9, 0, 0}};
+    const jpeg_scan_info *refused[] = {dc_only, dc_al1, from_10};
+    const int nrefused[] = {1, 1, 2};
+    spec_t s = {0};
+    unsigned char *buf;
+    unsigned long len;
+    pv_jpeg_dc_t *out = NULL;
+    int i, mx;
+    double mean;
+
+    s.w = 203, s.h = 117, s.grey = 1;
+    for (i = 0; i < 3; i++) {
+        s.scans = refused[i];
+        s.nscans = nrefused[i];
+        len = make_jpeg(&buf, &s);
+        ck_assert_int_eq(pv_jpeg_dc_decode(&out, buf, len, 1 << 26, pool),
+                         APR_EINVAL);
+        free(buf);
+    }
+    s.scans = to_9;
+    s.nscans = 2;
+    compare(&s, &mx, &mean);
+    ck_assert_int_eq(mx, 0);
+    s.scans = only_9;
+    compare(&s, &mx, &mean);
+    ck_assert_int_eq(mx, 0);
+}
+END_TEST
+
 /* Every truncation of a sequential and a progressive file, and every
  * single-byte corruption in their headers and a sample of their data: an
  * error, or a whole image; never a crash or a read past the end (ASan). */
@@ -531,6 +580,7 @@ Suite *pv_test_jpeg_dc_suite(void)
     tcase_add_test(tc, bit_identical_layouts);
     tcase_add_test(tc, bit_identical_skip);
     tcase_add_test(tc, bound_420);
+    tcase_add_test(tc, dc_smoothed_by_libjpeg);
     tcase_add_test(tc, metadata_read);
     tcase_add_test(tc, refused_kinds);
     tcase_add_test(tc, malformed_inputs);
