@@ -786,12 +786,23 @@ START_TEST(render_grey_and_avif_input)
 }
 END_TEST
 
+/* A render a thread's job asks for: the source, the box, the format, the
+ * size out (oh 0: any height). */
 typedef struct {
     const char *path;
-    pv_image_format_e format;
+    int w, h, cover, ow, oh;
+    pv_image_format_e f;
+} render_case_t;
+
+typedef struct {
+    const render_case_t *cases;
+    size_t n;
+    int rounds, seed;
     int ok;
 } render_job_t;
 
+/* The job's rounds, case (round + seed) mod n each, in a pool of the
+ * thread's own (the paths made before: a pool is one thread's). */
 static void *render_thread(void *arg)
 {
     render_job_t *job = arg;
@@ -800,18 +811,37 @@ static void *render_thread(void *arg)
 
     apr_pool_create_unmanaged(&p);
     job->ok = 1;
-    for (i = 0; i < 3; i++) {
-        pv_render_req_t r = req_box(128, 128, PV_FIT_COVER, job->format);
+    for (i = 0; i < job->rounds; i++) {
+        const render_case_t *c = &job->cases[(size_t)(i + job->seed) % job->n];
+        pv_render_req_t r =
+            req_box(c->w, c->h, c->cover ? PV_FIT_COVER : PV_FIT_INSIDE, c->f);
         pv_image_out_t *o = NULL;
 
-        if (pv_image_render(&o, job->path, &r, p) != PV_IMAGE_OK ||
-            o->width != 128 || o->height != 128) {
+        if (pv_image_render(&o, c->path, &r, p) != PV_IMAGE_OK ||
+            o->width != c->ow || (c->oh && o->height != c->oh)) {
             job->ok = 0;
         }
         apr_pool_clear(p);
     }
     apr_pool_destroy(p);
     return NULL;
+}
+
+/* Runs the jobs in a thread each; every one rendered all its cases. */
+static void run_render_jobs(render_job_t *jobs, int n)
+{
+    pthread_t th[8];
+    int i;
+
+    ck_assert_int_le(n, 8);
+    for (i = 0; i < n; i++) {
+        ck_assert_int_eq(pthread_create(&th[i], NULL, render_thread, &jobs[i]),
+                         0);
+    }
+    for (i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(jobs[i].ok, "thread %d failed", i);
+    }
 }
 
 /* liborc's compile and free as libvips calls them, through its PLT (the
@@ -847,20 +877,14 @@ void orc_program_free(OrcProgram *program)
     real_orc_free(program);
 }
 
-typedef struct {
-    int ok;
-    int seed;
-} orc_job_t;
-
-/* libvips' paths of a render (shrink-on-load and reduce, turned upright,
- * cover crops by attention, a PNG, WebP out) over and over */
-static void *orc_thread(void *arg)
+/* Every orc program of libvips' paths of a render (shrink-on-load and
+ * reduce, turned upright, cover crops by attention, a PNG, WebP out), in
+ * four threads at once, over and over, is compiled and freed under the
+ * render's lock (pv_image.c: liborc 0.4.33 corrupts its code memory
+ * otherwise), and there are such programs: orc is on. */
+START_TEST(render_orc_locked)
 {
-    static const struct {
-        const char *name;
-        int w, h, cover, ow, oh;
-        pv_image_format_e f;
-    } cases[] = {
+    render_case_t cases[] = {
         {"photo.jpg", 600, 0, 0, 600, 800, PV_FORMAT_JPEG},
         {"photo.jpg", 200, 150, 1, 200, 150, PV_FORMAT_JPEG},
         {"photo.jpg", 90, 160, 1, 90, 160, PV_FORMAT_WEBP},
@@ -868,53 +892,24 @@ static void *orc_thread(void *arg)
         {"alpha.png", 30, 30, 1, 30, 30, PV_FORMAT_JPEG},
         {"small.jpg", 70, 0, 0, 70, 0, PV_FORMAT_JPEG},
     };
-    orc_job_t *job = arg;
-    apr_pool_t *p;
-    int i;
-
-    apr_pool_create_unmanaged(&p);
-    job->ok = 1;
-    for (i = 0; i < 12; i++) {
-        size_t c = (size_t)(i + job->seed) % (sizeof(cases) / sizeof(*cases));
-        pv_render_req_t r =
-            req_box(cases[c].w, cases[c].h,
-                    cases[c].cover ? PV_FIT_COVER : PV_FIT_INSIDE, cases[c].f);
-        pv_image_out_t *o = NULL;
-
-        if (pv_image_render(&o, fx(cases[c].name), &r, p) != PV_IMAGE_OK ||
-            o->width != cases[c].ow ||
-            (cases[c].oh && o->height != cases[c].oh)) {
-            job->ok = 0;
-        }
-        apr_pool_clear(p);
-    }
-    apr_pool_destroy(p);
-    return NULL;
-}
-
-/* Every orc program of these renders, in four threads at once, is
- * compiled and freed under the render's lock (pv_image.c: liborc 0.4.33
- * corrupts its code memory otherwise), and there are such programs:
- * orc is on. */
-START_TEST(render_orc_locked)
-{
-    orc_job_t jobs[4];
-    pthread_t th[4];
+    const size_t n = sizeof(cases) / sizeof(*cases);
+    render_job_t jobs[4];
+    size_t c;
     int i;
 
     ck_assert_msg(vips_vector_isenabled(), "orc is off");
     ck_assert_ptr_nonnull(real_orc_compile);
     ck_assert_ptr_nonnull(real_orc_free);
+    for (c = 0; c < n; c++) {
+        cases[c].path = fx(cases[c].path);
+    }
+    for (i = 0; i < 4; i++) {
+        render_job_t j = {cases, n, 12, i, 0};
+        jobs[i] = j;
+    }
     __atomic_store_n(&orc_calls, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&orc_unlocked, 0, __ATOMIC_RELAXED);
-    for (i = 0; i < 4; i++) {
-        jobs[i].seed = i;
-        ck_assert_int_eq(pthread_create(&th[i], NULL, orc_thread, &jobs[i]), 0);
-    }
-    for (i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        ck_assert_msg(jobs[i].ok, "thread %d failed", i);
-    }
+    run_render_jobs(jobs, 4);
     ck_assert_int_gt(__atomic_load_n(&orc_calls, __ATOMIC_RELAXED), 40);
     ck_assert_int_eq(__atomic_load_n(&orc_unlocked, __ATOMIC_RELAXED), 0);
     ck_assert(!pv_image_pipeline_held());
@@ -926,25 +921,22 @@ END_TEST
  * render_orc_locked). */
 START_TEST(render_threads)
 {
-    render_job_t jobs[4] = {{NULL, PV_FORMAT_JPEG, 0},
-                            {NULL, PV_FORMAT_WEBP, 0},
-                            {NULL, PV_FORMAT_PNG, 0},
-                            {NULL, PV_FORMAT_JPEG, 0}};
-    pthread_t th[4];
+    render_case_t cases[] = {
+        {"photo.jpg", 128, 128, 1, 128, 128, PV_FORMAT_JPEG},
+        {"photo.jpg", 128, 128, 1, 128, 128, PV_FORMAT_WEBP},
+        {"alpha.png", 128, 128, 1, 128, 128, PV_FORMAT_PNG},
+        {"alpha.png", 128, 128, 1, 128, 128, PV_FORMAT_JPEG}};
+    render_job_t jobs[4];
     int i;
 
     ck_assert_int_eq(pv_image_init(1), PV_IMAGE_OK);
     ck_assert_msg(vips_vector_isenabled(), "orc is off");
-    jobs[0].path = jobs[1].path = fx("photo.jpg");
-    jobs[2].path = jobs[3].path = fx("alpha.png");
     for (i = 0; i < 4; i++) {
-        ck_assert_int_eq(pthread_create(&th[i], NULL, render_thread, &jobs[i]),
-                         0);
+        render_job_t j = {&cases[i], 1, 3, 0, 0};
+        cases[i].path = fx(cases[i].path);
+        jobs[i] = j;
     }
-    for (i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        ck_assert_msg(jobs[i].ok, "thread %d failed", i);
-    }
+    run_render_jobs(jobs, 4);
 }
 END_TEST
 
